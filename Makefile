@@ -1,0 +1,36 @@
+# Two commands on a fresh machine with Python 3.11+ and make:
+#   make demo   set up .venv, generate a market, run the whole pipeline, print where outputs went
+#   make test   set up .venv if needed and run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO_DIR ?= demo
+
+.PHONY: setup demo test test-all bench bench-smoke clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "creatorrank needs Python 3.11+, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# pip compiles bytecode on install: these machines set PYTHONDONTWRITEBYTECODE=1,
+	# so nothing would be cached at run time.
+	$(BIN)/python -m pip install --quiet --compile -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/creatorrank demo --out $(DEMO_DIR)
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-all: setup
+	$(BIN)/python -m pytest -m ''
+
+bench: setup
+	$(BIN)/python -m benchmarks.run --scales S,M
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

@@ -1,0 +1,79 @@
+"""Every table and column name the system uses, in one place.
+
+Code refers to columns through these names so that a rename is one edit.
+"""
+
+# Tables of the raw data contract (docs/DATA_CONTRACT.md).
+CREATORS = "creators"
+POSTS = "posts"
+CAMPAIGNS = "campaigns"
+INVITATIONS = "invitations"
+ORDERS = "orders"
+TABLES = (CREATORS, POSTS, CAMPAIGNS, INVITATIONS, ORDERS)
+
+# Ids.
+CREATOR_ID = "creator_id"
+POST_ID = "post_id"
+CAMPAIGN_ID = "campaign_id"
+BRAND_ID = "brand_id"
+INVITATION_ID = "invitation_id"
+ORDER_ID = "order_id"
+
+# creators
+COUNTRY = "country"
+PRIMARY_CATEGORY = "primary_category"
+JOINED_AT = "joined_at"
+RATE_CARD_USD = "rate_card_usd"
+
+# posts
+POSTED_AT = "posted_at"
+CATEGORY = "category"
+IS_SHOPPABLE = "is_shoppable"
+FOLLOWERS_AT_POST = "followers_at_post"
+VIEWS_7D = "views_7d"
+LIKES_7D = "likes_7d"
+COMMENTS_7D = "comments_7d"
+SHARES_7D = "shares_7d"
+
+# campaigns
+CREATED_AT = "created_at"
+STARTS_AT = "starts_at"
+ENDS_AT = "ends_at"
+BUDGET_USD = "budget_usd"
+
+# invitations
+INVITED_AT = "invited_at"
+RESPONDED_AT = "responded_at"
+ACCEPTED = "accepted"
+FEE_USD = "fee_usd"
+DUE_AT = "due_at"
+DELIVERED_AT = "delivered_at"
+APPROVED_FIRST_PASS = "approved_first_pass"
+
+# orders
+ORDERED_AT = "ordered_at"
+GMV_USD = "gmv_usd"
+REFUNDED_AT = "refunded_at"
+
+# Derived columns.
+AS_OF = "as_of"
+OUTCOME_GMV = "outcome_gmv"  # net GMV of an invitation: the contract's training label
+LABEL = "label"  # graded relevance derived from OUTCOME_GMV
+EXPECTED_GMV = "expected_gmv"  # generator's latent truth per invitation
+SCORE = "score"
+RANK = "rank"
+PERCENTILE = "percentile"
+MODEL_NAME = "model_name"
+MODEL_VERSION = "model_version"
+FEATURE_SET_VERSION = "feature_set_version"
+SCORED_AT = "scored_at"
+
+# Point-in-time constants of the contract.
+ENGAGEMENT_DELAY_DAYS = 7  # *_7d counts are known at posted_at + 7 days
+IGNORED_AFTER_DAYS = 7  # an unanswered invitation counts as ignored after 7 days
+LABEL_SETTLE_DAYS = 14  # orders count until ends_at + 14 days
+
+# Registry defaults.
+REGISTERED_MODEL = "creator-ranker"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
