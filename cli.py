@@ -169,6 +169,107 @@ def promote(
     _run(body)
 
 
+@app.command()
+def score(
+    data: Path = DataOpt,
+    model: str = typer.Option(..., "--model", help="Model URI, e.g. models:/creator-ranker@champion."),
+    out: Path = typer.Option(..., "--out", help="Output file (.parquet or .csv)."),
+    campaign: Optional[List[str]] = typer.Option(None, "--campaign", help="Campaign id in the data (repeatable)."),
+    briefs: Optional[Path] = typer.Option(None, "--briefs", help="File of campaign briefs (contract campaign columns)."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Feature time (default: each brief's created_at)."),
+    candidates: str = typer.Option("eligible", "--candidates", help="eligible (all matching creators) or invited."),
+    top: Optional[int] = typer.Option(None, "--top", help="Keep the best K per campaign."),
+    active_days: int = typer.Option(90, "--active-days", help="Eligible creators posted within this many days."),
+    any_country: bool = typer.Option(False, "--any-country", help="Do not require the brief's country."),
+    same_category: bool = typer.Option(False, "--same-category", help="Only creators whose primary category is the brief's."),
+    engine: str = typer.Option("local", "--engine", help="local or dask."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (default: a local cluster)."),
+) -> None:
+    """Rank every candidate creator for campaign briefs with one model version."""
+
+    def body():
+        from .serving.score import score as score_fn
+
+        if bool(campaign) == (briefs is not None):
+            raise CreatorRankError("give either --campaign ID ... or --briefs FILE")
+        result = score_fn(
+            data, model, out, campaign_ids=campaign or None, briefs=briefs, as_of=as_of, candidates=candidates,
+            top=top, engine=engine, scheduler=scheduler, active_days=active_days, same_country=not any_country,
+            same_category=same_category,
+        )
+        _say(str(result))
+
+    _run(body)
+
+
+@app.command()
+def explain(
+    scores: Path = typer.Option(..., "--scores", help="Scores file written by `creatorrank score`."),
+    data: Path = DataOpt,
+    out: Path = typer.Option(..., "--out", help="Folder for the HTML and JSON reports."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model URI (default: the version stamped in the scores)."),
+    top: int = typer.Option(10, "--top", help="Creators explained per campaign."),
+    all_creators: bool = typer.Option(False, "--all", help="Explain every scored creator (slower)."),
+) -> None:
+    """Write one self-contained HTML report (and JSON) per campaign explaining its ranking."""
+
+    def body():
+        from .serving.report import explain_campaigns
+
+        pages = explain_campaigns(scores, data, out, model_uri=model, top=top, all_creators=all_creators)
+        _say(f"{len(pages)} reports written to {out}")
+
+    _run(body)
+
+
+@app.command()
+def scorecard(
+    data: Path = DataOpt,
+    creator: str = typer.Option(..., "--creator", help="Creator id."),
+    out: Path = typer.Option(..., "--out", help="Output HTML file."),
+    category: Optional[str] = typer.Option(None, "--category", help="Category to judge influence in."),
+    model: str = typer.Option("models:/creator-ranker@champion", "--model", help="Model URI."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Card as of this time (default: latest data)."),
+) -> None:
+    """Write a creator's own score card: indices, what they measure, what would move the rank."""
+
+    def body():
+        from .serving.scorecard import scorecard as scorecard_fn
+
+        path = scorecard_fn(data, creator, out, category=category, model_uri=model, as_of=as_of)
+        _say(f"score card written to {path}")
+
+    _run(body)
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("demo"), "--out", help="Folder for everything the demo writes."),
+    creators: int = typer.Option(4_000, "--creators", help="Creators in the generated market."),
+    campaigns: int = typer.Option(1_000, "--campaigns", help="Campaigns in the generated market."),
+    seed: int = typer.Option(7, "--seed", help="Random seed."),
+    trials: int = typer.Option(5, "--trials", help="Optuna trials."),
+) -> None:
+    """Run the whole pipeline on a generated market and print where each output went."""
+
+    def body():
+        from .pipeline import run_demo
+        from .training.commands import format_metrics
+
+        result = run_demo(out, creators=creators, campaigns=campaigns, seed=seed, trials=trials)
+        _say("")
+        _say("test campaigns, model against baselines:")
+        _say(format_metrics(result.train_metrics))
+        _say(str(result.promotion))
+        _say("")
+        for what, path in result.outputs.items():
+            _say(f"{what:<20} {path}")
+        _say(f"MLflow UI:           .venv/bin/mlflow ui --backend-store-uri sqlite:///{Path(out).resolve() / 'mlflow.db'}")
+        _say(f"demo finished in {result.seconds:.0f} s")
+
+    _run(body)
+
+
 def _report_rejects(report) -> None:
     if not report.ok:
         logging.getLogger("creatorrank").warning(
