@@ -1,0 +1,246 @@
+"""Batch scoring speed and memory (`creatorrank score`).
+
+Measures, and prints as JSON:
+
+* ``throughput``: 100k creators x 10 briefs (every active creator of every country ranked for
+  every brief, ~1M rows) end to end: load + validate, candidates, features, predict, rank,
+  write. Target <= 60 s on 2 cores.
+* ``overhead``: that run's wall time over a bare ``Booster.predict`` on the very matrices the
+  run fed the model (captured during the run), as a ratio; the per-stage seconds show where
+  the rest goes.
+* ``memory``: peak RSS of a separate process scoring one brief over a 1M-creator market
+  (target <= 4 GB). The market is generated and written by another process first, so its
+  generation does not count.
+
+The model is trained (no tuning) on a small market of its own: scoring cost does not depend
+on which market the model learnt from.
+
+Usage::
+
+    python -m benchmarks.bench_score [--creators 100000] [--briefs 10] [--big-creators 1000000]
+                                     [--skip-big] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+END = "2026-01-01"
+COUNTRIES = ("US", "GB", "DE", "FR", "ES", "ID")
+CATEGORIES = ("beauty", "fashion", "food", "tech", "home", "fitness", "gaming", "pets")
+
+
+def _log(msg: str) -> None:
+    print(f"[bench_score] {msg}", file=sys.stderr, flush=True)
+
+
+def train_model(work: Path) -> str:
+    """Train a quick model on a small market; return the tracking URI (model is @champion)."""
+    from mlflow.tracking import MlflowClient
+
+    from creatorrank.core import constants as C
+    from creatorrank.data.generate import generate_market, write_market
+    from creatorrank.training.commands import train
+    from creatorrank.training.config import config_from_dict
+
+    tracking = f"sqlite:///{(work / 'mlflow.db').as_posix()}"
+    data = write_market(generate_market(1_000, 150, 1, posts_per_creator=40.0), work / "train_market")
+    cfg = config_from_dict({"lightgbm": {"num_threads": 2, "num_boost_round": 100},
+                            "evaluation": {"shap_rows": 0}, "tuning": {"trials": 0}})
+    res = train(data, train_until=END, trials=0, tracking_uri=tracking, config=cfg)
+    MlflowClient(tracking_uri=tracking, registry_uri=tracking).set_registered_model_alias(
+        C.REGISTERED_MODEL, C.CHAMPION, str(res.model_version))
+    return tracking
+
+
+def write_briefs(path: Path, n: int) -> Path:
+    """``n`` new briefs created in the last month of the market, countries and categories rotating."""
+    import pandas as pd
+
+    created = pd.Timestamp(END, tz="UTC") - pd.Timedelta(days=30)
+    rows = []
+    for i in range(n):
+        c = created + pd.Timedelta(days=2 * i)
+        rows.append({
+            "campaign_id": f"bench-{i:03d}", "brand_id": f"brand-{i % 3}",
+            "category": CATEGORIES[i % len(CATEGORIES)], "country": COUNTRIES[i % len(COUNTRIES)],
+            "created_at": c, "starts_at": c + pd.Timedelta(days=7), "ends_at": c + pd.Timedelta(days=37),
+            "budget_usd": 10_000.0 + 1_000 * i,
+        })
+    pd.DataFrame(rows).to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+    return path
+
+
+def generate(out: Path, creators: int, posts_per_creator: float) -> dict:
+    """Generate and write a market; returns sizes and seconds."""
+    from creatorrank.data.generate import generate_market, write_market
+
+    t = time.perf_counter()
+    market = generate_market(creators, 20, 0, posts_per_creator=posts_per_creator)
+    write_market(market, out)
+    return {"creators": creators, "posts": len(market.tables["posts"]), "orders": len(market.tables["orders"]),
+            "generate_s": round(time.perf_counter() - t, 1)}
+
+
+def throughput(work: Path, tracking: str, creators: int, n_briefs: int, posts_per_creator: float,
+               chunk_size: int) -> dict:
+    """Score ``n_briefs`` briefs over ``creators`` creators; capture the model matrices on the way."""
+    import numpy as np
+
+    import creatorrank.serving.score as score_mod
+
+    market = work / f"market_{creators}"
+    sizes = generate(market, creators, posts_per_creator)
+    _log(f"market {sizes}")
+    briefs = write_briefs(work / "briefs.csv", n_briefs)
+
+    matrices: list[np.ndarray] = []
+    real_load = score_mod.load_model
+
+    def capturing_load(uri, tracking_uri=None):
+        bundle = real_load(uri, tracking_uri)
+
+        def predict(frame):  # RankerBundle.predict, keeping the matrix it feeds the booster
+            X = bundle.encode(frame).to_numpy(dtype=np.float64)
+            matrices.append(X)
+            return np.asarray(bundle.booster.predict(X, num_threads=bundle.num_threads), dtype=np.float64)
+
+        bundle.predict = predict
+        return bundle
+
+    score_mod.load_model = capturing_load
+    load_before = os.getloadavg()[0]
+    try:
+        t, cpu = time.perf_counter(), time.process_time()
+        result = score_mod.score(market, "models:/creator-ranker@champion", work / "scores.parquet",
+                                 briefs=briefs, same_country=False, tracking_uri=tracking, chunk_size=chunk_size)
+        wall, cpu = time.perf_counter() - t, time.process_time() - cpu
+    finally:
+        score_mod.load_model = real_load
+    bundle = real_load("models:/creator-ranker@champion", tracking)
+    X = np.concatenate(matrices)
+    bare = []
+    for _ in range(3):
+        t = time.perf_counter()
+        bundle.booster.predict(X, num_threads=bundle.num_threads)
+        bare.append(time.perf_counter() - t)
+    bare_s = min(bare)
+    model_s = result.seconds.get("model", 0.0)
+    return {
+        "stage": "score_throughput",
+        **sizes,
+        "briefs": n_briefs,
+        "rows_scored": result.candidates,
+        "features": X.shape[1],
+        "chunk_size": chunk_size,
+        "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "load_average_before": round(load_before, 2),
+        "stages_s": result.seconds,
+        "rows_per_s": round(result.candidates / wall),
+        "target_s": 60.0,
+        "met": wall <= 60.0,
+        "bare_predict_s": round(bare_s, 3),
+        "overhead_ratio": round(wall / bare_s, 1),
+        "overhead_ratio_without_load": round((wall - result.seconds.get("load", 0.0) - model_s) / bare_s, 1),
+        "predict_threads": bundle.num_threads,
+        "shards": len(matrices),
+        "build_features_per_shard": per_shard_cost(market, briefs, chunk_size),
+    }
+
+
+def per_shard_cost(market: Path, briefs: Path, chunk_size: int) -> dict:
+    """One shard's ``build_features`` on the raw tables against on the prepared market.
+
+    On raw tables every call rebuilds the event streams and the month's peer tables; the
+    scorer prepares the market once (:func:`creatorrank.serving.score.prepare_context`).
+    """
+    import creatorrank.serving.score as score_mod
+    from creatorrank.core import constants as C
+    from creatorrank.features.engine import build_features
+    from creatorrank.serving.briefs import read_briefs
+    from creatorrank.serving.candidates import CandidateFinder, EligibilityRules
+
+    tables = score_mod.load_tables(market)
+    brief = read_briefs(briefs).iloc[0]
+    when = brief[C.CREATED_AT]
+    ids = CandidateFinder(tables, EligibilityRules(same_country=False)).find(brief, when, "eligible")
+    shard = next(score_mod.make_shards([(brief, when, ids)], chunk_size)).decisions
+    t = time.perf_counter()
+    build_features(tables, shard)
+    raw_s = time.perf_counter() - t
+    t = time.perf_counter()
+    prepared = score_mod.prepare_context(tables, [when])
+    prepare_s = time.perf_counter() - t
+    t = time.perf_counter()
+    build_features(prepared, shard)
+    prepared_s = time.perf_counter() - t
+    return {"rows": len(shard), "raw_tables_s": round(raw_s, 2), "prepare_once_s": round(prepare_s, 2),
+            "prepared_s": round(prepared_s, 2)}
+
+
+_CHILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+import creatorrank.serving.score as s
+work, tracking, chunk = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+t = time.perf_counter()
+r = s.score(work / "market_big", "models:/creator-ranker@champion", work / "scores_big.parquet",
+            briefs=work / "briefs_big.csv", same_country=False, tracking_uri=tracking, chunk_size=chunk)
+print(json.dumps({"wall_s": round(time.perf_counter() - t, 1), "rows_scored": r.candidates, "stages_s": r.seconds,
+                  "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}))
+"""
+
+
+def memory(work: Path, tracking: str, creators: int, posts_per_creator: float, chunk_size: int) -> dict:
+    """Peak RSS of a fresh process scoring one brief over ``creators`` creators."""
+    code = ("import sys; from pathlib import Path; from benchmarks.bench_score import generate; "
+            "import json; print(json.dumps(generate(Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]))))")
+    gen = subprocess.run([sys.executable, "-c", code, str(work / "market_big"), str(creators), str(posts_per_creator)],
+                         check=True, capture_output=True, text=True)
+    sizes = json.loads(gen.stdout.strip().splitlines()[-1])
+    _log(f"big market {sizes}")
+    write_briefs(work / "briefs_big.csv", 1)
+    run = subprocess.run([sys.executable, "-c", _CHILD, str(work), tracking, str(chunk_size)],
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        return {"stage": "score_memory", **sizes, "error": run.stderr.strip().splitlines()[-1:]}
+    child = json.loads(run.stdout.strip().splitlines()[-1])
+    return {"stage": "score_memory", **sizes, "briefs": 1, "chunk_size": chunk_size, **child,
+            "target_gb": 4.0, "met": child["peak_rss_gb"] <= 4.0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--creators", type=int, default=100_000)
+    parser.add_argument("--briefs", type=int, default=10)
+    parser.add_argument("--posts-per-creator", type=float, default=40.0)
+    parser.add_argument("--big-creators", type=int, default=1_000_000)
+    parser.add_argument("--big-posts-per-creator", type=float, default=10.0)
+    parser.add_argument("--chunk-size", type=int, default=50_000)
+    parser.add_argument("--skip-big", action="store_true", help="skip the 1M-creator memory run")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep the markets here (default: a temp dir)")
+    args = parser.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "2")
+    with tempfile.TemporaryDirectory(prefix="bench-score-") as tmp:
+        work = args.workdir or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        t = time.perf_counter()
+        tracking = train_model(work)
+        _log(f"model trained in {time.perf_counter() - t:.1f}s")
+        out = [throughput(work, tracking, args.creators, args.briefs, args.posts_per_creator, args.chunk_size)]
+        _log(json.dumps(out[-1]))
+        if not args.skip_big:
+            out.append(memory(work, tracking, args.big_creators, args.big_posts_per_creator, args.chunk_size))
+        print(json.dumps(out, indent=2), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""The benchmark suite: every stage at several scales, median time, peak memory, quality.
+
+``make bench`` runs scales S and M; ``python -m benchmarks.run --scales S,M,L`` adds L (1M
+creators, ~100M posts: hours and tens of GB, on request only). Each stage runs in its own
+process (:mod:`benchmarks.stage`) ``--reps`` times; the median wall time and the largest
+peak RSS are reported beside the target each issue names. Results go to
+``bench-out/results.json`` and, as a table with the machine described, to ``BENCHMARKS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# name: (creators, campaigns, briefs scored, top K scored and explained)
+SCALES = {
+    "XS": (300, 60, 3, 10),  # the smoke run inside the test suite
+    "S": (10_000, 2_500, 100, 100),
+    "M": (100_000, 20_000, 10, 100),
+    "L": (1_000_000, 200_000, 10, 100),
+}
+STAGES = ("generate", "validate", "features", "train", "score", "explain")
+
+# (stage, scale) -> (seconds, peak MB or None, where the target comes from)
+TARGETS = {
+    ("generate", "M"): (120, 8192, "issue 2: 100k creators / ~10M posts in 2 min and 8 GB"),
+    ("validate", "M"): (30, None, "issue 2: a 10M-post market validates in seconds"),
+    ("features", "M"): (60, 6144, "issue 3: training matrix in 60 s and 6 GB"),
+    ("train", "M"): (180, None, "issue 4: ~1M invitation rows without tuning in 3 min"),
+    ("score", "M"): (60, None, "issue 5: 100k creators x 10 briefs in 60 s"),
+    ("explain", "S"): (60, None, "issue 6: top 100 creators of 100 campaigns in 60 s"),
+}
+GAP_TARGET = 0.8  # issue 4: the model closes 80% of the NDCG@10 gap (best baseline -> oracle), at S
+
+
+def machine() -> dict:
+    """What the figures were measured on."""
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    from importlib.metadata import version
+
+    pkgs = {p: version(p) for p in ("lightgbm", "duckdb", "pandas", "numpy", "pyarrow", "mlflow", "shap")}
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem_gb, 1),
+            "python": platform.python_version(), "os": platform.platform(), "packages": pkgs}
+
+
+def _stage(stage: str, scale: str, work: Path, threads: int) -> dict:
+    creators, campaigns, briefs, top = SCALES[scale]
+    cmd = [sys.executable, "-m", "benchmarks.stage", stage, "--work", str(work), "--creators", str(creators),
+           "--campaigns", str(campaigns), "--briefs", str(briefs), "--top", str(top), "--threads", str(threads)]
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if res.returncode != 0:
+        tail = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {"stage": stage, "error": tail[0]}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def run_scale(scale: str, reps: int, out: Path, threads: int, log=print) -> dict:
+    """All stages of one scale, ``reps`` times each (stages in order within each repetition)."""
+    work = out / scale
+    runs: dict[str, list[dict]] = {s: [] for s in STAGES}
+    for rep in range(reps):
+        for stage in STAGES:
+            t0 = time.perf_counter()
+            rec = _stage(stage, scale, work, threads)
+            runs[stage].append(rec)
+            status = rec.get("error") or f"{rec['seconds']:.1f} s, peak {rec['peak_rss_mb']:.0f} MB"
+            log(f"[{scale} rep {rep + 1}/{reps}] {stage:<9} {status}  ({time.perf_counter() - t0:.0f} s with start-up)")
+    summary = {}
+    for stage, recs in runs.items():
+        ok = [r for r in recs if "error" not in r]
+        row = {"reps": len(ok), "errors": [r["error"] for r in recs if "error" in r]}
+        if ok:
+            row.update(median_s=statistics.median(r["seconds"] for r in ok),
+                       peak_rss_mb=max(r["peak_rss_mb"] for r in ok), last=ok[-1])
+        target = TARGETS.get((stage, scale))
+        if target and ok:
+            secs, mb, why = target
+            row["target"] = {"seconds": secs, "peak_rss_mb": mb, "source": why,
+                             "met": row["median_s"] <= secs and (mb is None or row["peak_rss_mb"] <= mb)}
+        summary[stage] = row
+    train = summary.get("train", {}).get("last", {})
+    if train:
+        summary["quality"] = {"gap_closed": train.get("gap_closed"), "metrics": train.get("quality"),
+                              "target_gap_closed": GAP_TARGET if scale == "S" else None,
+                              "met": (train.get("gap_closed", 0) >= GAP_TARGET) if scale == "S" else None}
+    return summary
+
+
+def side_by_side(out: Path) -> dict:
+    """Ratios measured in one process each: the issues' own benchmark scripts at scale S."""
+    scripts = {
+        "features_vs_reference": ["benchmarks/bench_features.py", "--reference-only"],
+        "score_vs_booster_predict": ["benchmarks/bench_score.py", "--creators", "10000", "--skip-big"],
+        "shap_vs_pred_contrib": ["benchmarks/bench_explain.py"],
+        "cli_help": ["benchmarks/bench_cli.py"],
+    }
+    results = {}
+    for name, (script, *args) in scripts.items():
+        if not (ROOT / script).exists():
+            results[name] = {"error": f"{script} missing"}
+            continue
+        res = subprocess.run([sys.executable, script, *args], cwd=ROOT, capture_output=True, text=True)
+        try:
+            results[name] = json.loads(res.stdout[res.stdout.index("{"):])
+        except ValueError:
+            results[name] = {"error": (res.stderr.strip().splitlines() or ["no output"])[-1]}
+    return results
+
+
+def markdown(results: dict) -> str:
+    """BENCHMARKS.md: the machine, then one table per scale with targets beside the figures."""
+    m = results["machine"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {results['date']} by `python -m benchmarks.run` (`make bench`); raw figures in "
+        "`bench-out/results.json`.",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}, "
+        + ", ".join(f"{k} {v}" for k, v in m["packages"].items()) + ".",
+        "",
+    ]
+    for scale, summary in results["scales"].items():
+        creators, campaigns, briefs, top = SCALES[scale]
+        lines += [f"## Scale {scale}: {creators:,} creators, {campaigns:,} campaigns", "",
+                  "| stage | median s | peak MB | reps | target | met |", "|---|---|---|---|---|---|"]
+        for stage in STAGES:
+            row = summary.get(stage, {})
+            if "median_s" not in row:
+                lines.append(f"| {stage} | error: {'; '.join(row.get('errors', [])) or 'not run'} | | | | |")
+                continue
+            t = row.get("target")
+            target = f"≤ {t['seconds']} s" + (f", ≤ {t['peak_rss_mb']} MB" if t and t["peak_rss_mb"] else "") if t else ""
+            met = ("yes" if t["met"] else "**no**") if t else ""
+            lines.append(f"| {stage} | {row['median_s']:.1f} | {row['peak_rss_mb']:.0f} | {row['reps']} | {target} | {met} |")
+        q = summary.get("quality")
+        if q and q.get("metrics"):
+            lines += ["", "Ranking quality on the test campaigns (NDCG@10; oracle = the generator's expected outcome):", "",
+                      "| ranker | ndcg@10 |", "|---|---|"]
+            for name, vals in q["metrics"].items():
+                if "ndcg@10" in vals:
+                    lines.append(f"| {name} | {vals['ndcg@10']:.4f} |")
+            gap = q.get("gap_closed")
+            lines += ["", f"Gap closed between the best baseline and the oracle: {gap:.1%}"
+                      + (f" (target ≥ {GAP_TARGET:.0%}: {'met' if q['met'] else 'not met'})" if q.get("met") is not None else "")]
+        lines.append("")
+    if results.get("side_by_side"):
+        lines += ["## Side by side", "", "```json", json.dumps(results["side_by_side"], indent=2), "```", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scales", default="S,M", help="comma-separated: XS, S, M, L")
+    parser.add_argument("--reps", type=int, default=None, help="repetitions per stage (default: 3 at XS/S, 1 above)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-out")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-side-by-side", action="store_true", help="skip the ratio benchmarks")
+    parser.add_argument("--markdown", type=Path, default=ROOT / "BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    scales = [s.strip().upper() for s in args.scales.split(",") if s.strip()]
+    unknown = [s for s in scales if s not in SCALES]
+    if unknown:
+        parser.error(f"unknown scale {unknown[0]} (known: {', '.join(SCALES)})")
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "scales": {}}
+    for scale in scales:
+        reps = args.reps or (3 if scale in ("XS", "S") else 1)
+        results["scales"][scale] = run_scale(scale, reps, args.out, args.threads)
+    if not args.no_side_by_side:
+        results["side_by_side"] = side_by_side(args.out)
+    from creatorrank.core.io import write_text
+
+    write_text(args.out / "results.json", json.dumps(results, indent=2, default=str))
+    write_text(args.markdown, markdown(results) + "\n")
+    print(f"results: {args.out / 'results.json'}, table: {args.markdown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

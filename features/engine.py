@@ -1,0 +1,866 @@
+"""Point-in-time feature engine: set-based, deterministic, fast.
+
+How it works
+------------
+Every fact of the raw tables becomes an *event* on a per-creator time line at the moment
+the data contract says it becomes known (a post at ``posted_at``; its 7-day counts at
+``posted_at + 7 days``; an answer at ``responded_at``; an ignored invitation at
+``invited_at + 7 days``; a missed deadline at ``due_at``; a refund at ``refunded_at``...).
+The events are sorted by (creator, time) (linear-time radix passes; ids are matched with
+Arrow hash lookups) and each stream keeps exact int64 prefix sums of its columns.
+
+For a decision (creator, ``T``), "facts known strictly before ``T``" are the events of
+that creator before the first event at or after ``T``: one vectorised binary search per
+stream and window edge (:func:`.arrays.search_ranges`) gives that position, and a window ``[T - w, T)``
+is the difference of two prefix sums. Nothing is joined row by row, so 1M decisions over
+10M posts cost a few dozen vectorised searches, not a 100M-row range join. Medians are
+exact: the (few) values inside each decision's window are gathered and sorted at once.
+
+Peer percentiles and the named indices compare a decision with all creators as of the
+start of its month; see :mod:`creatorrank.features.indices`.
+
+Public API
+----------
+:func:`prepare`, :func:`build_features`, :func:`training_matrix`, :func:`snapshot`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..core import constants as C
+from ..core.errors import ConfigError
+from . import specs as S
+from .arrays import ragged_median as _ragged_median
+from .arrays import search_ranges as _search
+from .arrays import window_max as _window_max
+from .indices import SCORE_INPUTS, PeerTables
+
+DAY = 86_400_000_000  # microseconds
+WEEK = 7 * DAY
+MONDAY0 = 4 * DAY  # 1970-01-05 00:00 UTC was a Monday: calendar weeks start there
+ENGAGEMENT_DELAY = C.ENGAGEMENT_DELAY_DAYS * DAY
+IGNORED_AFTER = C.IGNORED_AFTER_DAYS * DAY
+_I64_MAX = np.iinfo(np.int64).max
+_NAT = np.iinfo(np.int64).min  # NaT as int64
+_STRING = pd.StringDtype("pyarrow")
+
+# Decision category codes below 0: -1 a category the market never saw (its counts are 0),
+# -2 no category (category features are missing).
+_UNKNOWN_CAT = -1
+_NO_CAT = -2
+
+
+# --------------------------------------------------------------------------- event streams
+
+
+class _Stream:
+    """Events sorted by (segment, time), with prefix sums.
+
+    Parameters
+    ----------
+    seg : int64 array
+        Segment (creator, or creator x category) of each event, ascending.
+    t : int64 array
+        Event time in microseconds, ascending within a segment.
+    n_seg : int
+        Number of segments; segment ``n_seg`` is an always-empty sentinel for unknown keys.
+    ints : dict
+        Integer columns, summed exactly with int64 prefix sums.
+    vals : dict
+        Columns kept as they are (medians, maxima, latest values).
+    """
+
+    def __init__(self, seg, t, n_seg, ints=None, vals=None):
+        self.t = np.ascontiguousarray(t, dtype=np.int64)
+        self.n_seg = n_seg
+        counts = np.bincount(np.asarray(seg, dtype=np.int64), minlength=n_seg + 2)[: n_seg + 2]
+        self.starts = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)[: n_seg + 2]
+        self.ip = {}
+        for k, v in (ints or {}).items():
+            prefix = np.zeros(len(v) + 1, dtype=_prefix_dtype(v))
+            np.cumsum(v, dtype=prefix.dtype, out=prefix[1:])
+            self.ip[k] = prefix
+        self.vals = dict(vals or {})
+
+    def bounds(self, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """First and one-past-last event index of each row's segment."""
+        return self.starts[seg], self.starts[seg + 1]
+
+    def pos(self, lo, hi, q) -> np.ndarray:
+        """Index of the first event at or after ``q`` (events before it are known at ``q``)."""
+        return _search(self.t, lo, hi, q)
+
+    def isum(self, name, a, b) -> np.ndarray:
+        """Exact sum of integer column ``name`` over events ``[a, b)``."""
+        p = self.ip[name]
+        return (p[b] - p[a]).astype(np.float64)
+
+    def value(self, name, i) -> np.ndarray:
+        """Integer column ``name`` at events ``i`` (read back from its prefix sums)."""
+        p = self.ip[name]
+        return p[i + 1] - p[i]
+
+
+# --------------------------------------------------------------------------- preparation
+
+
+def _us(series: pd.Series) -> np.ndarray:
+    """UTC timestamps as int64 microseconds (naive values are taken as UTC)."""
+    s = pd.Series(series)
+    if not isinstance(s.dtype, pd.DatetimeTZDtype):
+        s = pd.to_datetime(s, utc=True, format="ISO8601") if s.dtype == object else pd.to_datetime(s)
+        if s.dt.tz is None:
+            s = s.dt.tz_localize("UTC")
+    s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+    return s.to_numpy(dtype="datetime64[us]").view(np.int64)
+
+
+def _month_floor(t: np.ndarray) -> np.ndarray:
+    """First instant (00:00 UTC) of each time's calendar month, in microseconds."""
+    return t.astype("datetime64[us]").astype("datetime64[M]").astype("datetime64[us]").view(np.int64)
+
+
+def _week_floor(t: np.ndarray) -> np.ndarray:
+    """Monday 00:00 UTC of each time's calendar week, in microseconds."""
+    return (t - MONDAY0) // WEEK * WEEK + MONDAY0
+
+
+def _peer_hash(ids) -> np.ndarray:
+    """A stable 64-bit hash of each creator id: the peer sample's order (see specs.PEER_CAP)."""
+    return np.array(
+        [int.from_bytes(hashlib.blake2b(str(i).encode(), digest_size=8).digest(), "big") for i in ids],
+        dtype=np.uint64,
+    )
+
+
+@dataclass
+class PreparedMarket:
+    """The event streams of one set of tables, ready for any number of decisions.
+
+    Build it once with :func:`prepare` and pass it to :func:`build_features` instead of the
+    tables when scoring many shards of decisions. It holds numpy arrays only (picklable).
+
+    Attributes
+    ----------
+    until : int or None
+        Events at or after this time (µs) were left out; decisions after it are refused.
+    """
+
+    creator_ids: pd.Index
+    joined: np.ndarray
+    country: np.ndarray
+    primary: np.ndarray  # category code, -1 when missing
+    primary_name: np.ndarray  # object array of strings / None
+    rate_card: np.ndarray
+    categories: list[str]
+    pairs: np.ndarray  # sorted creator_code * n_cat + cat values with any post or categorised order
+    posts: _Stream
+    post_cat: _Stream
+    orders: _Stream
+    order_cat: _Stream
+    refunds: _Stream
+    invites: _Stream
+    answers: _Stream
+    fees: _Stream
+    peer_order: np.ndarray  # creator codes by (hash, id)
+    until: int | None = None
+    timings: dict = field(default_factory=dict, repr=False)  # seconds per preparation step
+    _peer_cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def n_creators(self) -> int:
+        return len(self.creator_ids)
+
+    def pair_segments(self, code: np.ndarray, cat: np.ndarray) -> np.ndarray:
+        """Segment of each (creator, category) in the category streams (sentinel if absent)."""
+        n_cat = max(len(self.categories), 1)
+        key = code.astype(np.int64) * n_cat + cat
+        idx = np.searchsorted(self.pairs, key)
+        ok = (code < self.n_creators) & (cat >= 0) & (idx < len(self.pairs))
+        ok[ok] = self.pairs[idx[ok]] == key[ok]
+        return np.where(ok, idx, len(self.pairs))
+
+
+def _strings(values) -> pa.Array | pa.ChunkedArray:
+    """A column of ids or names as an Arrow string array (no copy for Arrow-backed strings)."""
+    s = pd.Series(values)
+    try:
+        arr = pa.array(s.array)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        arr = pa.array(s.astype(object).to_numpy(), from_pandas=True)
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = pc.cast(arr, pa.large_string())
+    return arr
+
+
+def _lookup(values, universe) -> np.ndarray:
+    """Position of each value in ``universe`` (-1 when missing or absent): one hash lookup."""
+    arr = _strings(values)
+    if len(arr) == 0:
+        return np.zeros(0, dtype=np.int64)
+    vs = universe if isinstance(universe, (pa.Array, pa.ChunkedArray)) else pa.array(list(universe), type=arr.type)
+    if isinstance(vs, pa.ChunkedArray):
+        vs = vs.combine_chunks()
+    if vs.type != arr.type:
+        vs = vs.cast(arr.type)
+    found = pc.index_in(arr, value_set=vs).fill_null(-1)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _rows_of(keys, table_ids) -> np.ndarray:
+    """Row of ``table_ids`` (unique ids) holding each key; -1 when missing or absent.
+
+    Hashes the keys' distinct values (orders point at far fewer posts than there are)
+    and probes the table once, instead of hashing the whole table.
+    """
+    arr = _strings(keys)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if len(arr) == 0:
+        return np.zeros(0, dtype=np.int64)
+    enc = pc.dictionary_encode(arr)
+    in_keys = _lookup(table_ids, enc.dictionary)  # for every table row: its distinct-key index or -1
+    row_of = np.full(len(enc.dictionary), -1, dtype=np.int64)
+    hit = np.flatnonzero(in_keys >= 0)
+    row_of[in_keys[hit]] = hit
+    idx = np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.where(idx >= 0, row_of[np.maximum(idx, 0)], -1)
+
+
+def _radix_by(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``order`` stably re-sorted by non-negative integer ``keys``, 16 bits per pass.
+
+    numpy sorts 16-bit keys with a linear-time stable radix sort; two passes cover
+    4 billion creators, so sorting 10M events by creator stays linear.
+    """
+    k = keys[order]
+    top = int(k.max()) if len(k) else 0
+    shift = 0
+    while True:
+        step = np.argsort(((k >> shift) & 0xFFFF).astype(np.uint16), kind="stable")
+        order, k = order[step], k[step]
+        shift += 16
+        if top >> shift == 0:
+            return order
+
+
+def _event_order(seg: np.ndarray, t: np.ndarray, tie: np.ndarray | None = None) -> np.ndarray:
+    """Permutation sorting events by (segment, time[, tie]).
+
+    Time first (skipped when the rows already are in time order, as exports usually
+    are), then a stable radix pass by segment. Rows equal on (segment, time) are ordered by
+    ``tie`` when given; rows equal on all keys are interchangeable for every feature.
+    """
+    n = len(t)
+    order = np.arange(n) if n < 2 or bool(np.all(t[1:] >= t[:-1])) else np.argsort(t)
+    order = _radix_by(seg, order)
+    if tie is None or n < 2:
+        return order
+    s, tt, f = seg[order], t[order], tie[order]
+    same = (s[1:] == s[:-1]) & (tt[1:] == tt[:-1])
+    if not (same & (f[1:] < f[:-1])).any():
+        return order
+    group = np.cumsum(np.concatenate(([True], ~same))) - 1
+    pos = np.flatnonzero(np.bincount(group)[group] > 1)  # rows of tied groups only
+    order[pos] = order[pos[np.lexsort((f[pos], group[pos]))]]
+    return order
+
+
+def _bool(series) -> np.ndarray:
+    return pd.Series(series).astype("boolean").fillna(False).to_numpy(dtype=bool)
+
+
+def _int(series) -> np.ndarray:
+    return pd.Series(series).to_numpy(dtype=np.int64, na_value=0)
+
+
+def _prefix_dtype(values: np.ndarray):
+    """int32 prefix sums when the total fits (counts), else int64 (views, cents)."""
+    total = int(values.sum(dtype=np.int64)) if len(values) else 0
+    low = int(values.min()) if len(values) else 0
+    return np.int32 if 0 <= low and total < 2**31 else np.int64
+
+
+def _post_streams(P: pd.DataFrame, ids, categories, cutoff: int):
+    """Posts by (creator, time, followers), plus what the category stream and orders need."""
+    n_creators, n_cat = len(ids), max(len(categories), 1)
+    post_cat = _lookup(P[C.CATEGORY], categories).astype(np.int32)  # per table row: orders use it
+    seg, t = _lookup(P[C.CREATOR_ID], ids), _us(P[C.POSTED_AT])
+    keep = np.flatnonzero((seg >= 0) & (t < cutoff))
+    seg, t = seg[keep], t[keep]
+    f = _int(P[C.FOLLOWERS_AT_POST])[keep]
+    order = _event_order(seg, t, f)
+    rows = keep[order]
+    del keep
+    seg, t, f = seg[order], t[order], f[order]
+    del order
+    same = np.zeros(len(seg), dtype=bool)
+    same[1:] = seg[1:] == seg[:-1]
+    week = (t - MONDAY0) // WEEK
+    first_in_week = ~same
+    first_in_week[1:] |= week[1:] != week[:-1]
+    del week
+    jump = np.full(len(f) + 1, -np.inf)  # ratio to the creator's previous post; the end pads window_max
+    jump[1:-1] = np.where(same[1:], f[1:] / np.maximum(f[:-1], 1), -np.inf)
+    del same
+    v = _int(P[C.VIEWS_7D])[rows]
+    e = _int(P[C.LIKES_7D])[rows]
+    e += _int(P[C.COMMENTS_7D])[rows]
+    e += _int(P[C.SHARES_7D])[rows]
+    cat = post_cat[rows]
+    has_cat = np.flatnonzero(cat >= 0)
+    pairs = (seg[has_cat] * n_cat + cat[has_cat], t[has_cat], v[has_cat])
+    posts = _Stream(
+        seg, t, n_creators,
+        ints={"shop": _bool(P[C.IS_SHOPPABLE])[rows], "v": v, "e": e, "f": f, "week1": first_in_week},
+        vals={"jump": jump},
+    )
+    return posts, pairs, post_cat
+
+
+def _order_streams(O, P, campaigns, ids, categories, post_cat, cutoff: int):
+    """Orders by (creator, time) in integer cents, refunds by (creator, refunded_at), and the
+    (creator, category) of every order: its post's category when known, else its campaign's."""
+    n_creators, n_cat = len(ids), max(len(categories), 1)
+    seg, t = _lookup(O[C.CREATOR_ID], ids), _us(O[C.ORDERED_AT])
+    keep = np.flatnonzero((seg >= 0) & (t < cutoff))
+    order = keep[_event_order(seg[keep], t[keep])]
+    del keep
+    seg, t = seg[order], t[order]
+    g = np.round(pd.Series(O[C.GMV_USD]).to_numpy(np.float64)[order] * S.CENTS_PER_USD).astype(np.int64)  # cents
+    camp = pd.Series(O[C.CAMPAIGN_ID]).notna().to_numpy()[order]
+    orders = _Stream(seg, t, n_creators, ints={"g": g, "gc": np.where(camp, g, 0), "go": np.where(camp, 0, g)})
+    del camp
+    # Ids are looked up in table order, then follow the sort: cheaper than reordering strings.
+    via_post = _rows_of(O[C.POST_ID], P[C.POST_ID])[order]
+    cat = np.where(via_post >= 0, post_cat[np.maximum(via_post, 0)], -1)
+    del via_post
+    campaign_cat = _lookup(campaigns[C.CATEGORY], categories)
+    via_campaign = _rows_of(O[C.CAMPAIGN_ID], campaigns[C.CAMPAIGN_ID])[order]
+    cat = np.where(cat >= 0, cat, np.where(via_campaign >= 0, campaign_cat[np.maximum(via_campaign, 0)], -1))
+    del via_campaign
+    r = _us(O[C.REFUNDED_AT])[order]
+    refunded = np.flatnonzero((r != _NAT) & (r < cutoff))
+    ro = refunded[_event_order(seg[refunded], r[refunded])]
+    refunds = _Stream(seg[ro], r[ro], n_creators)
+    has_cat = np.flatnonzero(cat >= 0)
+    pairs = (seg[has_cat] * n_cat + cat[has_cat], t[has_cat], g[has_cat])
+    return orders, refunds, pairs
+
+
+def _category_streams(post_pairs, order_pairs, n_keys: int):
+    """Streams keyed by (creator, category): only the pairs that occur become segments.
+
+    Both inputs are already in time order within a creator, so one stable radix pass by pair
+    keeps time order within each pair.
+    """
+    post_key, order_key = post_pairs[0], order_pairs[0]
+    if n_keys <= 50_000_000:  # a dense key table: linear time
+        present = np.bincount(post_key, minlength=n_keys)[:n_keys] > 0
+        present |= np.bincount(order_key, minlength=n_keys)[:n_keys] > 0
+        pairs = np.flatnonzero(present)  # sorted (creator, category) keys that occur
+        index = np.cumsum(present) - 1  # key -> segment, for the keys that occur
+        pseg, gseg = index[post_key], index[order_key]
+    else:
+        pairs = np.unique(np.concatenate((post_key, order_key)))
+        pseg, gseg = np.searchsorted(pairs, post_key), np.searchsorted(pairs, order_key)
+    po = _radix_by(pseg, np.arange(len(pseg)))
+    post_cat = _Stream(pseg[po], post_pairs[1][po], len(pairs), ints={"v": post_pairs[2][po]})
+    go = _radix_by(gseg, np.arange(len(gseg)))
+    order_cat = _Stream(gseg[go], order_pairs[1][go], len(pairs), ints={"g": order_pairs[2][go]})
+    return pairs, post_cat, order_cat
+
+
+INVITATION_COLUMNS = ("received", "resolved", "within7", "ignored", "answered", "accepted", "c_resolved",
+                      "delivered", "on_time", "first_pass")
+
+
+def _invitation_streams(I: pd.DataFrame, ids, cutoff: int):
+    """One event per invitation fact, at the moment the contract makes it known; plus the
+    answers (hours to answer) and accepted fees, by (creator, responded_at)."""
+    n_creators = len(ids)
+    seg = _lookup(I[C.CREATOR_ID], ids)
+    ok = seg >= 0
+    seg = seg[ok]
+    a, r = _us(I[C.INVITED_AT])[ok], _us(I[C.RESPONDED_AT])[ok]
+    d, dv = _us(I[C.DUE_AT])[ok], _us(I[C.DELIVERED_AT])[ok]
+    acc, afp = _bool(I[C.ACCEPTED])[ok], _bool(I[C.APPROVED_FIRST_PASS])[ok]
+    fee = pd.Series(I[C.FEE_USD]).to_numpy(np.float64, na_value=np.nan)[ok]
+    has_r, has_d, has_v = r != _NAT, d != _NAT, dv != _NAT
+    w = a + IGNORED_AFTER
+    in7 = has_r & (r <= w)  # answered within 7 days
+    in_time = has_v & (~has_d | (dv <= d))  # delivered by the due date (or without one)
+    every = np.ones(len(seg), dtype=bool)
+    events = [  # (which invitations, when, {column: value})
+        (every, a, {"received": 1}),
+        (every, np.where(in7, r, w), {"resolved": 1, "within7": in7}),  # answered in 7 days, else 7 days old
+        (~in7, w, {"ignored": 1}),  # unanswered after 7 days: ignored from then on ...
+        (has_r & ~in7, r, {"ignored": -1}),  # ... until a late answer comes
+        (has_r, r, {"answered": 1, "accepted": acc}),
+        # a commitment is settled by an on-time delivery, else when its due date passes
+        (acc & (has_v | has_d), np.where(in_time, dv, d), {"c_resolved": 1}),
+        (acc & has_v, dv, {"delivered": 1, "on_time": in_time, "first_pass": afp}),
+    ]
+    eseg, et, cols = [], [], {k: [] for k in INVITATION_COLUMNS}
+    for mask, when, values in events:
+        m = np.flatnonzero(mask & (when < cutoff))
+        eseg.append(seg[m])
+        et.append(when[m])
+        for k in INVITATION_COLUMNS:
+            cols[k].append(np.broadcast_to(np.asarray(values.get(k, 0), dtype=np.int8), mask.shape)[m])
+    eseg, et = np.concatenate(eseg), np.concatenate(et)
+    eo = _event_order(eseg, et)
+    invites = _Stream(eseg[eo], et[eo], n_creators, ints={k: np.concatenate(v)[eo] for k, v in cols.items()})
+    m = np.flatnonzero(has_r & (r < cutoff))
+    ao = m[_event_order(seg[m], r[m])]
+    answers = _Stream(seg[ao], r[ao], n_creators, vals={"h": (r[ao] - a[ao]) / 3.6e9})
+    m = np.flatnonzero(has_r & acc & ~np.isnan(fee) & (r < cutoff))
+    fo = m[_event_order(seg[m], r[m])]
+    fees = _Stream(seg[fo], r[fo], n_creators, vals={"fee": fee[fo]})
+    return invites, answers, fees
+
+
+def prepare(tables: dict[str, pd.DataFrame], until=None) -> PreparedMarket:
+    """Build the event streams of ``tables`` (see the module docstring).
+
+    Parameters
+    ----------
+    tables : dict of DataFrame
+        The five clean contract tables (:func:`creatorrank.data.validate.load_market`).
+    until : timestamp, optional
+        Leave out events at or after ``until`` (they cannot matter to decisions at or
+        before it); a speed-up for one-off snapshots.
+
+    Returns
+    -------
+    PreparedMarket
+        ``timings`` holds the seconds of each step.
+    """
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    clock = [started]
+
+    def lap(label):
+        now = time.perf_counter()
+        timings[label] = now - clock[0]
+        clock[0] = now
+
+    until_us = None if until is None else int(_us(pd.Series([pd.Timestamp(until)]))[0])
+    cutoff = _I64_MAX if until_us is None else until_us
+    creators = tables[C.CREATORS].sort_values(C.CREATOR_ID, kind="stable").reset_index(drop=True)
+    ids = pa.array(creators[C.CREATOR_ID].astype(object).to_numpy(), type=pa.large_string())
+    cats = set()
+    for frame, col in ((tables[C.POSTS], C.CATEGORY), (tables[C.CAMPAIGNS], C.CATEGORY), (creators, C.PRIMARY_CATEGORY)):
+        cats.update(pd.Series(frame[col]).dropna().astype(str).unique().tolist())
+    categories = sorted(cats)
+    lap("creators")
+    posts, post_pairs, post_cat = _post_streams(tables[C.POSTS], ids, categories, cutoff)
+    lap("posts")
+    orders, refunds, order_pairs = _order_streams(
+        tables[C.ORDERS], tables[C.POSTS], tables[C.CAMPAIGNS], ids, categories, post_cat, cutoff
+    )
+    del post_cat
+    lap("orders")
+    pairs, post_cat_stream, order_cat_stream = _category_streams(post_pairs, order_pairs,
+                                                                 len(ids) * max(len(categories), 1))
+    del post_pairs, order_pairs
+    lap("categories")
+    invites, answers, fees = _invitation_streams(tables[C.INVITATIONS], ids, cutoff)
+    lap("invitations")
+    h = _peer_hash(creators[C.CREATOR_ID].astype(object))
+    peer_order = np.lexsort((np.arange(len(ids)), h))  # ids are sorted: the code breaks hash ties by id
+    lap("peer_sample")
+    return PreparedMarket(
+        creator_ids=pd.Index(creators[C.CREATOR_ID].astype(object).to_numpy(), dtype=object),
+        joined=_us(creators[C.JOINED_AT]),
+        country=creators[C.COUNTRY].astype(object).to_numpy(),
+        primary=_lookup(creators[C.PRIMARY_CATEGORY], categories),
+        primary_name=creators[C.PRIMARY_CATEGORY].astype(object).where(creators[C.PRIMARY_CATEGORY].notna(), None).to_numpy(),
+        rate_card=creators[C.RATE_CARD_USD].to_numpy(dtype=np.float64, na_value=np.nan),
+        categories=categories,
+        pairs=pairs,
+        posts=posts,
+        post_cat=post_cat_stream,
+        orders=orders,
+        order_cat=order_cat_stream,
+        refunds=refunds,
+        invites=invites,
+        answers=answers,
+        fees=fees,
+        peer_order=peer_order,
+        until=until_us,
+        timings=dict(timings, total=time.perf_counter() - started),
+    )
+
+
+# --------------------------------------------------------------------------- features
+
+
+def _rate(k, n, prior=S.RATE_PRIOR):
+    a, b = prior
+    return (k + a) / (n + a + b)
+
+
+def _ratio(num, den):
+    """num / den, NaN where den is 0 (nothing to divide by)."""
+    out = np.full(len(num), np.nan)
+    ok = den != 0
+    out[ok] = num[ok] / den[ok]
+    return out
+
+
+def _share(num, den):
+    """num / den, 0 where den is 0 (no activity: nothing of it in the category)."""
+    out = np.zeros(len(num))
+    ok = den != 0
+    out[ok] = num[ok] / den[ok]
+    return out
+
+
+def _latest(stream: _Stream, name: str, start, p):
+    """Value of ``name`` at the last event before position ``p`` (NaN if none)."""
+    out = np.full(len(p), np.nan)
+    ok = p > start
+    out[ok] = stream.value(name, p[ok] - 1)
+    return out
+
+
+def _band(followers: np.ndarray) -> np.ndarray:
+    """Follower band 0..len(FOLLOWER_BANDS) by exact comparisons; -1 when unknown."""
+    band = np.searchsorted(np.asarray(S.FOLLOWER_BANDS, dtype=np.float64), followers, side="right")
+    return np.where(np.isnan(followers), -1, band).astype(np.int64)
+
+
+def _base(mk: PreparedMarket, code: np.ndarray, T: np.ndarray, cat: np.ndarray, medians: bool = True) -> dict:
+    """Every feature that needs no peers, for rows sorted by (code, T).
+
+    Returns a dict of float64 arrays, plus the raw values the peer percentiles need
+    (``_epv``, ``_epf``, ``_band``).
+    """
+    n = len(code)
+    out: dict[str, np.ndarray] = {}
+
+    # ---- posts
+    P = mk.posts
+    s0, s1 = P.bounds(code)
+    # Each edge is searched between edges already found around it (times are ordered:
+    # T-372d < T-365d < T-98d < W-91d <= T-91d < T-90d < T-30d, T-7d < W <= T), so most
+    # searches cover a few posts, not the creator's whole history.
+    W = _week_floor(T)
+    pT = P.pos(s0, s1, T)
+    p365 = P.pos(s0, pT, T - 365 * DAY)
+    p90 = P.pos(p365, pT, T - 90 * DAY)
+    p30 = P.pos(p90, pT, T - 30 * DAY)
+    # 7-day counts are known 7 days after posting: known before T <=> posted before T - 7d
+    e0 = P.pos(p90, pT, T - ENGAGEMENT_DELAY)
+    e365 = P.pos(s0, p365, T - 365 * DAY - ENGAGEMENT_DELAY)
+    e90 = P.pos(e365, p90, T - 90 * DAY - ENGAGEMENT_DELAY)
+    pW = P.pos(e0, pT, W)
+    pW13 = P.pos(e365, p90, W - S.ACTIVE_WEEKS * WEEK)
+
+    posts_90d = (pT - p90).astype(np.float64)
+    posts_365d = (pT - p365).astype(np.float64)
+    shop90 = P.isum("shop", p90, pT)
+    shop365 = P.isum("shop", p365, pT)
+    views90, eng90, foll90 = P.isum("v", e90, e0), P.isum("e", e90, e0), P.isum("f", e90, e0)
+    views365 = P.isum("v", e365, e0)
+    followers = _latest(P, "f", s0, pT)
+
+    out["shoppable_share_90d"] = _rate(shop90, posts_90d)
+    out["shoppable_posts_per_week_90d"] = shop90 / (90.0 / 7.0)
+    out["active_weeks_share_13w"] = P.isum("week1", pW13, pW) / S.ACTIVE_WEEKS
+    out["posts_30d"] = (pT - p30).astype(np.float64)
+    out["posts_90d"] = posts_90d
+    out["posts_365d"] = posts_365d
+    if medians:
+        out["median_views_90d"] = _ragged_median(lambda i: P.value("v", i), e90, e0)
+    out["views_90d"] = views90
+    out["engagement_rate_90d"] = (eng90 + S.ENGAGEMENT_PRIOR_RATE * S.ENGAGEMENT_PRIOR_VIEWS) / (
+        views90 + S.ENGAGEMENT_PRIOR_VIEWS
+    )
+    out["views_per_follower_90d"] = _ratio(views90, foll90)
+    out["_epv"] = _ratio(eng90, views90)
+    out["_epf"] = _ratio(eng90, foll90)
+    out["_band"] = _band(followers)
+    out["max_follower_jump_365d"] = _window_max(P.vals["jump"], p365, pT, 1.0)
+    out["followers"] = followers
+    for days in (30, 90):
+        then = _latest(P, "f", s0, p30 if days == 30 else p90)
+        out[f"follower_growth_{days}d"] = followers / np.maximum(then, 1.0) - 1.0  # NaN when unknown then
+    last_t = np.full(n, np.nan)
+    has = pT > s0
+    last_t[has] = P.t[pT[has] - 1]
+    out["days_since_last_post"] = (T - last_t) / DAY
+    out["posts_seen"] = (pT - s0).astype(np.float64)
+
+    # ---- orders and refunds
+    O = mk.orders
+    o0, o1 = O.bounds(code)
+    oT = O.pos(o0, o1, T)
+    o365 = O.pos(o0, oT, T - 365 * DAY)
+    gmv365 = O.isum("g", o365, oT) / S.CENTS_PER_USD
+    orders_seen = (oT - o0).astype(np.float64)
+    R = mk.refunds
+    r0, r1 = R.bounds(code)
+    refunds = (R.pos(r0, r1, T) - r0).astype(np.float64)
+    out["gmv_365d"] = gmv365
+    out["gmv_per_shoppable_post_365d"] = _ratio(gmv365, shop365)
+    out["gmv_per_1k_views_365d"] = _ratio(1000.0 * gmv365, views365)
+    out["campaign_gmv_365d"] = O.isum("gc", o365, oT) / S.CENTS_PER_USD
+    out["organic_gmv_365d"] = O.isum("go", o365, oT) / S.CENTS_PER_USD
+    out["refund_rate"] = _rate(refunds, orders_seen, S.REFUND_PRIOR)
+    out["orders_seen"] = orders_seen
+
+    # ---- invitations: cumulative counts of every event type before T
+    I = mk.invites
+    i0, i1 = I.bounds(code)
+    iT = I.pos(i0, i1, T)
+    cnt = {k: I.isum(k, i0, iT) for k in I.ip}
+    out["response_rate"] = _rate(cnt["within7"], cnt["resolved"])
+    out["acceptance_rate"] = _rate(cnt["accepted"], cnt["answered"])
+    out["ignored_share"] = _rate(cnt["ignored"], cnt["resolved"])
+    out["delivery_rate"] = _rate(cnt["delivered"], cnt["c_resolved"])
+    out["on_time_rate"] = _rate(cnt["on_time"], cnt["c_resolved"])
+    out["first_pass_rate"] = _rate(cnt["first_pass"], cnt["delivered"])
+    out["campaigns_completed"] = cnt["delivered"]
+    out["invitations_seen"] = cnt["received"]
+    if medians:
+        for stream, name, col in ((mk.answers, "median_hours_to_answer_365d", "h"), (mk.fees, "median_fee_365d", "fee")):
+            a0, a1 = stream.bounds(code)
+            aT = stream.pos(a0, a1, T)
+            out[name] = _ragged_median(stream.vals[col], stream.pos(a0, aT, T - 365 * DAY), aT)
+
+    # ---- creator attributes (current, per the contract)
+    known = code < mk.n_creators
+    idx = np.minimum(code, max(mk.n_creators - 1, 0))
+    rate_card = np.where(known, mk.rate_card[idx] if mk.n_creators else np.nan, np.nan)
+    out["rate_card_usd"] = rate_card
+    gpp = out["gmv_per_shoppable_post_365d"]
+    out["rate_card_to_gmv_per_post"] = np.where(gpp > 0, rate_card / np.where(gpp > 0, gpp, 1.0), np.nan)
+    joined = np.where(known, mk.joined[idx] if mk.n_creators else 0, 0)
+    out["days_since_joined"] = np.where(known, np.maximum(T - joined, 0) / DAY, np.nan)
+
+    # ---- the decision's category
+    has_cat = cat != _NO_CAT
+    pseg = mk.pair_segments(code, cat)
+    PC, OC = mk.post_cat, mk.order_cat
+    c0, c1 = PC.bounds(pseg)
+    cT = PC.pos(c0, c1, T)
+    c365 = PC.pos(c0, cT, T - 365 * DAY)
+    cat_posts = (cT - c365).astype(np.float64)
+    ce0 = PC.pos(c365, cT, T - ENGAGEMENT_DELAY)
+    cat_views = PC.isum("v", PC.pos(c0, c365, T - 365 * DAY - ENGAGEMENT_DELAY), ce0)
+    g0, g1 = OC.bounds(pseg)
+    gT = OC.pos(g0, g1, T)
+    cat_gmv = OC.isum("g", OC.pos(g0, gT, T - 365 * DAY), gT) / S.CENTS_PER_USD
+    nan = np.nan
+    out["cat_post_share_365d"] = np.where(has_cat, _share(cat_posts, posts_365d), nan)
+    out["cat_views_share_365d"] = np.where(has_cat, _share(cat_views, views365), nan)
+    out["cat_gmv_share_365d"] = np.where(has_cat, _share(cat_gmv, gmv365), nan)
+    out["cat_views_365d"] = np.where(has_cat, cat_views, nan)
+    out["cat_gmv_365d"] = np.where(has_cat, cat_gmv, nan)
+    return out
+
+
+# --------------------------------------------------------------------------- peers
+
+
+def _peer_tables(mk: PreparedMarket, month: int, cap: int) -> PeerTables:
+    """Peer distributions at one month start (cached on the prepared market)."""
+    key = (int(month), int(cap))
+    tables = mk._peer_cache.get(key)
+    if tables is None:
+        order = mk.peer_order
+        chosen = order[mk.joined[order] < month][:cap]
+        code = np.sort(chosen).astype(np.int64)
+        T = np.full(len(code), month, dtype=np.int64)
+        cat = np.where(mk.primary[code] >= 0, mk.primary[code], _NO_CAT) if len(code) else code
+        base = _base(mk, code, T, cat, medians=False)
+        tables = PeerTables.build(base, cat=np.where(cat >= 0, cat, -1), n_cat=len(mk.categories))
+        mk._peer_cache[key] = tables
+    return tables
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def _decision_arrays(mk: PreparedMarket, decisions: pd.DataFrame):
+    missing = [c for c in (C.CREATOR_ID, C.AS_OF) if c not in decisions.columns]
+    if missing:
+        raise ConfigError(f"decisions need column '{missing[0]}' (have: {', '.join(map(str, decisions.columns))})")
+    clash = [c for c in decisions.columns if c in set(S.feature_names())]
+    if clash:
+        raise ConfigError(f"decisions already have feature column '{clash[0]}'")
+    n = len(decisions)
+    T = _us(decisions[C.AS_OF]) if n else np.zeros(0, dtype=np.int64)
+    if n and (T == np.iinfo(np.int64).min).any():
+        raise ConfigError("decisions have a missing as_of")
+    if mk.until is not None and n and T.max() > mk.until:
+        raise ConfigError("decisions after the prepared market's 'until'")
+    code = mk.creator_ids.get_indexer(decisions[C.CREATOR_ID].astype(object))
+    code = np.where(code < 0, mk.n_creators, code).astype(np.int64)  # unknown creator: the empty sentinel
+
+    def column(name):
+        if name not in decisions.columns:
+            return np.full(n, None, dtype=object)
+        s = decisions[name].astype(object)
+        return s.where(s.notna(), None).to_numpy()
+
+    cat_name, country = column(C.CATEGORY), column(C.COUNTRY)
+    cat = pd.Index(mk.categories, dtype=object).get_indexer(pd.Series(cat_name).fillna("\x00__none__"))
+    cat = np.where(pd.isna(cat_name), _NO_CAT, np.where(cat < 0, _UNKNOWN_CAT, cat)).astype(np.int64)
+    budget = (pd.to_numeric(decisions[C.BUDGET_USD], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+              if C.BUDGET_USD in decisions.columns else np.full(n, np.nan))
+    return code, T, cat, cat_name, country, budget
+
+
+def build_features(tables, decisions: pd.DataFrame) -> pd.DataFrame:
+    """Point-in-time features of each decision.
+
+    Parameters
+    ----------
+    tables : dict of DataFrame or PreparedMarket
+        The clean contract tables, or :func:`prepare` of them (faster for many calls).
+    decisions : DataFrame
+        ``creator_id`` and ``as_of`` (UTC; naive is taken as UTC), optionally
+        ``campaign_id``, ``category``, ``country``, ``budget_usd`` and any other columns.
+
+    Returns
+    -------
+    DataFrame
+        The decisions' columns (same rows, same order, a fresh RangeIndex) followed by every
+        catalogue feature in catalogue order: numeric features float64, ``primary_category``
+        a string column. ``attrs["feature_set_version"]`` is :data:`FEATURE_SET_VERSION`.
+
+    Raises
+    ------
+    ConfigError
+        ``creator_id`` or ``as_of`` is missing, an ``as_of`` is null, or a column of the
+        decisions has a feature's name.
+    """
+    mk = tables if isinstance(tables, PreparedMarket) else None
+    if mk is None:
+        if len(decisions) and C.AS_OF in decisions.columns:
+            until = int(_us(decisions[C.AS_OF]).max()) + 1
+            mk = prepare(tables, until=pd.Timestamp(until, unit="us", tz="UTC"))
+        else:
+            mk = prepare(tables)
+    code, T, cat, cat_name, country, budget = _decision_arrays(mk, decisions)
+    n = len(code)
+
+    # Rows sorted by (creator, time) make every search and window walk memory-local.
+    order = np.lexsort((T, code))
+    c_s, T_s, cat_s = code[order], T[order], cat[order]
+    base = _base(mk, c_s, T_s, cat_s)
+
+    # Peer percentiles and indices, month by month (peers are cached per month).
+    months = _month_floor(T_s)
+    scores: dict[str, np.ndarray] = {}
+    for month in np.unique(months):
+        rows = np.flatnonzero(months == month)
+        peers = _peer_tables(mk, int(month), S.PEER_CAP)
+        part = peers.score({k: base[k][rows] for k in SCORE_INPUTS}, cat_s[rows])
+        for k, v in part.items():
+            scores.setdefault(k, np.full(n, np.nan))[rows] = v
+    base.update(scores)
+
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[order] = np.arange(n)
+    known = code < mk.n_creators
+    idx = np.minimum(code, max(mk.n_creators - 1, 0))
+    primary = np.where(known, mk.primary_name[idx] if mk.n_creators else None, None)
+    cols: dict[str, object] = {}
+    for spec in S.CATALOGUE:
+        name = spec.name
+        if name == "primary_category":
+            cols[name] = pd.array(primary, dtype=_STRING)
+        elif name == "category_match":
+            cols[name] = _match(cat_name, primary)
+        elif name == "country_match":
+            cols[name] = _match(country, np.where(known, mk.country[idx] if mk.n_creators else None, None))
+        elif name == "budget_to_rate_card":
+            rc = base["rate_card_usd"][inverse]
+            cols[name] = np.where(rc > 0, budget / np.where(rc > 0, rc, 1.0), np.nan)
+        else:
+            cols[name] = np.asarray(base[name], dtype=np.float64)[inverse] if n else np.zeros(0)
+    feats = pd.DataFrame(cols, index=pd.RangeIndex(n))
+    out = pd.concat([decisions.reset_index(drop=True), feats], axis=1)
+    out.attrs["feature_set_version"] = S.FEATURE_SET_VERSION
+    return out
+
+
+def _match(wanted: np.ndarray, have: np.ndarray) -> np.ndarray:
+    """1.0 where equal, 0.0 where not (or the creator's value is missing), NaN without ``wanted``."""
+    w = pd.Series(wanted, dtype=object)
+    h = pd.Series(have, dtype=object)
+    eq = (w == h) & h.notna()
+    return np.where(w.isna(), np.nan, eq.astype(np.float64)).astype(np.float64)
+
+
+def training_matrix(tables) -> pd.DataFrame:
+    """Features of every invitation as of its campaign's ``created_at``.
+
+    Parameters
+    ----------
+    tables : dict of DataFrame or PreparedMarket
+        Clean contract tables (a PreparedMarket is not enough: the invitations and
+        campaigns are read from the tables).
+
+    Returns
+    -------
+    DataFrame
+        ``invitation_id, campaign_id, creator_id, as_of, category, country, budget_usd``
+        then every catalogue feature; sorted by (as_of, campaign_id, creator_id,
+        invitation_id).
+    """
+    inv = tables[C.INVITATIONS][[C.INVITATION_ID, C.CAMPAIGN_ID, C.CREATOR_ID]]
+    camp = tables[C.CAMPAIGNS][[C.CAMPAIGN_ID, C.CREATED_AT, C.CATEGORY, C.COUNTRY, C.BUDGET_USD]]
+    dec = inv.merge(camp, on=C.CAMPAIGN_ID, how="inner").rename(columns={C.CREATED_AT: C.AS_OF})
+    dec = dec[[C.INVITATION_ID, C.CAMPAIGN_ID, C.CREATOR_ID, C.AS_OF, C.CATEGORY, C.COUNTRY, C.BUDGET_USD]]
+    dec = dec.sort_values([C.AS_OF, C.CAMPAIGN_ID, C.CREATOR_ID, C.INVITATION_ID], kind="stable").reset_index(drop=True)
+    return build_features(tables, dec)
+
+
+def snapshot(tables, as_of, category: str | None = None, country: str | None = None) -> pd.DataFrame:
+    """Features of every creator who joined before ``as_of``, sorted by creator_id.
+
+    Parameters
+    ----------
+    tables : dict of DataFrame or PreparedMarket
+    as_of : timestamp
+        Decision time (naive is taken as UTC).
+    category, country : str, optional
+        A campaign's category and country; without them the category and match features
+        are missing.
+
+    Returns
+    -------
+    DataFrame
+        ``creator_id, as_of, category, country`` then every catalogue feature.
+    """
+    ts = pd.Timestamp(as_of)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    t_us = int(_us(pd.Series([ts]))[0])
+    if isinstance(tables, PreparedMarket):
+        mk = tables
+    else:
+        mk = prepare(tables, until=pd.Timestamp(t_us + 1, unit="us", tz="UTC"))
+    ids = mk.creator_ids[mk.joined < t_us]  # creator_ids are sorted
+    n = len(ids)
+    dec = pd.DataFrame(
+        {
+            C.CREATOR_ID: pd.array(np.asarray(ids, dtype=object), dtype=_STRING),
+            C.AS_OF: pd.Series([ts] * n, dtype="datetime64[us, UTC]"),
+            C.CATEGORY: pd.array([category] * n, dtype=_STRING),
+            C.COUNTRY: pd.array([country] * n, dtype=_STRING),
+        }
+    )
+    return build_features(mk, dec)

@@ -1,0 +1,490 @@
+"""Batch scoring: rank candidate creators for campaign briefs with one registered model version.
+
+``score()`` is the body of ``creatorrank score``. The steps, each failing with a one-line
+:class:`~creatorrank.core.errors.CreatorRankError` before anything is written:
+
+1. read the briefs (a briefs file, or campaign ids looked up in the data);
+2. load the model, resolving an alias such as ``@champion`` to a version number once; that
+   version scores every row and is stamped on it, even if the alias moves meanwhile;
+3. check the model's features against the current feature catalogue;
+4. find every brief's candidates (``eligible`` or ``invited``);
+5. stream the candidates in shards of ``chunk_size`` through ``build_features`` and
+   ``predict``, locally or on a Dask cluster (the same shards either way, so both engines
+   give identical scores);
+6. rank within each campaign, keep the top K, write the file atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from ..core import constants as C
+from ..core.errors import CreatorRankError, InputError, ModelError
+
+logger = logging.getLogger(__name__)
+
+ENGINES = ("local", "dask")
+DEFAULT_CHUNK_SIZE = 50_000
+INDEX_PREFIX = "idx_"
+SHARD_COLUMNS = [C.CAMPAIGN_ID, C.CREATOR_ID, C.SCORE]  # + the idx_* columns
+
+
+@dataclass
+class ScoreResult:
+    """What a scoring run wrote.
+
+    Attributes
+    ----------
+    path : Path
+        The output file.
+    rows : int
+        Rows written (after ``top``).
+    candidates : int
+        Creators scored over all campaigns (before ``top``).
+    campaigns : list of str
+        Campaign ids scored, in output order.
+    model_uri : str
+        The URI as given (possibly an alias).
+    model_name : str
+    model_version : int or None
+        The version the alias resolved to (None for a model outside the registry).
+    feature_set_version : str
+    engine : str
+    scored_at : Timestamp
+    seconds : dict
+        Wall seconds per stage (load, candidates, score, write, total).
+    """
+
+    path: Path
+    rows: int
+    candidates: int
+    campaigns: list[str]
+    model_uri: str
+    model_name: str
+    model_version: int | None
+    feature_set_version: str
+    engine: str
+    scored_at: pd.Timestamp
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line for the command line."""
+        version = f"version {self.model_version}" if self.model_version is not None else "unversioned"
+        return (
+            f"{self.rows:,} rows for {len(self.campaigns):,} campaign(s) ({self.candidates:,} candidates scored) "
+            f"written to {self.path}: {self.model_name} {version}, feature set {self.feature_set_version}, "
+            f"{self.engine} engine, {self.seconds.get('total', 0.0):.1f}s"
+        )
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+@dataclass
+class Shard:
+    """One unit of work: a slice of one brief's candidates."""
+
+    campaign_id: str
+    decisions: pd.DataFrame  # creator_id, as_of, campaign_id, category, country, budget_usd
+
+
+# ------------------------------------------------------------------------------ entry point
+
+
+def score(
+    data_dir: str | os.PathLike,
+    model_uri: str,
+    out: str | os.PathLike,
+    campaign_ids: Iterable[str] | None = None,
+    briefs: str | os.PathLike | None = None,
+    as_of: str | pd.Timestamp | None = None,
+    candidates: str = "eligible",
+    top: int | None = None,
+    engine: str = "local",
+    scheduler: Any = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    active_days: int = 90,
+    same_country: bool = True,
+    same_category: bool = False,
+    tracking_uri: str | None = None,
+) -> ScoreResult:
+    """Rank candidate creators for each brief and write one row per (campaign, creator).
+
+    Parameters
+    ----------
+    data_dir : path-like
+        Folder of raw contract tables (validated; rejected rows are left out).
+    model_uri : str
+        ``models:/creator-ranker@champion``, ``models:/creator-ranker/3``, ``runs:/ID/model``.
+    out : path-like
+        ``.parquet`` or ``.csv``; replaced atomically.
+    campaign_ids : iterable of str, optional
+        Campaigns of the data to score. Exactly one of ``campaign_ids`` and ``briefs``.
+    briefs : path-like, optional
+        CSV/Parquet file of campaign rows (contract columns); the campaigns need not exist
+        in the data.
+    as_of : str or Timestamp, optional
+        Decision time for every brief; default each brief's ``created_at``.
+    candidates : {"eligible", "invited"}
+        ``eligible``: creators who joined before as-of, posted in the last ``active_days``
+        days and (by default) serve the brief's country. ``invited``: exactly the
+        campaign's invitees in the data (backtests).
+    top : int, optional
+        Keep the best ``top`` creators per campaign (percentiles still use all of them).
+    engine : {"local", "dask"}
+    scheduler : str or distributed.Client, optional
+        Dask scheduler address (``tcp://host:8786``) or a client; None starts a LocalCluster.
+    chunk_size : int
+        Candidates per shard: bounds the memory of one ``build_features`` call.
+    active_days, same_country, same_category
+        Eligibility rules (see :class:`creatorrank.serving.candidates.EligibilityRules`).
+    tracking_uri : str, optional
+        MLflow tracking/registry URI (default ``MLFLOW_TRACKING_URI`` or ``./mlflow.db``).
+
+    Returns
+    -------
+    ScoreResult
+
+    Raises
+    ------
+    CreatorRankError
+        Bad arguments, a bad briefs file, unknown campaigns, an empty candidate set (one
+        line naming the campaign). Nothing is written.
+    ModelError
+        Unknown model or alias, or a model trained on another feature set.
+    """
+    from ..core.io import write_frame
+    from ..core.timeutil import parse_ts, to_utc
+    from .briefs import lookup_briefs, read_briefs
+    from .candidates import MODES, CandidateFinder, EligibilityRules
+
+    t_start = time.perf_counter()
+    seconds: dict[str, float] = {}
+    out = Path(out)
+    # Cheap argument checks first: a typo must not cost a market load.
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        raise CreatorRankError(f"{out}: output must end in .parquet or .csv")
+    if engine not in ENGINES:
+        raise CreatorRankError(f"engine must be one of {', '.join(ENGINES)}, got '{engine}'")
+    if candidates not in MODES:
+        raise CreatorRankError(f"candidates must be one of {', '.join(MODES)}, got '{candidates}'")
+    if top is not None and int(top) < 1:
+        raise CreatorRankError(f"top must be >= 1, got {top}")
+    if int(chunk_size) < 1:
+        raise CreatorRankError(f"chunk_size must be >= 1, got {chunk_size}")
+    if (campaign_ids is None) == (briefs is None):
+        raise CreatorRankError("give either campaign ids or a briefs file (exactly one)")
+    rules = EligibilityRules(int(active_days), bool(same_country), bool(same_category))
+    fixed_as_of = None
+    if as_of is not None:
+        fixed_as_of = parse_ts(as_of, "as-of") if isinstance(as_of, str) else to_utc(as_of)
+
+    brief_frame = read_briefs(briefs) if briefs is not None else None
+    campaign_list = list(campaign_ids) if campaign_ids is not None else None
+    if campaign_list is not None and not campaign_list:
+        raise CreatorRankError("no campaign to score: give at least one campaign id")
+
+    t = time.perf_counter()
+    bundle = load_model(model_uri, tracking_uri)
+    check_feature_set(bundle)
+    seconds["model"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    tables = load_tables(data_dir)
+    if brief_frame is None:
+        brief_frame = lookup_briefs(tables[C.CAMPAIGNS], campaign_list)
+    seconds["load"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    finder = CandidateFinder(tables, rules)
+    plan: list[tuple[pd.Series, pd.Timestamp, np.ndarray]] = []
+    for _, brief in brief_frame.iterrows():
+        when = fixed_as_of if fixed_as_of is not None else to_utc(brief[C.CREATED_AT])
+        ids = finder.find(brief, when, candidates)  # empty set: InputError, nothing written
+        plan.append((brief, when, ids))
+        logger.info("campaign %s: %s %s candidates as of %s", brief[C.CAMPAIGN_ID], f"{len(ids):,}",
+                    candidates, when.isoformat())
+    del finder  # its arrays are not needed while the market is prepared (the memory peak)
+    seconds["candidates"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    context = prepare_context(tables, [when for _, when, _ in plan])
+    del tables  # the prepared market is all the shards need: let the raw tables go
+    seconds["prepare"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    if engine == "local":
+        # Shards are built lazily: only one shard's decisions and features exist at a time.
+        parts = [score_shard(context, bundle, shard.decisions) for shard in make_shards(plan, int(chunk_size))]
+    else:
+        from .dask_engine import score_shards_dask
+
+        shards = [shard.decisions for shard in make_shards(plan, int(chunk_size))]
+        parts = score_shards_dask(context, bundle, shards, scheduler)
+        del shards
+    del context
+    seconds["score"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    scored_at = pd.Timestamp.now(tz="UTC").floor("us")
+    as_of_by_campaign = {str(b[C.CAMPAIGN_ID]): when for b, when, _ in plan}
+    frame = rank_scores(parts, top=top)
+    frame = stamp(frame, bundle, as_of_by_campaign, scored_at, model_uri)
+    write_frame(frame, out)
+    seconds["write"] = time.perf_counter() - t
+    seconds["total"] = time.perf_counter() - t_start
+
+    result = ScoreResult(
+        path=out,
+        rows=len(frame),
+        candidates=int(sum(len(ids) for _, _, ids in plan)),
+        campaigns=sorted(as_of_by_campaign),
+        model_uri=model_uri,
+        model_name=str(frame[C.MODEL_NAME].iloc[0]) if len(frame) else _model_name(bundle, model_uri),
+        model_version=bundle.model_version,
+        feature_set_version=str(bundle.feature_set_version),
+        engine=engine,
+        scored_at=scored_at,
+        seconds={k: round(v, 3) for k, v in seconds.items()},
+    )
+    logger.info("%s", result.summary())
+    return result
+
+
+# ------------------------------------------------------------------------------ steps
+
+
+def load_model(model_uri: str, tracking_uri: str | None = None):
+    """Load the ranker, resolving an alias to a version number exactly once.
+
+    Returns
+    -------
+    RankerBundle
+        With ``model_version`` set to the resolved number.
+    """
+    from ..training.model import load_ranker
+
+    bundle = load_ranker(model_uri, tracking_uri=tracking_uri)
+    if isinstance(bundle, tuple):  # tolerate a (bundle, version) return
+        bundle, version = bundle
+        bundle.model_version = version
+    logger.info("model %s -> %s version %s", model_uri, bundle.model_name, bundle.model_version)
+    return bundle
+
+
+def check_feature_set(bundle) -> None:
+    """Refuse a model the current feature catalogue cannot feed.
+
+    A model may use a subset of the catalogue (``features:`` in the training config), but it
+    must have been trained on this feature-set version and every input must be a catalogue
+    feature.
+
+    Raises
+    ------
+    ModelError
+        Naming the features the model needs that the catalogue lacks (missing) and the
+        catalogue features the model never saw (extra).
+    """
+    from ..features.specs import FEATURE_SET_VERSION, feature_names
+
+    catalogue = list(feature_names())
+    model = list(bundle.features)
+    known, used = set(catalogue), set(model)
+    missing = [f for f in model if f not in known]
+    if not missing and str(bundle.feature_set_version) == str(FEATURE_SET_VERSION):
+        return
+    extra = [f for f in catalogue if f not in used]
+    same = " (same names, changed definitions)" if not missing and not extra else ""
+    raise ModelError(
+        f"model {bundle.model_uri or ''} was trained on feature set {bundle.feature_set_version}, "
+        f"not the current {FEATURE_SET_VERSION}{same}: missing {_names(missing)} (model inputs the catalogue "
+        f"lacks); extra {_names(extra)} (catalogue features the model lacks); retrain it on the current set"
+    )
+
+
+def _names(names: list[str], shown: int = 8) -> str:
+    if not names:
+        return "none"
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def load_tables(data_dir: str | os.PathLike) -> dict[str, pd.DataFrame]:
+    """Load and validate the market; rejected rows are left out (and logged)."""
+    from ..data.validate import load_market
+
+    tables, report = load_market(data_dir)
+    if not report.ok:
+        logger.warning(
+            "%d rows rejected by validation and excluded (run `creatorrank validate` for details)",
+            report.rejects[["table", "row"]].drop_duplicates().shape[0],
+        )
+    return tables
+
+
+def make_shards(plan, chunk_size: int) -> Iterator[Shard]:
+    """Cut each brief's candidates (sorted by creator_id) into decision frames of at most ``chunk_size`` rows."""
+    for brief, when, ids in plan:
+        budget = brief[C.BUDGET_USD]
+        for start in range(0, len(ids), chunk_size):
+            part = ids[start : start + chunk_size]
+            n = len(part)
+            decisions = pd.DataFrame(
+                {
+                    C.CREATOR_ID: _strings(part),
+                    C.AS_OF: _timestamps(np.full(n, _micros(when), dtype=np.int64)),
+                    C.CAMPAIGN_ID: _strings(np.full(n, str(brief[C.CAMPAIGN_ID]), dtype=object)),
+                    C.CATEGORY: _strings(np.full(n, brief[C.CATEGORY], dtype=object)),
+                    C.COUNTRY: _strings(np.full(n, brief[C.COUNTRY], dtype=object)),
+                    C.BUDGET_USD: np.full(n, np.nan if pd.isna(budget) else float(budget)),
+                }
+            )
+            yield Shard(str(brief[C.CAMPAIGN_ID]), decisions)
+
+
+# Column builders: numpy first, one conversion (lists of Timestamps cost seconds per million rows).
+def _strings(values) -> pd.arrays.ArrowStringArray:
+    return pd.array(np.asarray(values, dtype=object), dtype=pd.StringDtype("pyarrow"))
+
+
+def _micros(ts: pd.Timestamp) -> int:
+    """Microseconds since the epoch of a UTC timestamp."""
+    return (pd.Timestamp(ts).tz_convert("UTC") - _EPOCH) // pd.Timedelta(microseconds=1)
+
+
+_EPOCH = pd.Timestamp(0, tz="UTC")
+
+
+def _timestamps(micros: np.ndarray) -> pd.Series:
+    """A ``datetime64[us, UTC]`` column from int64 microseconds."""
+    return pd.Series(np.asarray(micros, dtype=np.int64).view("datetime64[us]")).dt.tz_localize("UTC")
+
+
+def prepare_context(tables: dict[str, pd.DataFrame], as_ofs: Iterable[pd.Timestamp]) -> Any:
+    """What every shard's ``build_features`` call shares, computed once.
+
+    ``build_features`` called on raw tables rebuilds the market's event streams (DuckDB
+    scans and sorts of every table) and the month's peer distributions on every call: per
+    shard, that would dominate. :func:`creatorrank.features.engine.prepare` builds the
+    streams once (leaving out events after the latest decision time) and caches the peer
+    tables per month; one one-row call per decision month fills that cache here, so Dask
+    workers receive it ready instead of each recomputing it.
+
+    Returns
+    -------
+    PreparedMarket
+        Picklable (numpy arrays only): scattered as it is to Dask workers.
+    """
+    from ..features.engine import build_features, prepare
+
+    as_ofs = sorted({pd.Timestamp(t) for t in as_ofs})
+    until = as_ofs[-1] + pd.Timedelta(microseconds=1) if as_ofs else None
+    market = prepare(tables, until=until)
+    creator = tables[C.CREATORS][C.CREATOR_ID].iloc[:1].astype(object).tolist() or ["-"]
+    months = {(t.year, t.month): t for t in as_ofs}
+    warm = pd.DataFrame({C.CREATOR_ID: creator * len(months),
+                         C.AS_OF: pd.Series(list(months.values()), dtype="datetime64[us, UTC]")})
+    if len(warm):
+        build_features(market, warm)  # fills the per-month peer cache; the rows are discarded
+    return market
+
+
+def score_shard(context: Any, bundle, decisions: pd.DataFrame) -> pd.DataFrame:
+    """Features and raw scores of one shard of decisions.
+
+    The same function runs locally and on Dask workers, on the same shards, so both engines
+    give identical results.
+
+    Returns
+    -------
+    DataFrame
+        campaign_id, creator_id, score and the idx_* index columns, in the decisions' order.
+    """
+    from ..features.engine import build_features
+
+    features = build_features(context, decisions)
+    scores = bundle.predict(features)
+    index_cols = [c for c in features.columns if c.startswith(INDEX_PREFIX)]
+    out = features[[C.CAMPAIGN_ID, C.CREATOR_ID, *index_cols]].reset_index(drop=True)
+    out.insert(2, C.SCORE, np.asarray(scores, dtype=np.float64))
+    return out
+
+
+def rank_scores(parts: list[pd.DataFrame], top: int | None = None) -> pd.DataFrame:
+    """Rank within each campaign: rank 1 is the highest score, ties go to the smaller creator_id.
+
+    ``percentile`` is the share of the campaign's candidates scoring at most as high
+    (100 = best; tied scores share a percentile). It is computed before ``top`` cuts.
+
+    Parameters
+    ----------
+    parts : list of DataFrame
+        :func:`score_shard` results (campaign_id, creator_id, score, idx_*), in any order.
+    top : int, optional
+        Keep the best ``top`` rows of each campaign.
+
+    Returns
+    -------
+    DataFrame
+        campaign_id, creator_id, score, rank, percentile, idx_*; sorted by campaign_id, rank.
+    """
+    by_campaign: dict[str, list[pd.DataFrame]] = {}
+    for part in parts:
+        if len(part):
+            for cid, rows in part.groupby(C.CAMPAIGN_ID, sort=False, observed=True):
+                by_campaign.setdefault(str(cid), []).append(rows)
+    ranked = []
+    for cid in sorted(by_campaign):
+        chunks = by_campaign.pop(cid)  # free each campaign's parts once ranked
+        frame = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0].reset_index(drop=True)
+        ranked.append(_rank_one(frame, top))
+    if not ranked:
+        raise CreatorRankError("nothing was scored")
+    return pd.concat(ranked, ignore_index=True) if len(ranked) > 1 else ranked[0]
+
+
+def _rank_one(frame: pd.DataFrame, top: int | None) -> pd.DataFrame:
+    """Rank one campaign's rows (see :func:`rank_scores`)."""
+    ids = pd.Index(frame[C.CREATOR_ID])
+    if not ids.is_monotonic_increasing:  # shards arrive in creator_id order; sort only if not
+        frame = frame.iloc[np.argsort(ids.to_numpy(dtype=object), kind="stable")].reset_index(drop=True)
+    score = frame[C.SCORE].to_numpy(dtype=np.float64)
+    order = np.argsort(-score, kind="stable")  # stable: equal scores keep creator_id order
+    n = len(score)
+    at_or_below = np.searchsorted(np.sort(score), score, side="right")  # ties share the top count
+    percentile = 100.0 * at_or_below / n
+    keep = order if top is None else order[: int(top)]
+    out = frame.iloc[keep].reset_index(drop=True)
+    out.insert(3, C.RANK, np.arange(1, len(keep) + 1, dtype=np.int64))
+    out.insert(4, C.PERCENTILE, percentile[keep])
+    return out
+
+
+def _model_name(bundle, model_uri: str) -> str:
+    return str(bundle.model_name) if bundle.model_name else model_uri
+
+
+def stamp(frame: pd.DataFrame, bundle, as_of: dict[str, pd.Timestamp], scored_at: pd.Timestamp,
+          model_uri: str) -> pd.DataFrame:
+    """Add model name and version, feature-set version, as_of and scored_at to every row."""
+    n = len(frame)
+    version = bundle.model_version
+    frame[C.MODEL_NAME] = _strings(np.full(n, _model_name(bundle, model_uri), dtype=object))
+    frame[C.MODEL_VERSION] = pd.array(np.full(n, -1 if version is None else int(version), dtype=np.int64),
+                                      dtype="Int64")
+    if version is None:  # a model outside the registry has no version number
+        frame[C.MODEL_VERSION] = pd.array([pd.NA] * n, dtype="Int64")
+    frame[C.FEATURE_SET_VERSION] = _strings(np.full(n, str(bundle.feature_set_version), dtype=object))
+    keys = list(as_of)
+    pos = pd.Index(keys, dtype=object).get_indexer(frame[C.CAMPAIGN_ID].astype(object))
+    frame[C.AS_OF] = _timestamps(np.array([_micros(as_of[k]) for k in keys], dtype=np.int64)[pos])
+    frame[C.SCORED_AT] = _timestamps(np.full(n, _micros(scored_at), dtype=np.int64))
+    return frame

@@ -1,0 +1,374 @@
+"""A creator's own score card: where they stand, what it means, what would move it.
+
+``scorecard()`` is the body of ``creatorrank scorecard``. The card is written for the
+creator, not a data scientist: each 0-100 index with what it measures and how, their rank
+among the creators of their category and country for a typical campaign of that category,
+what would move that rank most (only things they can change, in the direction the model
+rewards), and what the card rests on (dates, counts).
+
+"What would move your rank" is measured, not guessed: for each feature the creator can
+act on, the card sets their value to what the better quarter of their peers reach (the
+catalogue's direction says which way is better), asks the model for the new score, and
+reports the new rank, other things equal. Advice the model does not reward is left out.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..core import constants as C
+from ..core.errors import CreatorRankError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = f"models:/{C.REGISTERED_MODEL}@{C.CHAMPION}"
+MIN_PEERS = 20  # fewer same-category peers in the country: compare with the whole country
+TARGET_QUANTILE = 0.75  # "what the better quarter of your peers reach"
+ADVICE = 3  # suggestions shown
+STRENGTHS = 2  # families shown as helping / holding back
+
+
+def latest_fact(tables) -> pd.Timestamp:
+    """The latest time any fact of the data became known."""
+    columns = {
+        C.CREATORS: [C.JOINED_AT], C.CAMPAIGNS: [C.CREATED_AT], C.POSTS: [C.POSTED_AT],
+        C.INVITATIONS: [C.INVITED_AT, C.RESPONDED_AT, C.DELIVERED_AT], C.ORDERS: [C.ORDERED_AT, C.REFUNDED_AT],
+    }
+    times = [tables[t][c].max() for t, cols in columns.items() for c in cols if len(tables[t])]
+    times = [t for t in times if pd.notna(t)]
+    return max(times) if times else pd.Timestamp.now(tz="UTC")
+
+
+def default_as_of(tables) -> pd.Timestamp:
+    """The start of the day after the latest fact: the card then sees everything in the data."""
+    return (latest_fact(tables) + pd.Timedelta(microseconds=1)).ceil("D")
+
+
+def scorecard(
+    data_dir: str | os.PathLike,
+    creator_id: str,
+    out: str | os.PathLike,
+    category: str | None = None,
+    model_uri: str | None = None,
+    as_of: str | pd.Timestamp | None = None,
+    tracking_uri: str | None = None,
+) -> Path:
+    """Write a creator's score card as one self-contained HTML page (and a JSON twin).
+
+    Parameters
+    ----------
+    data_dir : path-like
+        Folder of raw contract tables.
+    creator_id : str
+        The creator.
+    out : path-like
+        Output HTML file; ``<out>.json`` is written beside it. Both replaced atomically.
+    category : str, optional
+        Category to judge influence and rank in; default the creator's primary category.
+    model_uri : str, optional
+        Default ``models:/creator-ranker@champion`` (resolved to a version once).
+    as_of : str or Timestamp, optional
+        Card date; default the day after the latest fact in the data.
+    tracking_uri : str, optional
+        MLflow store (default ``MLFLOW_TRACKING_URI`` or ``./mlflow.db``).
+
+    Returns
+    -------
+    Path
+        The HTML file.
+
+    Raises
+    ------
+    CreatorRankError
+        Unknown creator id (one line), bad ``as_of``.
+    ModelError
+        The model cannot be loaded or was trained on another feature set.
+    """
+    from ..core.io import write_text
+    from ..core.timeutil import parse_ts, to_utc
+    from ..features.engine import build_features, snapshot
+    from .report import creator_history, dump_json
+    from .score import check_feature_set, load_model, load_tables
+
+    out = Path(out)
+    creator_id = str(creator_id)
+    when = None
+    if as_of is not None:
+        when = parse_ts(as_of, "as-of") if isinstance(as_of, str) else to_utc(as_of)
+    tables = load_tables(data_dir)
+    creators = tables[C.CREATORS]
+    match = creators[creators[C.CREATOR_ID].astype(str) == creator_id]
+    if match.empty:
+        raise CreatorRankError(f"unknown creator id '{creator_id}' (not in the data's creators, or rejected by validation)")
+    me = match.iloc[0]
+    when = when if when is not None else default_as_of(tables)
+    category = category if category is not None else (None if pd.isna(me[C.PRIMARY_CATEGORY]) else str(me[C.PRIMARY_CATEGORY]))
+    country = str(me[C.COUNTRY])
+
+    bundle = load_model(model_uri or DEFAULT_MODEL, tracking_uri)
+    check_feature_set(bundle)
+
+    snap = snapshot(tables, when, category=category, country=country)
+    snap[C.CREATOR_ID] = snap[C.CREATOR_ID].astype(str)
+    peers, peer_label = _peer_group(snap, creators, creator_id, category, country)
+    own = snap[snap[C.CREATOR_ID] == creator_id]
+    if own.empty:  # joined at or after the card date: build the row directly
+        decision = pd.DataFrame({C.CREATOR_ID: [creator_id], C.AS_OF: pd.Series([when], dtype="datetime64[us, UTC]"),
+                                 C.CATEGORY: pd.array([category], dtype=pd.StringDtype("pyarrow")),
+                                 C.COUNTRY: pd.array([country], dtype=pd.StringDtype("pyarrow"))})
+        own = build_features(tables, decision)
+        own[C.CREATOR_ID] = own[C.CREATOR_ID].astype(str)
+    group = pd.concat([own, peers[peers[C.CREATOR_ID] != creator_id]], ignore_index=True)
+    group[C.CAMPAIGN_ID] = "peers"
+
+    history = creator_history(tables, pd.DataFrame({C.CREATOR_ID: [creator_id], C.AS_OF: [when]})).iloc[0]
+    doc = card_document(bundle, group, me, history, when, category, country, peer_label)
+    path = write_text(out, render_card(doc))
+    write_text(out.with_suffix(".json"), dump_json(doc, indent=1))
+    logger.info("score card of %s written to %s", creator_id, path)
+    return path
+
+
+def _peer_group(snap: pd.DataFrame, creators: pd.DataFrame, creator_id: str, category: str | None,
+                country: str) -> tuple[pd.DataFrame, str]:
+    """Creators to compare with: same country and primary category, else the whole country."""
+    info = creators[[C.CREATOR_ID, C.COUNTRY, C.PRIMARY_CATEGORY]].copy()
+    info[C.CREATOR_ID] = info[C.CREATOR_ID].astype(str)
+    info = info.rename(columns={C.COUNTRY: "_country", C.PRIMARY_CATEGORY: "_primary"})
+    snap = snap.merge(info, on=C.CREATOR_ID, how="left")
+    in_country = snap["_country"].astype(object) == country
+    if category is not None:
+        same = in_country & (snap["_primary"].astype(object) == category)
+        if int((same & (snap[C.CREATOR_ID] != creator_id)).sum()) >= MIN_PEERS:
+            return snap[same].drop(columns=["_country", "_primary"]), f"{category} creators in {country}"
+    label = f"creators in {country}"
+    return snap[in_country].drop(columns=["_country", "_primary"]), label
+
+
+def creator_families(features) -> dict[str, str]:
+    """Catalogue families, with each 0-100 index counted in the family it summarises.
+
+    A creator reads "Sales helps you" more easily than "the 0-100 indices help you".
+    """
+    from .explain import catalogue_families
+    from .text import INDEX_TEXT
+
+    families = catalogue_families(list(features))
+    for name, text in INDEX_TEXT.items():
+        if name in families:
+            families[name] = text.family
+    return families
+
+
+def _rank_of(scores: np.ndarray) -> tuple[int, int]:
+    """Rank of row 0 among all rows (1 = best; ties counted in its favour) and the group size."""
+    return int((scores[1:] > scores[0]).sum()) + 1, len(scores)
+
+
+def card_document(bundle, group: pd.DataFrame, me: pd.Series, history: pd.Series, when: pd.Timestamp,
+                  category: str | None, country: str, peer_label: str) -> dict[str, Any]:
+    """Everything the card shows, JSON-ready. Row 0 of ``group`` is the creator."""
+    from ..features.specs import CATALOGUE, INDEX_NAMES
+    from .explain import explain
+    from .report import jsonable
+    from .text import (FAMILY_TEXT, INDEX_TEXT, advice_sentence, family_title, feature_sentence, feature_text,
+                       format_date, history_sentence, index_how, ordinal, value_text)
+
+    specs = {s.name: s for s in CATALOGUE}
+    no_history = int(history["posts"]) + int(history["invitations"]) + int(history["orders"]) == 0
+    scores = bundle.predict(group)
+    rank, n = _rank_of(scores)
+    ranks = np.r_[1, np.arange(2, len(group) + 1)]  # explain row 0 only
+    expl = explain(bundle, group, top=1, rank=ranks, score=scores, families=creator_families(bundle.features))
+    fam = expl.families.iloc[0].sort_values()
+    row = group.iloc[0]
+
+    indices = []
+    for name in INDEX_NAMES:
+        text = INDEX_TEXT[name]
+        value = row.get(name)
+        value = None if value is None or pd.isna(value) else float(value)
+        peers_of_index = f"{category} creators" if name == "idx_category_influence" and category else "all creators"
+        indices.append({
+            "index": name, "name": text.name, "value": value, "measures": text.measures,
+            "how": index_how(name, specs), "peers": peers_of_index,
+            "reading": _index_reading(value, peers_of_index, no_history),
+        })
+
+    advice = _advice(bundle, group, scores, rank, specs)
+    helping = [f for f, v in fam[::-1].items() if v > 0][:STRENGTHS]
+    holding = [f for f, v in fam.items() if v < 0][:STRENGTHS]
+    posts, invitations, orders = int(history["posts"]), int(history["invitations"]), int(history["orders"])
+    top_share = 100.0 * rank / n
+    doc = {
+        "creator_id": str(me[C.CREATOR_ID]),
+        "country": country,
+        "category": category,
+        "as_of": jsonable(when),
+        "as_of_text": format_date(when),
+        "model_name": bundle.model_name,
+        "model_version": bundle.model_version,
+        "model_uri": bundle.model_uri,
+        "feature_set_version": str(bundle.feature_set_version),
+        "generated_at": pd.Timestamp.now(tz="UTC").floor("s").isoformat(),
+        "peers": peer_label,
+        "n_peers": n,
+        "rank": rank,
+        "rank_text": (f"For a typical {category + ' ' if category else ''}campaign in {country}, you rank "
+                      f"#{rank:,} of {n:,} {peer_label}" + (f": in the top {math.ceil(top_share)}%." if top_share <= 50
+                                                            else ".")),
+        "no_history": no_history,
+        "indices": indices,
+        "advice": advice,
+        "helping": [{"family": f, "title": family_title(f), "measures": FAMILY_TEXT.get(f, FAMILY_TEXT["other"]).measures,
+                     "contribution": float(fam[f])} for f in helping],
+        "holding": [{"family": f, "title": family_title(f), "measures": FAMILY_TEXT.get(f, FAMILY_TEXT["other"]).measures,
+                     "contribution": float(fam[f])} for f in holding],
+        "history": {
+            "posts": posts, "invitations": invitations, "orders": orders,
+            "first_activity": jsonable(history["first_activity"]), "joined_at": jsonable(history["joined_at"]),
+            "first_activity_text": format_date(history["first_activity"]),
+            "joined_text": format_date(history["joined_at"]),
+            "text": history_sentence(posts, invitations, orders, history["first_activity"], history["joined_at"]),
+        },
+        "month_start_text": format_date(pd.Timestamp(when).tz_convert("UTC").floor("D").replace(day=1)),
+        "families": {f: float(v) for f, v in expl.families.iloc[0].items()},
+    }
+    return doc
+
+
+def _index_reading(value: float | None, peers: str, no_history: bool) -> str:
+    """One sentence on an index value, kind to creators without history (their 50 is a default)."""
+    if value is None:
+        return "Not enough data yet: it fills in as you post and work with brands."
+    if no_history:
+        return f"{value:.0f} is where every new creator starts: there is no activity of yours to compare yet."
+    return f"You do better than {value:.0f}% of {peers} on this."
+
+
+def _advice(bundle, group: pd.DataFrame, scores: np.ndarray, rank: int, specs: dict) -> list[dict[str, Any]]:
+    """What-if on each actionable feature: the creator at the better quarter of peers' value."""
+    from .text import advice_sentence, feature_text, value_text
+
+    me = group.iloc[[0]]
+    out = []
+    for name in bundle.features:
+        spec = specs.get(name)
+        text = feature_text(name, spec)
+        if spec is None or spec.direction == 0 or not text.action or spec.kind != "numeric":
+            continue
+        peer_values = pd.to_numeric(group[name].iloc[1:], errors="coerce").dropna()
+        if peer_values.empty:
+            continue
+        q = TARGET_QUANTILE if spec.direction > 0 else 1.0 - TARGET_QUANTILE
+        target = float(peer_values.quantile(q))
+        current = me[name].iloc[0]
+        current = None if pd.isna(current) else float(current)
+        if current is not None and (current - target) * spec.direction >= 0:
+            continue  # already there
+        trial = me.copy()
+        trial[name] = target
+        new_score = float(bundle.predict(trial)[0])
+        if new_score <= scores[0] + 1e-12:
+            continue  # the model does not reward this move here
+        new_rank = int((scores[1:] > new_score).sum()) + 1
+        out.append({
+            "feature": name,
+            "text": advice_sentence(name, target, spec),
+            "you": value_text(name, current, spec) if current is not None else "no data yet",
+            "target": value_text(name, target, spec),
+            "label": text.label,
+            "score_gain": new_score - float(scores[0]),
+            "rank_now": rank,
+            "rank_after": new_rank,
+        })
+    out.sort(key=lambda a: (a["rank_now"] - a["rank_after"], a["score_gain"]), reverse=True)
+    return out[:ADVICE]
+
+
+# ---------------------------------------------------------------------------- HTML
+
+_CARD = """{% extends "base.html" %}
+{% block title %}Score card of {{ d.creator_id }}{% endblock %}
+{% block stamp %}Model <b>{{ d.model_name or "model" }}{% if d.model_version is not none %} v{{ d.model_version }}{% endif %}</b>
+&middot; feature set <b>{{ d.feature_set_version }}</b> &middot; data as of <b>{{ d.as_of_text }}</b>
+&middot; made {{ d.generated_at[:16].replace('T', ' ') }} UTC{% endblock %}
+{% block body %}
+<h1>Your score card, {{ d.creator_id }}</h1>
+<p class="lead">{{ d.rank_text }}</p>
+{% if d.no_history %}<section class="card welcome"><h2>Welcome! Your card is just starting</h2>
+<p>We have not seen any posts, brand invitations or orders from you before {{ d.as_of_text }} yet, so there is little to
+judge by: your indices sit in the middle (50) or show "not enough data yet", and your rank rests on your profile only.
+That is normal for a new creator. Everything below fills in as you post and work with brands, and the tips show what
+brands' rankings reward most.</p></section>{% endif %}
+
+<section class="card">
+<h2>What would move your rank most</h2>
+{% if d.advice %}<ol class="advice">{% for a in d.advice %}<li><b>{{ a.text }}</b><br>
+<span class="note">{{ a.label }} &mdash; you: {{ a.you }}; the better quarter of {{ d.peers }}: {{ a.target }}.
+{% if a.rank_after < a.rank_now %}Getting there would move you from #{{ "{:,}".format(a.rank_now) }} to about #{{ "{:,}".format(a.rank_after) }}{% else %}Getting there would raise your score{% endif %}, other things equal.</span></li>
+{% endfor %}</ol>
+{% else %}<p>Nothing you can change moves your rank noticeably right now: you already match or beat most {{ d.peers }} on what
+the model rewards. Keep it up.</p>{% endif %}
+{% if d.helping or d.holding %}<p>{% if d.helping %}Helping you most now: {% for f in d.helping %}{% if not loop.first %} and {% endif %}<b>{{ f.title }}</b>{% endfor %}.
+{% endif %}{% if d.holding %}Holding you back: {% for f in d.holding %}{% if not loop.first %} and {% endif %}<b>{{ f.title }}</b>{% endfor %}.{% endif %}
+
+<span class="note">(compared with the average of {{ d.peers }})</span></p>{% endif %}
+</section>
+
+<section class="card">
+<h2>Your indices</h2>
+<p class="note">Each index is a 0-100 percentile: 50 is typical, 80 means you do better than 80% of the creators compared.
+They are computed from what you did before the start of the month ({{ d.month_start_text }}).</p>
+<div class="indices">
+{% for x in d.indices %}<div class="index">
+<div class="head"><b>{{ x.name }}</b><span class="score">{% if x.value is not none %}{{ "%.0f"|format(x.value) }}{% else %}&ndash;{% endif %}</span></div>
+<div class="meter"><span class="fill" style="width:{{ "%.0f"|format(x.value or 0) }}%"></span><span class="mid"></span></div>
+<p>{{ x.reading }}</p>
+<p class="note">Measures {{ x.measures }}. Built from: {{ x.how }}.</p>
+</div>{% endfor %}
+</div>
+</section>
+
+<section class="card">
+<h2>What this card rests on</h2>
+<dl class="grid">
+<dt>Card date</dt><dd>{{ d.as_of_text }} (facts known before it)</dd>
+<dt>Your history</dt><dd>{{ d.history.text }}</dd>
+{% if d.history.joined_text %}<dt>Joined</dt><dd>{{ d.history.joined_text }}</dd>{% endif %}
+<dt>Compared with</dt><dd>{{ "{:,}".format(d.n_peers) }} {{ d.peers }} (you included)</dd>
+<dt>Category</dt><dd>{{ d.category or "none declared: category influence is not shown" }}</dd>
+</dl>
+<p class="note">Your rank is the model's ordering for a typical campaign of your category and country; brands' campaigns
+differ, so real rankings vary. The advice changes one thing at a time and asks the model what your rank would be.</p>
+</section>
+{% endblock %}
+"""
+
+_CARD_CSS = """
+.indices{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:14px}
+.index{border:1px solid var(--line);border-radius:8px;padding:10px 14px}
+.index .head{display:flex;justify-content:space-between;align-items:baseline}
+.index .score{font-size:24px;font-weight:700;color:var(--accent)}
+.meter{position:relative;height:10px;background:#eef1f7;border-radius:5px;margin:6px 0}
+.meter .fill{position:absolute;left:0;top:0;bottom:0;background:#7d93d6;border-radius:5px}
+.meter .mid{position:absolute;left:50%;top:-3px;bottom:-3px;border-left:2px solid #9aa1ad}
+ol.advice li{margin:8px 0}
+.welcome{border-color:#b7e4c7;background:#f3fbf6}
+"""
+
+
+def render_card(doc: dict[str, Any]) -> str:
+    """The HTML of a score card document."""
+    from .report import CSS, environment
+
+    env = environment({"card.html": _CARD})
+    env.globals["css"] = CSS + _CARD_CSS
+    return env.get_template("card.html").render(d=doc)

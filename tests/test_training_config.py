@@ -1,0 +1,103 @@
+"""Training configuration: defaults, files, validation errors naming the culprit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from creatorrank.core.errors import ConfigError
+from creatorrank.training.config import TrainingConfig, load_config
+
+pytestmark = pytest.mark.unit
+
+DEFAULT_YAML = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
+
+
+def test_defaults():
+    cfg = load_config()
+    assert cfg.lightgbm.objective == "lambdarank"
+    assert cfg.lightgbm.deterministic and cfg.lightgbm.force_row_wise
+    assert 1 <= cfg.lightgbm.num_threads <= 2
+    assert cfg.max_rows_per_campaign <= 10_000
+    assert cfg.evaluation.primary_k in cfg.evaluation.k
+    assert cfg.label.n_grades <= len(cfg.label.gains())
+    assert cfg.label_settle_days == 14
+
+
+def test_shipped_default_yaml_is_the_defaults():
+    assert load_config(DEFAULT_YAML) == TrainingConfig()
+
+
+def test_partial_yaml_and_json_keep_other_defaults(tmp_path):
+    y = tmp_path / "c.yaml"
+    y.write_text("lightgbm:\n  num_leaves: 15\ntuning:\n  trials: 3\n")
+    cfg = load_config(y)
+    assert cfg.lightgbm.num_leaves == 15 and cfg.tuning.trials == 3
+    assert cfg.lightgbm.learning_rate == TrainingConfig().lightgbm.learning_rate
+    j = tmp_path / "c.json"
+    j.write_text(json.dumps({"promotion": {"margin": 0.01}}))
+    assert load_config(j).promotion.margin == 0.01
+
+
+def test_unknown_feature_fails_at_load_naming_it(tmp_path):
+    from creatorrank.features.specs import feature_names
+
+    good = list(feature_names())[:2]
+    p = tmp_path / "c.yaml"
+    p.write_text(f"features: [{good[0]}, {good[1]}, no_such_feature]\n")
+    with pytest.raises(ConfigError, match="no_such_feature"):
+        load_config(p)
+    p.write_text(f"features: [{good[0]}]\n")
+    assert load_config(p).feature_list() == [good[0]]
+    assert load_config().feature_list() == list(feature_names())
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("lightgbm:\n  num_leaves: 1\n", "lightgbm.num_leaves"),
+        ("lightgbm:\n  objective: regression\n", "lightgbm.objective"),
+        ("unknown_key: 3\n", "unknown_key: unknown setting"),
+        ("label:\n  thresholds_usd: [0, 100, 50]\n", "increasing"),
+        ("label:\n  thresholds_usd: [0, 10, 100]\n  label_gain: [0, 1]\n", "label_gain"),
+        ("split:\n  train: 0.8\n  validation: 0.15\n  test: 0.15\n", "must be 1"),
+        ("max_rows_per_campaign: 20000\n", "max_rows_per_campaign"),
+        ("tuning:\n  search_space:\n    objective: {low: 0, high: 1}\n", "cannot tune"),
+        ("lightgbm: [1, 2\n", "cannot parse"),
+        ("- a\n- b\n", "mapping"),
+    ],
+)
+def test_invalid_configs_raise_one_line(tmp_path, text, match):
+    p = tmp_path / "bad.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError, match=match) as info:
+        load_config(p)
+    assert "\n" not in str(info.value)
+    assert str(p) in str(info.value)
+
+
+def test_missing_file():
+    with pytest.raises(ConfigError, match="not found"):
+        load_config("/nonexistent/config.yaml")
+
+
+def test_label_grading_documented_rule():
+    import numpy as np
+
+    from creatorrank.training.dataset import grade_labels
+
+    cfg = load_config()
+    t = cfg.label.thresholds_usd
+    outcome = np.array([0.0, 0.01, t[1], t[1] + 0.01, 1e9, np.nan])
+    labels = grade_labels(outcome, cfg.label)
+    assert labels.tolist() == [0, 1, 1, 2, len(t), 0]
+    assert labels.max() < len(cfg.label.gains())
+
+
+def test_digest_is_stable_and_sensitive():
+    a, b = TrainingConfig(), TrainingConfig()
+    assert a.digest() == b.digest()
+    b.lightgbm.num_leaves = 15
+    assert a.digest() != b.digest()

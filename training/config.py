@@ -1,0 +1,347 @@
+"""The training configuration: one validated object, loaded from YAML or JSON, all defaults.
+
+Every knob of training lives here: which features, how net GMV becomes a graded label,
+how campaigns are split by time, the LightGBM parameters, the Optuna search, evaluation
+cut-offs and the promotion margin. ``configs/default.yaml`` spells out the defaults.
+
+Label grading
+-------------
+The contract's outcome of an invitation is its net GMV (``outcome_gmv``). LightGBM's
+lambdarank wants small integer relevance grades, so the outcome is graded by thresholds::
+
+    label = number of thresholds t in ``label.thresholds_usd`` with outcome_gmv > t
+
+With the default thresholds ``[0, 25, 100, 400, 1600, 6400, 25600]`` an invitation with
+no net GMV (declined, ignored, not delivered, or nothing sold) is 0, up to $25 is 1,
+($25, $100] is 2, and so on: each grade is a four-fold step in GMV. With LightGBM's gain
+``2**label - 1`` every grade doubles the gain, so the gain grows like the square root of GMV:
+a large seller counts more than a small one without a single outlier swamping the query.
+Grades must stay below ``len(label_gain)`` (LightGBM's default gain table has 31 entries).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..core import constants as C
+from ..core.errors import ConfigError
+
+LIGHTGBM_QUERY_LIMIT = 10_000  # LightGBM refuses a lambdarank query with more rows
+DEFAULT_LABEL_GAIN_SIZE = 31  # LightGBM's default label_gain: 2**i - 1 for i < 31
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class LabelConfig(_Strict):
+    """How an invitation's net GMV becomes a graded relevance label (see module docstring).
+
+    Attributes
+    ----------
+    thresholds_usd : list of float
+        Strictly increasing, the first >= 0. ``label = #(thresholds < outcome_gmv)``.
+    label_gain : list of float, optional
+        Gain of each grade, as LightGBM's ``label_gain``; None keeps LightGBM's ``2**i - 1``.
+    """
+
+    thresholds_usd: list[float] = Field(default_factory=lambda: [0.0, 25.0, 100.0, 400.0, 1600.0, 6400.0, 25600.0])
+    label_gain: list[float] | None = None
+
+    @field_validator("thresholds_usd")
+    @classmethod
+    def _increasing(cls, v: list[float]) -> list[float]:
+        if not v:
+            raise ValueError("needs at least one threshold")
+        if v[0] < 0:
+            raise ValueError("thresholds must be >= 0")
+        if any(b <= a for a, b in zip(v, v[1:])):
+            raise ValueError("thresholds must be strictly increasing")
+        return v
+
+    @property
+    def n_grades(self) -> int:
+        """Number of distinct labels: 0 .. len(thresholds_usd)."""
+        return len(self.thresholds_usd) + 1
+
+    def gains(self) -> list[float]:
+        """The gain of each grade (LightGBM's default ``2**i - 1`` unless configured)."""
+        if self.label_gain is not None:
+            return list(self.label_gain)
+        return [float(2**i - 1) for i in range(max(DEFAULT_LABEL_GAIN_SIZE, self.n_grades))]
+
+    @model_validator(mode="after")
+    def _gain_covers_grades(self) -> "LabelConfig":
+        if self.label_gain is not None and self.n_grades > len(self.label_gain):
+            raise ValueError(
+                f"{self.n_grades} label grades need label_gain with at least {self.n_grades} entries, "
+                f"got {len(self.label_gain)}"
+            )
+        if self.n_grades > DEFAULT_LABEL_GAIN_SIZE and self.label_gain is None:
+            raise ValueError(f"more than {DEFAULT_LABEL_GAIN_SIZE - 1} thresholds need an explicit label_gain")
+        return self
+
+
+class SplitConfig(_Strict):
+    """Fractions of eligible campaigns, oldest first by ``created_at``: train, validation, test."""
+
+    train: float = Field(0.7, gt=0, lt=1)
+    validation: float = Field(0.15, gt=0, lt=1)
+    test: float = Field(0.15, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> "SplitConfig":
+        total = self.train + self.validation + self.test
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"train + validation + test must be 1, got {total:g}")
+        return self
+
+
+class LightGBMConfig(_Strict):
+    """LightGBM parameters (``lgb.train`` names) plus boosting rounds and early stopping.
+
+    ``extra`` passes any further LightGBM parameter through unchanged.
+    """
+
+    objective: Literal["lambdarank", "rank_xendcg"] = "lambdarank"
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    num_leaves: int = Field(31, ge=2, le=4096)
+    min_data_in_leaf: int = Field(40, ge=1)
+    feature_fraction: float = Field(0.9, gt=0, le=1)
+    bagging_fraction: float = Field(0.8, gt=0, le=1)
+    bagging_freq: int = Field(1, ge=0)
+    lambda_l2: float = Field(1.0, ge=0)
+    max_bin: int = Field(255, ge=2)
+    lambdarank_truncation_level: int = Field(30, ge=1)
+    num_boost_round: int = Field(1000, ge=1)
+    early_stopping_rounds: int = Field(50, ge=1)
+    seed: int = 42
+    deterministic: bool = True
+    force_row_wise: bool = True
+    num_threads: int = Field(2, ge=1, le=64)
+    verbosity: int = -1
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    def params(self) -> dict[str, Any]:
+        """The parameter dict for ``lgb.train`` (without rounds and early stopping)."""
+        params = self.model_dump(exclude={"num_boost_round", "early_stopping_rounds", "extra"})
+        params.update(self.extra)
+        return params
+
+
+class SearchRange(_Strict):
+    """One tuned parameter: ``low``..``high``, integer or float, optionally log-scaled."""
+
+    low: float
+    high: float
+    log: bool = False
+    type: Literal["float", "int"] = "float"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "SearchRange":
+        if self.high < self.low:
+            raise ValueError("high must be >= low")
+        if self.log and self.low <= 0:
+            raise ValueError("a log-scaled range needs low > 0")
+        return self
+
+
+def _default_space() -> dict[str, SearchRange]:
+    return {
+        "learning_rate": SearchRange(low=0.02, high=0.2, log=True),
+        "num_leaves": SearchRange(low=7, high=127, log=True, type="int"),
+        "min_data_in_leaf": SearchRange(low=10, high=200, log=True, type="int"),
+        "feature_fraction": SearchRange(low=0.5, high=1.0),
+        "bagging_fraction": SearchRange(low=0.5, high=1.0),
+        "lambda_l2": SearchRange(low=1e-3, high=30.0, log=True),
+    }
+
+
+class TuningConfig(_Strict):
+    """Optuna: TPE sampler (seeded, one job), median pruning on validation ``ndcg@k``.
+
+    ``trials`` counts the study's finished trials: a rerun of an interrupted study runs only
+    the missing ones. ``timeout_s`` bounds one training's tuning time (None: unbounded).
+    Validation ``ndcg@primary_k`` is reported to the pruner every ``report_every`` boosting
+    rounds; ``pruner_warmup_steps`` counts boosting rounds.
+    """
+
+    trials: int = Field(20, ge=0)
+    timeout_s: float | None = Field(1800.0, gt=0)
+    seed: int = 42
+    pruner_startup_trials: int = Field(5, ge=0)
+    pruner_warmup_steps: int = Field(20, ge=0)
+    report_every: int = Field(10, ge=1)
+    search_space: dict[str, SearchRange] = Field(default_factory=_default_space)
+
+    @field_validator("search_space")
+    @classmethod
+    def _known_params(cls, v: dict[str, SearchRange]) -> dict[str, SearchRange]:
+        tunable = set(LightGBMConfig.model_fields) - {"objective", "extra", "deterministic", "force_row_wise",
+                                                      "num_threads", "verbosity", "seed"}
+        unknown = sorted(set(v) - tunable)
+        if unknown:
+            raise ValueError(f"cannot tune {unknown[0]!r} (tunable: {', '.join(sorted(tunable))})")
+        return v
+
+
+class EvaluationConfig(_Strict):
+    """Cut-offs reported on test campaigns; ``primary_k`` drives early stopping and promotion."""
+
+    k: list[int] = Field(default_factory=lambda: [1, 3, 5, 10, 20])
+    primary_k: int = Field(10, ge=1)
+    gmv_k: int = Field(10, ge=1)
+    random_seed: int = 0
+    shap_rows: int = Field(2000, ge=0)
+
+    @model_validator(mode="after")
+    def _primary_listed(self) -> "EvaluationConfig":
+        if any(k < 1 for k in self.k):
+            raise ValueError("every k must be >= 1")
+        if self.primary_k not in self.k:
+            self.k = sorted(set(self.k) | {self.primary_k})
+        return self
+
+
+class PromotionConfig(_Strict):
+    """Champion/challenger comparison.
+
+    The challenger becomes champion when its mean NDCG@primary_k on the comparison campaigns
+    is >= the champion's + ``margin``. Comparison campaigns: complete campaigns created at or
+    after the later of both models' hold-out starts (campaigns neither model trained on);
+    when there are fewer than ``min_campaigns`` of those, the ``recent_campaigns`` most recent
+    complete campaigns.
+    """
+
+    margin: float = 0.0
+    recent_campaigns: int = Field(200, ge=1)
+    min_campaigns: int = Field(20, ge=1)
+
+
+class TrainingConfig(_Strict):
+    """Everything that determines a training run (see ``configs/default.yaml``).
+
+    Attributes
+    ----------
+    features : list of str
+        Model inputs, names from the feature catalogue; null/absent means the whole catalogue.
+        An unknown name fails at load with :class:`ConfigError`.
+    monotone_constraints : bool
+        Constrain each numeric feature to its catalogue ``direction`` (+1, -1; 0 = free).
+    max_rows_per_campaign : int
+        LightGBM refuses queries over 10,000 rows. Larger campaigns keep a deterministic
+        pseudo-random sample of their invitations (hash of seed and invitation id) in the
+        training and validation sets; test campaigns are always scored in full.
+    label_settle_days : int
+        Orders count until ``ends_at + label_settle_days``; a campaign trains once that lies
+        before the cutoff.
+    """
+
+    features: list[str] | None = None
+    label: LabelConfig = Field(default_factory=LabelConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    lightgbm: LightGBMConfig = Field(default_factory=LightGBMConfig)
+    monotone_constraints: bool = True
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    tuning: TuningConfig = Field(default_factory=TuningConfig)
+    promotion: PromotionConfig = Field(default_factory=PromotionConfig)
+    max_rows_per_campaign: int = Field(LIGHTGBM_QUERY_LIMIT, ge=1, le=LIGHTGBM_QUERY_LIMIT)
+    label_settle_days: int = Field(C.LABEL_SETTLE_DAYS, ge=0)
+    experiment_name: str = "creatorrank"
+    registered_model: str = C.REGISTERED_MODEL
+
+    @field_validator("features")
+    @classmethod
+    def _known_features(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        if not v:
+            raise ValueError("features must not be empty (omit it to use the whole catalogue)")
+        dup = sorted({f for f in v if v.count(f) > 1})
+        if dup:
+            raise ValueError(f"feature {dup[0]!r} is listed twice")
+        from ..features.specs import get_specs
+
+        try:
+            get_specs(v)
+        except ConfigError as exc:  # reported as a validation error naming the feature
+            raise ValueError(str(exc)) from None
+        return v
+
+    def feature_list(self) -> list[str]:
+        """The configured features, or the whole catalogue in catalogue order."""
+        if self.features is not None:
+            return list(self.features)
+        from ..features.specs import feature_names
+
+        return list(feature_names())
+
+    def digest(self) -> str:
+        """Short hash of the configuration (stable across runs and machines)."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def load_config(path: str | os.PathLike | None = None, **overrides: Any) -> TrainingConfig:
+    """Read a YAML or JSON training config (missing keys keep their defaults).
+
+    Parameters
+    ----------
+    path : path-like, optional
+        ``.yaml``/``.yml`` or ``.json`` file; None gives the defaults.
+    **overrides
+        Top-level fields set after loading (e.g. ``features=[...]``).
+
+    Returns
+    -------
+    TrainingConfig
+
+    Raises
+    ------
+    ConfigError
+        Unreadable file, unknown key, invalid value or unknown feature, in one line.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        text = path.read_text(encoding="utf-8")
+        try:
+            if path.suffix.lower() == ".json":
+                data = json.loads(text) if text.strip() else {}
+            else:
+                import yaml
+
+                data = yaml.safe_load(text) or {}
+        except Exception as exc:  # yaml/json syntax errors: one line
+            first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+            raise ConfigError(f"{path}: cannot parse config ({first})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: config must be a mapping of settings")
+    data.update(overrides)
+    return config_from_dict(data, source=str(path) if path is not None else "config")
+
+
+def config_from_dict(data: dict[str, Any], source: str = "config") -> TrainingConfig:
+    """Validate a plain mapping into a :class:`TrainingConfig` (errors as :class:`ConfigError`)."""
+    try:
+        return TrainingConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_first_error(exc)}") from None
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ())) or "config"
+    ctx_error = (err.get("ctx") or {}).get("error")
+    msg = str(ctx_error) if ctx_error is not None else err.get("msg", "invalid value")
+    if err.get("type") == "extra_forbidden":
+        msg = "unknown setting"
+    return f"{where}: {msg}"

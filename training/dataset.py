@@ -1,0 +1,378 @@
+"""Labelled ranking data: outcomes per the contract, graded labels, a split by time.
+
+One query is one campaign; its rows are the campaign's invitations. Rows are sorted by
+(campaign ``created_at``, ``campaign_id``, ``invitation_id``) so each campaign is one
+contiguous block and ``group`` lists the block sizes in order, as LightGBM expects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..core import constants as C
+from ..core.errors import InputError
+from .config import LabelConfig, SplitConfig, TrainingConfig
+from .encoding import encode_features, fit_categories
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("train", "validation", "test")
+SPLIT = "split"
+ID_COLUMNS = [C.INVITATION_ID, C.CAMPAIGN_ID, C.CREATOR_ID, C.AS_OF]
+
+
+def to_cutoff(value: str | pd.Timestamp | None) -> pd.Timestamp:
+    """A UTC timestamp from an ISO-8601 string or timestamp; None means now."""
+    if value is None:
+        return pd.Timestamp.now(tz="UTC")
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise InputError(f"{value!r} is not an ISO-8601 time") from None
+    if ts is pd.NaT:
+        raise InputError(f"{value!r} is not an ISO-8601 time")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def campaign_outcomes(
+    tables: dict[str, pd.DataFrame],
+    cutoff: pd.Timestamp | None = None,
+    settle_days: int = C.LABEL_SETTLE_DAYS,
+) -> pd.DataFrame:
+    """The contract's training label of every invitation: its net GMV.
+
+    Net GMV of orders with the invitation's ``campaign_id`` and ``creator_id``, ordered in
+    ``[starts_at, ends_at + settle_days]`` and not refunded. Invitations that were declined,
+    ignored or never delivered have outcome 0. Only facts known before ``cutoff`` count
+    (orders ordered, refunds refunded, deliveries delivered before it).
+
+    Parameters
+    ----------
+    tables : dict of DataFrame
+        Validated contract tables.
+    cutoff : Timestamp, optional
+        Knowledge cutoff (default: now).
+    settle_days : int
+        Days after ``ends_at`` during which orders still count.
+
+    Returns
+    -------
+    DataFrame
+        ``invitation_id, campaign_id, creator_id, outcome_gmv`` in invitation order.
+    """
+    cutoff = to_cutoff(cutoff)
+    inv = tables[C.INVITATIONS]
+    camp = tables[C.CAMPAIGNS][[C.CAMPAIGN_ID, C.STARTS_AT, C.ENDS_AT]]
+    orders = tables[C.ORDERS]
+    orders = orders[orders[C.CAMPAIGN_ID].notna() & (orders[C.ORDERED_AT] < cutoff)]
+    refunded = orders[C.REFUNDED_AT].notna() & (orders[C.REFUNDED_AT] < cutoff)
+    orders = orders.loc[~refunded, [C.CAMPAIGN_ID, C.CREATOR_ID, C.ORDERED_AT, C.GMV_USD]]
+    orders = orders.merge(camp, on=C.CAMPAIGN_ID, how="inner")
+    settle = pd.Timedelta(days=settle_days)
+    in_window = (orders[C.ORDERED_AT] >= orders[C.STARTS_AT]) & (orders[C.ORDERED_AT] <= orders[C.ENDS_AT] + settle)
+    net = (
+        orders[in_window]
+        .groupby([C.CAMPAIGN_ID, C.CREATOR_ID], sort=False, observed=True)[C.GMV_USD]
+        .sum()
+        .rename(C.OUTCOME_GMV)
+        .reset_index()
+    )
+    out = inv[[C.INVITATION_ID, C.CAMPAIGN_ID, C.CREATOR_ID]].merge(net, on=[C.CAMPAIGN_ID, C.CREATOR_ID], how="left")
+    delivered = (
+        inv[C.ACCEPTED].fillna(False).astype(bool).to_numpy()
+        & inv[C.DELIVERED_AT].notna().to_numpy()
+        & (inv[C.DELIVERED_AT] < cutoff).fillna(False).to_numpy(bool)
+    )
+    outcome = out[C.OUTCOME_GMV].fillna(0.0).to_numpy(dtype=np.float64)
+    out[C.OUTCOME_GMV] = np.where(delivered, outcome, 0.0)
+    return out
+
+
+def grade_labels(outcome: np.ndarray | pd.Series, label: LabelConfig) -> np.ndarray:
+    """Graded relevance: the number of ``label.thresholds_usd`` strictly below the outcome.
+
+    Returns
+    -------
+    ndarray of int32
+        Values in ``0 .. len(thresholds_usd)``.
+    """
+    values = np.nan_to_num(np.asarray(outcome, dtype=np.float64), nan=0.0)
+    return np.searchsorted(np.asarray(label.thresholds_usd, dtype=np.float64), values, side="left").astype(np.int32)
+
+
+def complete_campaigns(
+    campaigns: pd.DataFrame, cutoff: pd.Timestamp, settle_days: int = C.LABEL_SETTLE_DAYS
+) -> pd.DataFrame:
+    """Campaigns whose outcome is final: ``ends_at + settle_days`` before ``cutoff``."""
+    done = campaigns[C.ENDS_AT] + pd.Timedelta(days=settle_days) < cutoff
+    return campaigns[done.fillna(False).to_numpy(bool)]
+
+
+def assign_splits(created_at: pd.Series, split: SplitConfig) -> pd.Series:
+    """Split campaigns by time: the oldest ``split.train`` share trains, then validation, then test.
+
+    Parameters
+    ----------
+    created_at : Series
+        Campaign ``created_at`` indexed by ``campaign_id``.
+
+    Returns
+    -------
+    Series
+        Split name per campaign id. Campaigns are ordered by (created_at, campaign_id); every
+        split gets at least one campaign.
+
+    Raises
+    ------
+    InputError
+        Fewer than three complete campaigns.
+    """
+    n = len(created_at)
+    if n < 3:
+        raise InputError(f"only {n} complete campaign(s) before the cutoff: need at least 3 to train and test")
+    order = pd.DataFrame({"t": created_at.to_numpy(), "id": created_at.index.astype(str)}, index=created_at.index)
+    order = order.sort_values(["t", "id"], kind="stable")
+    n_train = min(max(1, int(round(n * split.train))), n - 2)
+    n_val = min(max(1, int(round(n * split.validation))), n - n_train - 1)
+    names = np.array(["test"] * n, dtype=object)
+    names[:n_train] = "train"
+    names[n_train : n_train + n_val] = "validation"
+    return pd.Series(names, index=order.index, name=SPLIT)
+
+
+def cap_rows(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
+    """Keep at most ``max_rows`` invitations per campaign, chosen deterministically.
+
+    Rows of an oversized campaign are ranked by a hash of ``seed`` and the invitation id and
+    the first ``max_rows`` kept: a pseudo-random sample that does not depend on row order,
+    the label or the features, and is the same on every run.
+    """
+    sizes = frame.groupby(C.CAMPAIGN_ID, sort=False, observed=True)[C.CAMPAIGN_ID].transform("size")
+    big = sizes.to_numpy() > max_rows
+    if not big.any():
+        return frame
+    key = hashlib.sha256(str(seed).encode()).hexdigest()[:16]
+    h = pd.util.hash_array(frame[C.INVITATION_ID].astype(str).to_numpy(dtype=object), hash_key=key)
+    tmp = pd.DataFrame({"c": frame[C.CAMPAIGN_ID].to_numpy(), "h": h}, index=frame.index)
+    rank = tmp.groupby("c", sort=False)["h"].rank(method="first")
+    keep = (~big) | (rank.to_numpy() <= max_rows)
+    logger.info(
+        "capped %d campaign(s) over %d rows: kept %d of %d of their invitations",
+        frame.loc[big, C.CAMPAIGN_ID].nunique(), max_rows, int((keep & big).sum()), int(big.sum()),
+    )
+    return frame[keep]
+
+
+def sort_queries(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Sort rows into contiguous campaigns; return the frame and its group sizes.
+
+    Raises
+    ------
+    AssertionError
+        A campaign is not one contiguous block (cannot happen after the sort).
+    """
+    frame = frame.sort_values([C.AS_OF, C.CAMPAIGN_ID, C.INVITATION_ID], kind="stable").reset_index(drop=True)
+    camp = frame[C.CAMPAIGN_ID].astype(str).to_numpy(dtype=object)
+    if len(camp) == 0:
+        return frame, np.zeros(0, dtype=np.int64)
+    starts = np.r_[0, np.flatnonzero(camp[1:] != camp[:-1]) + 1]
+    group = np.diff(np.r_[starts, len(camp)]).astype(np.int64)
+    assert len(starts) == len(set(camp[starts])), "campaign rows are not contiguous"
+    assert group.sum() == len(frame)
+    return frame, group
+
+
+@dataclass
+class RankingSplit:
+    """One split: rows sorted into contiguous campaigns.
+
+    Attributes
+    ----------
+    name : str
+        "train", "validation" or "test".
+    frame : DataFrame
+        Ids, ``as_of``, ``outcome_gmv``, ``label`` and the raw feature columns.
+    group : ndarray
+        Rows per campaign, in row order.
+    """
+
+    name: str
+    frame: pd.DataFrame
+    group: np.ndarray
+
+    @property
+    def n_campaigns(self) -> int:
+        return len(self.group)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+@dataclass
+class RankingData:
+    """Train/validation/test splits plus what the model needs to read them.
+
+    Attributes
+    ----------
+    splits : dict
+        ``{"train": RankingSplit, "validation": ..., "test": ...}``.
+    features : list of str
+        Model inputs in order.
+    categorical : list of str
+        The categorical ones among ``features``.
+    categories : dict
+        Category values per categorical feature (fitted on the training split).
+    cutoff : Timestamp
+        Training cutoff (``train_until``).
+    excluded_campaigns : int
+        Campaigns not yet complete at the cutoff (left out).
+    """
+
+    splits: dict[str, RankingSplit]
+    features: list[str]
+    categorical: list[str]
+    categories: dict[str, list[str]]
+    cutoff: pd.Timestamp
+    excluded_campaigns: int = 0
+    info: dict = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> RankingSplit:
+        return self.splits[name]
+
+    def X(self, name: str) -> pd.DataFrame:
+        """The encoded all-float feature matrix of one split."""
+        return encode_features(self.splits[name].frame, self.features, self.categories)
+
+    def y(self, name: str) -> np.ndarray:
+        return self.splits[name].frame[C.LABEL].to_numpy(dtype=np.int32)
+
+    @property
+    def holdout_from(self) -> pd.Timestamp:
+        """``created_at`` of the first test campaign: models trained here never saw later campaigns."""
+        return pd.Timestamp(self.splits["test"].frame[C.AS_OF].min())
+
+    def digest(self) -> str:
+        """Hash of every split's ids, labels and features (same data, same digest)."""
+        h = hashlib.sha256()
+        for name in SPLITS:
+            frame = self.splits[name].frame
+            cols = [C.INVITATION_ID, C.LABEL, *self.features]
+            h.update(name.encode())
+            h.update(pd.util.hash_pandas_object(frame[cols], index=False).to_numpy().tobytes())
+        return h.hexdigest()[:16]
+
+    def summary(self) -> dict[str, int]:
+        """Rows and campaigns per split, for logging."""
+        out: dict[str, int] = {}
+        for name, split in self.splits.items():
+            out[f"{name}_rows"] = len(split)
+            out[f"{name}_campaigns"] = split.n_campaigns
+        out["excluded_campaigns"] = self.excluded_campaigns
+        return out
+
+
+def categorical_features(features: list[str]) -> list[str]:
+    """The features whose catalogue kind is ``categorical``."""
+    from ..features.specs import get_specs
+
+    return [s.name for s in get_specs(features) if s.kind == "categorical"]
+
+
+def labelled_matrix(
+    tables: dict[str, pd.DataFrame],
+    label: LabelConfig,
+    cutoff: pd.Timestamp,
+    settle_days: int = C.LABEL_SETTLE_DAYS,
+    matrix: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, int]:
+    """Training matrix rows of complete campaigns with ``outcome_gmv`` and ``label`` joined.
+
+    Parameters
+    ----------
+    matrix : DataFrame, optional
+        A precomputed :func:`creatorrank.features.engine.training_matrix`; built when omitted.
+
+    Returns
+    -------
+    frame : DataFrame
+        Unsorted rows of complete campaigns.
+    excluded : int
+        Campaigns with invitations left out because they are not complete at ``cutoff``.
+    """
+    if matrix is None:
+        from ..features.engine import training_matrix
+
+        matrix = training_matrix(tables)
+    outcomes = campaign_outcomes(tables, cutoff=cutoff, settle_days=settle_days)
+    done = complete_campaigns(tables[C.CAMPAIGNS], cutoff, settle_days)[C.CAMPAIGN_ID]
+    in_done = matrix[C.CAMPAIGN_ID].isin(done).to_numpy(bool)
+    excluded = int(matrix.loc[~in_done, C.CAMPAIGN_ID].nunique())
+    frame = matrix[in_done]
+    dup = frame[C.INVITATION_ID].duplicated()
+    if dup.any():
+        raise InputError(f"training matrix holds invitation '{frame.loc[dup, C.INVITATION_ID].iloc[0]}' twice")
+    frame = frame.merge(outcomes[[C.INVITATION_ID, C.OUTCOME_GMV]], on=C.INVITATION_ID, how="left")
+    frame[C.OUTCOME_GMV] = frame[C.OUTCOME_GMV].fillna(0.0).astype(np.float64)
+    frame[C.LABEL] = grade_labels(frame[C.OUTCOME_GMV], label)
+    return frame, excluded
+
+
+def build_dataset(
+    tables: dict[str, pd.DataFrame],
+    config: TrainingConfig,
+    train_until: str | pd.Timestamp | None = None,
+    matrix: pd.DataFrame | None = None,
+) -> RankingData:
+    """Labelled, time-split ranking data from validated contract tables.
+
+    Parameters
+    ----------
+    tables : dict of DataFrame
+        Validated contract tables (:func:`creatorrank.data.validate.load_market`).
+    config : TrainingConfig
+    train_until : str or Timestamp, optional
+        Training cutoff (default now): only campaigns with ``ends_at + label_settle_days``
+        before it are used, and only facts known before it shape the labels.
+    matrix : DataFrame, optional
+        A precomputed training matrix (built from ``tables`` when omitted).
+
+    Returns
+    -------
+    RankingData
+
+    Raises
+    ------
+    InputError
+        Fewer than three complete campaigns, or a configured feature missing from the matrix.
+    """
+    cutoff = to_cutoff(train_until)
+    features = config.feature_list()
+    frame, excluded = labelled_matrix(tables, config.label, cutoff, config.label_settle_days, matrix)
+    missing = [f for f in features if f not in frame.columns]
+    if missing:
+        raise InputError(f"feature '{missing[0]}' is not in the training matrix")
+    created = frame.groupby(C.CAMPAIGN_ID, sort=False, observed=True)[C.AS_OF].first()
+    splits_of = assign_splits(created, config.split)
+    frame = frame[[*ID_COLUMNS, C.OUTCOME_GMV, C.LABEL, *features]]
+    frame = frame.assign(**{SPLIT: frame[C.CAMPAIGN_ID].map(splits_of).to_numpy()})
+    categorical = categorical_features(features)
+    splits: dict[str, RankingSplit] = {}
+    for name in SPLITS:
+        part = frame[frame[SPLIT] == name].drop(columns=SPLIT)
+        if name != "test":
+            part = cap_rows(part, config.max_rows_per_campaign, config.lightgbm.seed)
+        part, group = sort_queries(part)
+        splits[name] = RankingSplit(name, part, group)
+    categories = fit_categories(splits["train"].frame, categorical)
+    data = RankingData(splits, features, categorical, categories, cutoff, excluded)
+    logger.info(
+        "ranking data: %s campaigns train / %s validation / %s test (%s rows); %d incomplete at %s left out",
+        f"{splits['train'].n_campaigns:,}", f"{splits['validation'].n_campaigns:,}",
+        f"{splits['test'].n_campaigns:,}", f"{len(frame):,}", excluded, cutoff.isoformat(),
+    )
+    return data

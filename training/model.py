@@ -1,0 +1,293 @@
+"""The trained ranker as one object: booster, feature names, encodings, version stamps.
+
+A :class:`RankerBundle` is what scoring needs and nothing else. It saves to a folder
+(``model.txt``, LightGBM's text format, and ``bundle.json``), travels inside an MLflow
+pyfunc model (see :mod:`creatorrank.training.pyfunc`), and comes back with
+:func:`load_ranker` from a registry URI such as ``models:/creator-ranker@champion``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..core.errors import ModelError
+from ..core.io import write_text
+from .encoding import encode_features
+
+BOOSTER_FILE = "model.txt"
+META_FILE = "bundle.json"
+PYFUNC_ARTIFACT = "bundle"
+MODEL_ARTIFACT_PATH = "model"
+
+
+@dataclass
+class RankerBundle:
+    """A trained lambdarank model and everything needed to score with it.
+
+    Attributes
+    ----------
+    booster : lightgbm.Booster
+        Holds exactly the trees used for prediction (trimmed to the best iteration).
+    features : list of str
+        Input columns, in the booster's order.
+    categories : dict
+        Category values per categorical feature; a value's code is its index.
+    feature_set_version : str
+        Version of the feature catalogue the model was trained with.
+    label : dict
+        The label grading (``LabelConfig`` as a dict) that defined relevance.
+    params : dict
+        LightGBM parameters of the fit.
+    metadata : dict
+        Lineage: config digest, data digest, cutoff, hold-out start, best iteration.
+    model_name, model_version, model_uri
+        Set by :func:`load_ranker` to the registry entry the bundle came from
+        (``model_version`` is the resolved number, never an alias).
+    """
+
+    booster: Any
+    features: list[str]
+    categories: dict[str, list[str]]
+    feature_set_version: str
+    label: dict[str, Any]
+    params: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    model_name: str | None = None
+    model_version: int | None = None
+    model_uri: str | None = None
+
+    @property
+    def categorical(self) -> list[str]:
+        return [f for f in self.features if f in self.categories]
+
+    @property
+    def num_threads(self) -> int:
+        return int(min(2, max(1, int(self.params.get("num_threads", 1) or 1))))
+
+    def encode(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The all-float model matrix of ``frame`` (the pyfunc's input; see :mod:`.encoding`)."""
+        return encode_features(frame, self.features, self.categories)
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Raw lambdarank scores (comparable within one campaign only).
+
+        Parameters
+        ----------
+        frame : DataFrame
+            Feature columns, raw (categorical as strings) or already encoded; extra
+            columns are ignored.
+
+        Returns
+        -------
+        ndarray of float64
+        """
+        X = self.encode(frame).to_numpy(dtype=np.float64)
+        if len(X) == 0:
+            return np.zeros(0, dtype=np.float64)
+        return np.asarray(self.booster.predict(X, num_threads=self.num_threads), dtype=np.float64)
+
+    def feature_importance(self) -> pd.DataFrame:
+        """Total gain and split count per feature, largest gain first."""
+        return (
+            pd.DataFrame(
+                {
+                    "feature": self.features,
+                    "gain": self.booster.feature_importance(importance_type="gain"),
+                    "splits": self.booster.feature_importance(importance_type="split"),
+                }
+            )
+            .sort_values(["gain", "feature"], ascending=[False, True])
+            .reset_index(drop=True)
+        )
+
+    def meta(self) -> dict[str, Any]:
+        """Everything but the booster, JSON-ready."""
+        return {
+            "features": self.features,
+            "categories": self.categories,
+            "feature_set_version": self.feature_set_version,
+            "label": self.label,
+            "params": self.params,
+            "metadata": self.metadata,
+        }
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``model.txt`` and ``bundle.json`` into folder ``path`` (created)."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        write_text(path / BOOSTER_FILE, self.booster.model_to_string())
+        write_text(path / META_FILE, json.dumps(self.meta(), indent=2, sort_keys=True, default=str))
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "RankerBundle":
+        """Read a bundle folder written by :meth:`save`.
+
+        Raises
+        ------
+        ModelError
+            The folder lacks the bundle's files.
+        """
+        import lightgbm as lgb
+
+        path = Path(path)
+        if not (path / BOOSTER_FILE).is_file() or not (path / META_FILE).is_file():
+            raise ModelError(f"{path}: not a creatorrank model bundle (expected {BOOSTER_FILE} and {META_FILE})")
+        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+        booster = lgb.Booster(model_str=(path / BOOSTER_FILE).read_text(encoding="utf-8"))
+        return cls(
+            booster=booster,
+            features=list(meta["features"]),
+            categories={k: list(v) for k, v in meta["categories"].items()},
+            feature_set_version=meta["feature_set_version"],
+            label=meta["label"],
+            params=meta.get("params", {}),
+            metadata=meta.get("metadata", {}),
+        )
+
+
+def trim_booster(booster, best_iteration: int | None):
+    """A copy of ``booster`` holding only its first ``best_iteration`` trees."""
+    import lightgbm as lgb
+
+    n = best_iteration if best_iteration and best_iteration > 0 else -1
+    return lgb.Booster(model_str=booster.model_to_string(num_iteration=n))
+
+
+# ------------------------------------------------------------------------ MLflow
+
+
+def input_example(bundle: RankerBundle, frame: pd.DataFrame, rows: int = 5) -> pd.DataFrame:
+    """A few encoded rows: every column float64 (an int column with NaN would break the signature)."""
+    return bundle.encode(frame.head(rows)).astype(np.float64).reset_index(drop=True)
+
+
+def log_bundle(bundle: RankerBundle, example_frame: pd.DataFrame, workdir: str | os.PathLike,
+               name: str = MODEL_ARTIFACT_PATH):
+    """Log the bundle to the active MLflow run as a pyfunc model.
+
+    The pyfunc takes the encoded all-float matrix (:meth:`RankerBundle.encode`) and returns
+    raw scores. Its signature and input example are inferred from ``example_frame``.
+
+    Returns
+    -------
+    mlflow.models.model.ModelInfo
+    """
+    import warnings
+
+    import lightgbm as lgb
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from .pyfunc import RankerPyfunc
+
+    folder = bundle.save(Path(workdir) / PYFUNC_ARTIFACT)
+    example = input_example(bundle, example_frame)
+    signature = infer_signature(example, bundle.predict(example))
+    with warnings.catch_warnings():  # mlflow advises predict type hints; the signature is explicit
+        warnings.simplefilter("ignore", UserWarning)
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=RankerPyfunc(),
+            artifacts={PYFUNC_ARTIFACT: str(folder)},
+            signature=signature,
+            input_example=example,
+            pip_requirements=[
+                f"lightgbm=={lgb.__version__}",
+                f"mlflow=={mlflow.__version__}",
+                f"pandas=={pd.__version__}",
+                f"numpy=={np.__version__}",
+            ],
+        )
+
+
+_ALIAS_URI = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/@]+)/?$")
+_VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)/?$")
+
+
+def resolve_model_uri(model_uri: str, client=None) -> tuple[str, str | None, int | None]:
+    """Resolve an alias URI to a fixed version URI, once.
+
+    Returns
+    -------
+    uri : str
+        ``models:/NAME/VERSION`` for registry URIs, else ``model_uri`` unchanged.
+    name : str or None
+    version : int or None
+
+    Raises
+    ------
+    ModelError
+        Unknown registered model, alias or version.
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = client or MlflowClient()
+    m = _ALIAS_URI.match(model_uri)
+    if m:
+        name, alias = m["name"], m["alias"]
+        try:
+            mv = client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            raise ModelError(f"{model_uri}: no version of model '{name}' has alias '{alias}'") from None
+        return f"models:/{name}/{mv.version}", name, int(mv.version)
+    m = _VERSION_URI.match(model_uri)
+    if m:
+        name, version = m["name"], int(m["version"])
+        try:
+            client.get_model_version(name, str(version))
+        except MlflowException:
+            raise ModelError(f"{model_uri}: model '{name}' has no version {version}") from None
+        return model_uri, name, version
+    if model_uri.startswith("models:/"):
+        raise ModelError(f"{model_uri}: expected models:/NAME/VERSION or models:/NAME@ALIAS")
+    return model_uri, None, None
+
+
+def load_ranker(model_uri: str, tracking_uri: str | None = None) -> RankerBundle:
+    """Load a ranker from MLflow, resolving an alias to a version number once.
+
+    Parameters
+    ----------
+    model_uri : str
+        ``models:/creator-ranker@champion``, ``models:/creator-ranker/3``, ``runs:/ID/model``
+        or a local pyfunc folder.
+    tracking_uri : str, optional
+        Default: ``MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db`` in the working folder.
+
+    Returns
+    -------
+    RankerBundle
+        With ``model_name``, ``model_version`` (the resolved number; None outside the
+        registry) and ``model_uri`` (the fixed ``models:/NAME/VERSION``) set, so every
+        score can be stamped with the version that produced it even if the alias moves.
+
+    Raises
+    ------
+    ModelError
+        Unknown model, alias or version, or not a creatorrank model.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from .tracking import use_tracking
+
+    client = use_tracking(tracking_uri)
+    uri, name, version = resolve_model_uri(model_uri, client)
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri)
+    except (MlflowException, OSError) as exc:
+        raise ModelError(f"{model_uri}: cannot load model ({str(exc).splitlines()[0]})") from None
+    folder = Path(local) / "artifacts" / PYFUNC_ARTIFACT
+    bundle = RankerBundle.load(folder)
+    bundle.model_name, bundle.model_version, bundle.model_uri = name, version, uri
+    return bundle

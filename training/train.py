@@ -1,0 +1,154 @@
+"""Fit one LightGBM lambdarank model with early stopping on validation NDCG@k."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import ConfigError
+from .config import TrainingConfig
+from .dataset import RankingData
+from .model import RankerBundle, trim_booster
+
+logger = logging.getLogger(__name__)
+
+VALID_NAME = "validation"
+
+
+def monotone_constraints(features: list[str], categorical: list[str]) -> list[int]:
+    """Per feature: the catalogue ``direction`` (+1/-1/0); categorical features are free (0)."""
+    from ..features.specs import get_specs
+
+    out = []
+    for spec in get_specs(features):
+        out.append(0 if spec.name in categorical else int(np.sign(spec.direction)))
+    return out
+
+
+def lgb_params(config: TrainingConfig, data: RankingData, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """LightGBM parameters for ``lgb.train``: configured ones, ``overrides``, metric, gains, constraints."""
+    params = config.lightgbm.params()
+    params.update(overrides or {})
+    params["num_threads"] = int(params.get("num_threads", 1))
+    params["metric"] = "ndcg"
+    params["eval_at"] = [config.evaluation.primary_k]
+    params["label_gain"] = config.label.gains()
+    params["feature_pre_filter"] = False  # tuning changes min_data_in_leaf on the same binned data
+    if config.monotone_constraints:
+        params["monotone_constraints"] = monotone_constraints(data.features, data.categorical)
+    return params
+
+
+def make_datasets(data: RankingData, params: dict[str, Any]):
+    """LightGBM training and validation Datasets (binned once, reusable across fits)."""
+    import lightgbm as lgb
+
+    ds_params = {k: params[k] for k in ("max_bin", "seed", "verbosity", "num_threads", "feature_pre_filter") if k in params}
+    common = dict(feature_name=list(data.features), categorical_feature=list(data.categorical),
+                  free_raw_data=False, params=ds_params)
+    train = lgb.Dataset(data.X("train").to_numpy(np.float64), label=data.y("train"), group=data["train"].group, **common)
+    valid = lgb.Dataset(
+        data.X("validation").to_numpy(np.float64), label=data.y("validation"), group=data["validation"].group,
+        reference=train, **common,
+    )
+    return train, valid
+
+
+@dataclass
+class FitResult:
+    """A fitted booster and how it got there.
+
+    Attributes
+    ----------
+    booster : lightgbm.Booster
+        Trimmed to ``best_iteration`` trees.
+    best_iteration : int
+    best_score : float
+        Validation NDCG@primary_k at ``best_iteration``.
+    params : dict
+    evals : dict
+        Validation metric per iteration.
+    """
+
+    booster: Any
+    best_iteration: int
+    best_score: float
+    params: dict[str, Any]
+    evals: dict[str, Any] = field(default_factory=dict)
+
+
+def fit_ranker(
+    data: RankingData,
+    config: TrainingConfig,
+    overrides: dict[str, Any] | None = None,
+    callbacks: list | None = None,
+    datasets=None,
+) -> FitResult:
+    """Train on the train split, stop early on validation NDCG@``primary_k``.
+
+    Parameters
+    ----------
+    data : RankingData
+    config : TrainingConfig
+    overrides : dict, optional
+        Parameters replacing configured ones (e.g. a trial's sample).
+    callbacks : list, optional
+        Extra LightGBM callbacks (e.g. Optuna pruning).
+    datasets : tuple, optional
+        ``(train, valid)`` from :func:`make_datasets`, to skip re-binning.
+
+    Returns
+    -------
+    FitResult
+    """
+    import lightgbm as lgb
+
+    params = lgb_params(config, data, overrides)
+    metric = f"ndcg@{config.evaluation.primary_k}"
+    if len(data["train"]) == 0 or len(data["validation"]) == 0:
+        raise ConfigError("training and validation splits must both hold campaigns")
+    train_set, valid_set = datasets if datasets is not None else make_datasets(data, params)
+    evals: dict[str, Any] = {}
+    booster = lgb.train(
+        params,
+        train_set,
+        num_boost_round=config.lightgbm.num_boost_round,
+        valid_sets=[valid_set],
+        valid_names=[VALID_NAME],
+        callbacks=[
+            lgb.early_stopping(config.lightgbm.early_stopping_rounds, first_metric_only=True, verbose=False),
+            lgb.record_evaluation(evals),
+            *(callbacks or []),
+        ],
+    )
+    best = booster.best_iteration or booster.current_iteration()
+    curve = evals.get(VALID_NAME, {}).get(metric, [])
+    score = float(curve[best - 1]) if curve else float("nan")
+    logger.info("fitted %d trees (best iteration %d), validation %s %.4f", booster.current_iteration(), best, metric, score)
+    return FitResult(trim_booster(booster, best), best, score, params, evals)
+
+
+def make_bundle(fit: FitResult, data: RankingData, config: TrainingConfig, metadata: dict[str, Any] | None = None) -> RankerBundle:
+    """Wrap a fit with its feature names, encodings and version stamps."""
+    from ..features.specs import FEATURE_SET_VERSION
+
+    meta = {
+        "best_iteration": fit.best_iteration,
+        "validation_score": fit.best_score,
+        "config_digest": config.digest(),
+        "cutoff": data.cutoff.isoformat(),
+        "holdout_from": data.holdout_from.isoformat(),
+    }
+    meta.update(metadata or {})
+    return RankerBundle(
+        booster=fit.booster,
+        features=list(data.features),
+        categories=dict(data.categories),
+        feature_set_version=str(FEATURE_SET_VERSION),
+        label=config.label.model_dump(mode="json"),
+        params={k: v for k, v in fit.params.items() if k not in ("label_gain", "monotone_constraints")},
+        metadata=meta,
+    )
