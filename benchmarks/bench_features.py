@@ -104,7 +104,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--skip-reference", action="store_true")
     args = parser.parse_args(argv)
 
-    result: dict = {"cpu_count": os.cpu_count()}
+    # Wall seconds depend on what else runs on the machine: the load average is recorded
+    # beside them, and CPU seconds (which do not) are reported too.
+    result: dict = {"cpu_count": os.cpu_count(), "load_average_before": [round(x, 2) for x in os.getloadavg()]}
     with tempfile.TemporaryDirectory(prefix="bench-features-") as tmp:
         data_dir = args.data
         if data_dir is None:
@@ -121,6 +123,7 @@ def main(argv=None) -> dict:
         result["snapshot"] = _measure("snapshot", data_dir, {"as_of": args.snapshot_at, "category": "beauty"})
     if not args.skip_reference:
         result["reference"] = _reference(args.ref_creators, args.ref_campaigns, args.seed)
+    result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     result["targets"] = {"training_matrix_seconds": 60, "training_matrix_peak_gb": 6, "snapshot_seconds": 20}
     print(json.dumps(result, indent=2))
     return result

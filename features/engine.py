@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,6 +51,7 @@ ENGAGEMENT_DELAY = C.ENGAGEMENT_DELAY_DAYS * DAY
 IGNORED_AFTER = C.IGNORED_AFTER_DAYS * DAY
 _I64_MAX = np.iinfo(np.int64).max
 _NAT = np.iinfo(np.int64).min  # NaT as int64
+PREPARE_THREADS = 2  # the posts, orders and invitations streams are built side by side
 _STRING = pd.StringDtype("pyarrow")
 
 # Decision category codes below 0: -1 a category the market never saw (its counts are 0),
@@ -80,7 +82,6 @@ class _Stream:
 
     def __init__(self, seg, t, n_seg, ints=None, vals=None):
         self.t = np.ascontiguousarray(t, dtype=np.int64)
-        self.n_seg = n_seg
         counts = np.bincount(np.asarray(seg, dtype=np.int64), minlength=n_seg + 2)[: n_seg + 2]
         self.starts = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)[: n_seg + 2]
         self.ip = {}
@@ -239,17 +240,22 @@ def _radix_by(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
     """``order`` stably re-sorted by non-negative integer ``keys``, 16 bits per pass.
 
     numpy sorts 16-bit keys with a linear-time stable radix sort; two passes cover
-    4 billion creators, so sorting 10M events by creator stays linear.
+    4 billion creators, so sorting 10M events by creator stays linear. 32-bit working
+    copies halve the memory traffic of the gathers between passes.
     """
-    k = keys[order]
-    top = int(k.max()) if len(k) else 0
+    if len(order) == 0:
+        return order
+    top = int(keys.max())
+    narrow = top < 2**32 and len(order) < 2**31
+    k = keys[order].astype(np.uint32 if narrow else np.int64)
+    work = order.astype(np.int32) if narrow else order
     shift = 0
     while True:
         step = np.argsort(((k >> shift) & 0xFFFF).astype(np.uint16), kind="stable")
-        order, k = order[step], k[step]
+        work, k = work[step], k[step]
         shift += 16
         if top >> shift == 0:
-            return order
+            return work.astype(np.int64)
 
 
 def _event_order(seg: np.ndarray, t: np.ndarray, tie: np.ndarray | None = None) -> np.ndarray:
@@ -326,10 +332,14 @@ def _post_streams(P: pd.DataFrame, ids, categories, cutoff: int):
     return posts, pairs, post_cat
 
 
-def _order_streams(O, P, campaigns, ids, categories, post_cat, cutoff: int):
-    """Orders by (creator, time) in integer cents, refunds by (creator, refunded_at), and the
-    (creator, category) of every order: its post's category when known, else its campaign's."""
-    n_creators, n_cat = len(ids), max(len(categories), 1)
+def _order_streams(O, P, campaigns, ids, categories, cutoff: int):
+    """Orders by (creator, time) in integer cents and refunds by (creator, refunded_at).
+
+    Also returns, per sorted order, what its category comes from: the row of its post
+    (-1 if none) and its campaign's category code (-1 if none); the post's category wins,
+    resolved once the posts are prepared.
+    """
+    n_creators = len(ids)
     seg, t = _lookup(O[C.CREATOR_ID], ids), _us(O[C.ORDERED_AT])
     keep = np.flatnonzero((seg >= 0) & (t < cutoff))
     order = keep[_event_order(seg[keep], t[keep])]
@@ -341,19 +351,24 @@ def _order_streams(O, P, campaigns, ids, categories, post_cat, cutoff: int):
     del camp
     # Ids are looked up in table order, then follow the sort: cheaper than reordering strings.
     via_post = _rows_of(O[C.POST_ID], P[C.POST_ID])[order]
-    cat = np.where(via_post >= 0, post_cat[np.maximum(via_post, 0)], -1)
-    del via_post
     campaign_cat = _lookup(campaigns[C.CATEGORY], categories)
-    via_campaign = _rows_of(O[C.CAMPAIGN_ID], campaigns[C.CAMPAIGN_ID])[order]
-    cat = np.where(cat >= 0, cat, np.where(via_campaign >= 0, campaign_cat[np.maximum(via_campaign, 0)], -1))
+    via_campaign = _lookup(O[C.CAMPAIGN_ID], _strings(campaigns[C.CAMPAIGN_ID]))[order]  # few campaigns: hash them
+    by_campaign = np.where(via_campaign >= 0, campaign_cat[np.maximum(via_campaign, 0)], -1).astype(np.int32)
     del via_campaign
     r = _us(O[C.REFUNDED_AT])[order]
     refunded = np.flatnonzero((r != _NAT) & (r < cutoff))
     ro = refunded[_event_order(seg[refunded], r[refunded])]
     refunds = _Stream(seg[ro], r[ro], n_creators)
-    has_cat = np.flatnonzero(cat >= 0)
-    pairs = (seg[has_cat] * n_cat + cat[has_cat], t[has_cat], g[has_cat])
-    return orders, refunds, pairs
+    return orders, refunds, (seg, t, g, via_post, by_campaign)
+
+
+def _order_pairs(sources, post_cat: np.ndarray, n_cat: int):
+    """(creator x category key, time, cents) of every order with a category."""
+    seg, t, g, via_post, by_campaign = sources
+    cat = np.where(via_post >= 0, post_cat[np.maximum(via_post, 0)], -1)
+    cat = np.where(cat >= 0, cat, by_campaign)  # a post without a category falls back too
+    has = np.flatnonzero(cat >= 0)
+    return seg[has] * n_cat + cat[has], t[has], g[has]
 
 
 def _category_streams(post_pairs, order_pairs, n_keys: int):
@@ -462,19 +477,23 @@ def prepare(tables: dict[str, pd.DataFrame], until=None) -> PreparedMarket:
         cats.update(pd.Series(frame[col]).dropna().astype(str).unique().tolist())
     categories = sorted(cats)
     lap("creators")
-    posts, post_pairs, post_cat = _post_streams(tables[C.POSTS], ids, categories, cutoff)
-    lap("posts")
-    orders, refunds, order_pairs = _order_streams(
-        tables[C.ORDERS], tables[C.POSTS], tables[C.CAMPAIGNS], ids, categories, post_cat, cutoff
-    )
-    del post_cat
-    lap("orders")
+    # Posts, orders and invitations are independent: two threads (numpy sorts and gathers
+    # and Arrow lookups release the GIL), so a 2-core machine prepares in about half the time.
+    with ThreadPoolExecutor(max_workers=PREPARE_THREADS) as pool:
+        posts_job = pool.submit(_post_streams, tables[C.POSTS], ids, categories, cutoff)
+        orders_job = pool.submit(_order_streams, tables[C.ORDERS], tables[C.POSTS], tables[C.CAMPAIGNS], ids,
+                                 categories, cutoff)
+        invites_job = pool.submit(_invitation_streams, tables[C.INVITATIONS], ids, cutoff)
+        posts, post_pairs, post_cat = posts_job.result()
+        orders, refunds, order_sources = orders_job.result()
+        invites, answers, fees = invites_job.result()
+    lap("events")
+    order_pairs = _order_pairs(order_sources, post_cat, max(len(categories), 1))
+    del order_sources, post_cat
     pairs, post_cat_stream, order_cat_stream = _category_streams(post_pairs, order_pairs,
                                                                  len(ids) * max(len(categories), 1))
     del post_pairs, order_pairs
     lap("categories")
-    invites, answers, fees = _invitation_streams(tables[C.INVITATIONS], ids, cutoff)
-    lap("invitations")
     h = _peer_hash(creators[C.CREATOR_ID].astype(object))
     peer_order = np.lexsort((np.arange(len(ids)), h))  # ids are sorted: the code breaks hash ties by id
     lap("peer_sample")
@@ -759,17 +778,26 @@ def build_features(tables, decisions: pd.DataFrame) -> pd.DataFrame:
     # Rows sorted by (creator, time) make every search and window walk memory-local.
     order = np.lexsort((T, code))
     c_s, T_s, cat_s = code[order], T[order], cat[order]
-    base = _base(mk, c_s, T_s, cat_s)
-
-    # Peer percentiles and indices, month by month (peers are cached per month).
     months = _month_floor(T_s)
-    scores: dict[str, np.ndarray] = {}
-    for month in np.unique(months):
-        rows = np.flatnonzero(months == month)
-        peers = _peer_tables(mk, int(month), S.PEER_CAP)
-        part = peers.score({k: base[k][rows] for k in SCORE_INPUTS}, cat_s[rows])
-        for k, v in part.items():
-            scores.setdefault(k, np.full(n, np.nan))[rows] = v
+    month_list = [int(m) for m in np.unique(months)]
+    with ThreadPoolExecutor(max_workers=PREPARE_THREADS) as pool:
+        # Rows are independent: halves of the rows, and the months' peer tables, run side by side.
+        halves = [slice(0, n // 2), slice(n // 2, n)] if n >= 100_000 else [slice(0, n)]
+        base_jobs = [pool.submit(_base, mk, c_s[h], T_s[h], cat_s[h]) for h in halves]
+        peer_jobs = {m: pool.submit(_peer_tables, mk, m, S.PEER_CAP) for m in month_list}
+        parts = [job.result() for job in base_jobs]
+        base = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if len(parts) > 1 else parts[0]
+        del parts
+
+        # Peer percentiles and indices, month by month.
+        def score(month):
+            rows = np.flatnonzero(months == month)
+            return rows, peer_jobs[month].result().score({k: base[k][rows] for k in SCORE_INPUTS}, cat_s[rows])
+
+        scores: dict[str, np.ndarray] = {}
+        for rows, part in pool.map(score, month_list):
+            for k, v in part.items():
+                scores.setdefault(k, np.full(n, np.nan))[rows] = v
     base.update(scores)
 
     inverse = np.empty(n, dtype=np.int64)
@@ -777,6 +805,9 @@ def build_features(tables, decisions: pd.DataFrame) -> pd.DataFrame:
     known = code < mk.n_creators
     idx = np.minimum(code, max(mk.n_creators - 1, 0))
     primary = np.where(known, mk.primary_name[idx] if mk.n_creators else None, None)
+    own_country = np.where(known, mk.country[idx] if mk.n_creators else None, None)
+    del mk  # a market prepared here is freed before the output is assembled
+    rate_card = base["rate_card_usd"][inverse]
     cols: dict[str, object] = {}
     for spec in S.CATALOGUE:
         name = spec.name
@@ -785,13 +816,14 @@ def build_features(tables, decisions: pd.DataFrame) -> pd.DataFrame:
         elif name == "category_match":
             cols[name] = _match(cat_name, primary)
         elif name == "country_match":
-            cols[name] = _match(country, np.where(known, mk.country[idx] if mk.n_creators else None, None))
+            cols[name] = _match(country, own_country)
         elif name == "budget_to_rate_card":
-            rc = base["rate_card_usd"][inverse]
-            cols[name] = np.where(rc > 0, budget / np.where(rc > 0, rc, 1.0), np.nan)
+            ok = rate_card > 0
+            cols[name] = np.where(ok, budget / np.where(ok, rate_card, 1.0), np.nan)
         else:
-            cols[name] = np.asarray(base[name], dtype=np.float64)[inverse] if n else np.zeros(0)
-    feats = pd.DataFrame(cols, index=pd.RangeIndex(n))
+            cols[name] = np.asarray(base.pop(name), dtype=np.float64)[inverse] if n else np.zeros(0)
+    del base
+    feats = pd.DataFrame(cols, index=pd.RangeIndex(n), copy=False)  # no 2-D copy of the columns
     out = pd.concat([decisions.reset_index(drop=True), feats], axis=1)
     out.attrs["feature_set_version"] = S.FEATURE_SET_VERSION
     return out

@@ -100,7 +100,7 @@ def check_briefs(
         The uncoerced values, quoted in the message for an unreadable value.
     """
     unparsed = unparsed or {}
-    problems: list[tuple[int, int, str]] = []  # (row index, column order, message)
+    problems: list[tuple[int, int, str]] = []  # first (row, column order, message) of each broken rule
     order = {name: i for i, name in enumerate(_SPEC.column_names)}
 
     def add(mask, column: str, message) -> None:
@@ -122,13 +122,20 @@ def check_briefs(
             add(values.str.strip().str.len() == 0, col.name, "value is empty")
         if col.dtype in (FLOAT, INT):
             add(values < 0, col.name, "value is negative")
-    add(briefs[C.CREATED_AT] > briefs[C.STARTS_AT], C.STARTS_AT, "starts_at is before created_at")
-    add(briefs[C.STARTS_AT] > briefs[C.ENDS_AT], C.ENDS_AT, "ends_at is before starts_at")
+    def before(later: str, earlier: str):
+        def message(i: int) -> str:
+            return (f"{later} ({briefs[later].iloc[i].isoformat()}) is before "
+                    f"{earlier} ({briefs[earlier].iloc[i].isoformat()})")
+        return message
+
+    add(briefs[C.CREATED_AT] > briefs[C.STARTS_AT], C.STARTS_AT, before(C.STARTS_AT, C.CREATED_AT))
+    add(briefs[C.STARTS_AT] > briefs[C.ENDS_AT], C.ENDS_AT, before(C.ENDS_AT, C.STARTS_AT))
     add(briefs[C.CAMPAIGN_ID].duplicated() & briefs[C.CAMPAIGN_ID].notna(), C.CAMPAIGN_ID,
         lambda i: f"campaign_id '{briefs[C.CAMPAIGN_ID].iloc[i]}' appears more than once")
     if problems:
         row, col_i, message = min(problems)
-        extra = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        more = len(problems) - 1
+        extra = f" (and {more} more broken rule{'s' if more > 1 else ''} in the file)" if more else ""
         raise InputError(f"{source}: row {row + 1}, column {_SPEC.column_names[col_i]}: {message}{extra}")
 
 

@@ -51,7 +51,8 @@ logger = logging.getLogger(__name__)
 TOLERANCE = 1e-6  # in raw-score units (relative above |value| 1)
 CHUNK_ROWS = 200_000  # rows per batch: bounds the (tree nodes x rows) decision matrix
 CHECK_ROWS = 256  # explained rows also checked against LightGBM pred_contrib
-PATTERN_BLOCK = 4096  # distinct leaf patterns weighted at once (bounds a (block, m, m) array)
+TABLE_MAX_FEATURES = 12  # leaves with at most this many path features get a 2**m table per model
+TABLE_BLOCK = 4_000_000  # elements of the (leaves, patterns, m, m) array weighted at once (32 MB)
 MAX_PATH_FEATURES = 40  # beyond this, the batch engine hands over to pred_contrib
 OTHER_FAMILY = "other"
 RELATIVE_SCORE = "relative_score"  # score minus the campaign's mean score
@@ -132,12 +133,48 @@ def _shapley_weights(m: int) -> np.ndarray:
     return np.array([math.factorial(k) * math.factorial(m - k - 1) / math.factorial(m) for k in range(m)])
 
 
+class _Columns:
+    """Per-feature views of a matrix computed once and shared by every split on the feature."""
+
+    def __init__(self, X: np.ndarray):
+        self.X = X
+        self._cache: dict = {}
+
+    def _get(self, key, make):
+        value = self._cache.get(key)
+        if value is None:
+            value = self._cache[key] = make()
+        return value
+
+    def raw(self, f: int) -> np.ndarray:
+        return self._get(("raw", f), lambda: np.ascontiguousarray(self.X[:, f]))
+
+    def nan(self, f: int) -> np.ndarray:
+        return self._get(("nan", f), lambda: np.isnan(self.raw(f)))
+
+    def zeroed(self, f: int) -> np.ndarray:
+        return self._get(("zeroed", f), lambda: np.where(self.nan(f), 0.0, self.raw(f)))
+
+    def zero(self, f: int) -> np.ndarray:
+        return self._get(("zero", f), lambda: np.abs(self.zeroed(f)) <= _ZERO)
+
+    def codes(self, f: int) -> np.ndarray:
+        """Integer category codes; NaN and negatives become -1 (never in a split's set)."""
+        def make():
+            x = self.raw(f)
+            ok = x >= 0  # False for NaN
+            return np.where(ok, x, -1).astype(np.int64)
+
+        return self._get(("codes", f), make)
+
+
 @dataclass
 class _Leaf:
     value: float
     features: np.ndarray  # unique features on the path
     zero: np.ndarray  # per feature: product of cover fractions of the path's splits on it
     conds: list  # per feature: [(node, goes_left), ...] of the path's splits on it
+    table: np.ndarray | None = None  # (m, 2**m): contribution to each feature for every pattern
 
 
 @dataclass
@@ -185,6 +222,27 @@ class BatchTreeShap:
                 self.expected_value += float(root["leaf_value"])
                 continue
             self.trees.append(self._parse(root))
+        self._tabulate()
+
+    def _tabulate(self) -> None:
+        """Contribution of every leaf for every one of its 2**m patterns, computed once per model.
+
+        Leaves with the same number of path features are weighted together, so the cost is a
+        few dozen array operations per model rather than per leaf and per batch.
+        """
+        by_m: dict[int, list[_Leaf]] = {}
+        for tree in self.trees:
+            for leaf in tree.leaves:
+                if len(leaf.features) <= TABLE_MAX_FEATURES:
+                    by_m.setdefault(len(leaf.features), []).append(leaf)
+        for m, leaves in by_m.items():
+            bits = ((np.arange(1 << m)[:, None] >> np.arange(m)) & 1).astype(np.float64)
+            step = max(1, TABLE_BLOCK // ((1 << m) * m * m))
+            for start in range(0, len(leaves), step):
+                part = leaves[start : start + step]
+                values = self._pattern_values(bits, np.stack([lf.zero for lf in part]), np.array([lf.value for lf in part]))
+                for leaf, table in zip(part, values):
+                    leaf.table = np.ascontiguousarray(table.T)
 
     def _parse(self, root) -> _Tree:
         nodes: list = []
@@ -225,40 +283,48 @@ class BatchTreeShap:
         return _Tree(nodes, leaves, feats)
 
     @staticmethod
-    def _goes_left(X: np.ndarray, node) -> np.ndarray:
+    def _goes_left(columns: "_Columns", node) -> np.ndarray:
         """LightGBM's decision at one node for every row (``NumericalDecision``/``CategoricalDecision``)."""
         f, cats, thr, default_left, missing = node
-        x = X[:, f]
         if cats is not None:  # NaN and negative codes go right; the listed categories go left
-            ok = x >= 0  # False for NaN
-            return ok & np.isin(np.where(ok, x, -1).astype(np.int64), cats)
-        nan = np.isnan(x)
-        if missing == "NaN":
-            return np.where(nan, default_left, x <= thr)
-        x = np.where(nan, 0.0, x)  # without a NaN bin, LightGBM reads NaN as 0
+            return np.isin(columns.codes(f), cats)
+        if missing == "NaN":  # NaN compares False: it goes left only by default
+            left = columns.raw(f) <= thr
+            return left | columns.nan(f) if default_left else left
+        left = columns.zeroed(f) <= thr  # without a NaN bin, LightGBM reads NaN as 0
         if missing == "Zero":
-            return np.where(np.abs(x) <= _ZERO, default_left, x <= thr)
-        return x <= thr
+            return left | columns.zero(f) if default_left else left & ~columns.zero(f)
+        return left
 
     @staticmethod
-    def _pattern_values(bits: np.ndarray, z: np.ndarray, v: float) -> np.ndarray:
-        """A leaf's contribution for each distinct pattern: (patterns, m) from (patterns, m) bits."""
+    def _pattern_values(bits: np.ndarray, z: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Contributions of leaves (sharing m) for bit patterns.
+
+        Parameters
+        ----------
+        bits : ndarray (c, m)
+            Patterns: 1 where the row agrees with the path on that feature.
+        z : ndarray (L, m)
+            Zero fractions of each leaf's path features.
+        v : ndarray (L,)
+            Leaf values.
+
+        Returns
+        -------
+        ndarray (L, c, m)
+        """
         c, m = bits.shape
         w = _shapley_weights(m)
-        out = np.empty((c, m))
         eye = np.eye(m, dtype=bool)
-        for start in range(0, c, PATTERN_BLOCK):
-            b = bits[start : start + PATTERN_BLOCK]
-            # poly[r, i, k]: coefficient of t^k in prod_{j != i} (o_j t + z_j), all i at once.
-            poly = np.zeros((len(b), m, m))
-            poly[:, :, 0] = 1.0
-            for j in range(m):
-                shifted = np.zeros_like(poly)
-                shifted[:, :, 1:] = poly[:, :, :-1]
-                updated = b[:, j, None, None] * shifted + z[j] * poly
-                poly = np.where(eye[j][None, :, None], poly, updated)
-            out[start : start + len(b)] = v * (b - z[None, :]) * (poly @ w)
-        return out
+        # poly[l, r, i, k]: coefficient of t^k in prod_{j != i} (o_j t + z_j), all leaves and i at once.
+        poly = np.zeros((len(z), c, m, m))
+        poly[..., 0] = 1.0
+        for j in range(m):
+            shifted = np.zeros_like(poly)
+            shifted[..., 1:] = poly[..., :-1]
+            updated = bits[None, :, j, None, None] * shifted + z[:, None, j, None, None] * poly
+            poly = np.where(eye[j][None, None, :, None], poly, updated)
+        return v[:, None, None] * (bits[None] - z[:, None, :]) * (poly @ w)
 
     def tree_values(self, X: np.ndarray):
         """Yield, per tree: its features, SHAP values of its distinct rows and each row's distinct row.
@@ -272,43 +338,50 @@ class BatchTreeShap:
             Row -> distinct row.
         """
         n = len(X)
+        columns = _Columns(X)
         for tree in self.trees:
             dec = np.empty((len(tree.nodes), n), dtype=bool)
             for i, node in enumerate(tree.nodes):
-                dec[i] = self._goes_left(X, node)
+                dec[i] = self._goes_left(columns, node)
             inverse, first = self._distinct_columns(dec)
             d = dec[:, first]
             col = {int(f): k for k, f in enumerate(tree.features)}
             values = np.zeros((len(tree.features), d.shape[1]))
             for leaf in tree.leaves:
-                code = np.zeros(d.shape[1], dtype=np.int64)
+                m = len(leaf.features)
+                code = np.zeros(d.shape[1], dtype=np.int64 if m > 15 else np.uint16)
                 for k, conds in enumerate(leaf.conds):
-                    agree = None
-                    for nid, left in conds:
-                        way = d[nid] if left else ~d[nid]
-                        agree = way if agree is None else agree & way
-                    code |= agree.astype(np.int64) << k
-                which, patterns = pd.factorize(code)
-                bits = ((np.asarray(patterns)[:, None] >> np.arange(len(leaf.features))) & 1).astype(np.float64)
-                contrib = self._pattern_values(bits, leaf.zero, leaf.value).T  # (m, patterns)
-                values[[col[int(f)] for f in leaf.features]] += contrib[:, which]
+                    nid, left = conds[0]
+                    agree = d[nid] if left else ~d[nid]
+                    for nid, left in conds[1:]:
+                        agree = agree & (d[nid] if left else ~d[nid])
+                    code |= agree.astype(code.dtype) << k
+                if leaf.table is not None:
+                    table, which = leaf.table, code
+                else:  # a long path: weigh only the patterns present
+                    which, patterns = pd.factorize(code.astype(np.int64))
+                    bits = ((np.asarray(patterns)[:, None] >> np.arange(m)) & 1).astype(np.float64)
+                    table = self._pattern_values(bits, leaf.zero[None], np.array([leaf.value]))[0].T
+                for k, f in enumerate(leaf.features):  # row by row of a C array: no fancy scatter
+                    values[col[int(f)]] += table[k].take(which)
             yield tree.features, values, inverse
 
     @staticmethod
     def _distinct_columns(dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Group rows (columns of ``dec``) with identical decisions: (row -> group, first row of each group)."""
         n_nodes, n = dec.shape
-        if n_nodes <= 63:
-            key = np.zeros(n, dtype=np.int64)
-            for i in range(n_nodes):
-                key |= dec[i].astype(np.int64) << i
-            inverse, uniques = pd.factorize(key)
+        words = np.zeros(((n_nodes + 63) // 64, n), dtype=np.uint64)  # 64 decisions a word
+        for i in range(n_nodes):
+            words[i // 64] |= dec[i].astype(np.uint64) << np.uint64(i % 64)
+        if len(words) == 1:
+            inverse, uniques = pd.factorize(words[0])
+            n_groups = len(uniques)
         else:
-            packed = np.ascontiguousarray(np.packbits(dec.T, axis=1))
-            _, inverse = np.unique(packed.view(np.dtype((np.void, packed.shape[1]))).ravel(), return_inverse=True)
+            rows = np.ascontiguousarray(words.T)
+            _, inverse = np.unique(rows.view(np.dtype((np.void, rows.shape[1] * 8))).ravel(), return_inverse=True)
             inverse = inverse.ravel()
-            uniques = np.empty(int(inverse.max()) + 1 if n else 0)
-        first = np.empty(len(uniques), dtype=np.int64)
+            n_groups = int(inverse.max()) + 1 if n else 0
+        first = np.empty(n_groups, dtype=np.int64)
         first[inverse[::-1]] = np.arange(n - 1, -1, -1)
         return inverse, first
 
@@ -415,12 +488,20 @@ def _all_rows(booster, X, codes, g, M, slot, n_selected, threads):
 
     Uses :class:`BatchTreeShap`; falls back to LightGBM ``pred_contrib`` for models it
     does not cover.
+
+    Returns
+    -------
+    phi_sum : ndarray (campaigns, features)
+    fam_rows : ndarray (rows, families)
+    selected_phi : ndarray (explained rows, features)
+    totals : ndarray (rows,)
+        Sum of each row's contributions (its score minus the expected value).
+    expected : float
     """
     n, p = X.shape
     phi_sum = np.zeros((g, p))
-    fam_rows = np.zeros((n, M.shape[1]))
+    fam_t = np.zeros((M.shape[1], n))  # families x rows: each tree adds to a few contiguous rows
     selected_phi = np.zeros((n_selected, p))
-    totals = np.zeros(n)
     try:
         engine = BatchTreeShap(booster)
     except ExplanationError as exc:
@@ -429,32 +510,30 @@ def _all_rows(booster, X, codes, g, M, slot, n_selected, threads):
     expected = engine.expected_value if engine is not None else np.nan
     for start in range(0, n, CHUNK_ROWS):
         stop = min(n, start + CHUNK_ROWS)
-        rows = slice(start, stop)
-        keep = slot[rows] >= 0
+        keep = slot[start:stop] >= 0
+        chunk_codes = codes[start:stop]
         if engine is None:
-            contrib = tree_contributions(booster, X[rows], threads)
+            contrib = tree_contributions(booster, X[start:stop], threads)
             expected = contrib[0, -1]
             phi = contrib[:, :-1]
-            totals[rows] = phi.sum(axis=1)
-            fam_rows[rows] = phi @ M
-            selected_phi[slot[rows][keep]] = phi[keep]
+            fam_t[:, start:stop] = (phi @ M).T
+            selected_phi[slot[start:stop][keep]] = phi[keep]
             for j in range(p):
-                phi_sum[:, j] += np.bincount(codes[rows], weights=phi[:, j], minlength=g)
+                phi_sum[:, j] += np.bincount(chunk_codes, weights=phi[:, j], minlength=g)
             continue
-        chunk_codes = codes[rows]
         kept_rows = np.flatnonzero(keep)
-        for feats, values, inverse in engine.tree_values(X[rows]):
-            # Campaign sums via counts of (campaign, distinct row): no per-row pass needed.
+        kept_slots = slot[start:stop][kept_rows]
+        for feats, values, inverse in engine.tree_values(X[start:stop]):
             d = values.shape[1]
+            # Campaign sums from counts of (campaign, distinct row): no per-row pass over features.
             counts = np.bincount(chunk_codes * d + inverse, minlength=g * d).reshape(g, d)
             phi_sum[:, feats] += counts @ values.T
-            totals[rows] += values.sum(axis=0)[inverse]
             fam_vals = M[feats].T @ values
-            fam_present = np.flatnonzero(np.any(fam_vals != 0, axis=1))
-            fam_rows[rows, fam_present] += fam_vals[fam_present][:, inverse].T
+            for k in np.flatnonzero(np.any(fam_vals != 0, axis=1)):
+                fam_t[k, start:stop] += fam_vals[k].take(inverse)
             if len(kept_rows):
-                selected_phi[slot[rows][kept_rows][:, None], feats[None, :]] += values[:, inverse[kept_rows]].T
-    return phi_sum, fam_rows, selected_phi, totals, float(expected)
+                selected_phi[kept_slots[:, None], feats[None, :]] += values[:, inverse[kept_rows]].T
+    return phi_sum, fam_t.T, selected_phi, fam_t.sum(axis=0), float(expected)
 
 
 def explain(

@@ -6,7 +6,9 @@
 1. loads the model stamped in the file (or the one given) and refuses a feature-set mismatch;
 2. rebuilds the features of the listed creators as of the file's ``as_of`` and checks that
    the model reproduces the file's scores (otherwise the explanation would be of another
-   score);
+   score). A file cut with ``score --top`` lists only the best creators, but comparisons
+   must be with every creator scored: their number is read back from the percentiles and
+   the rest of the field is rebuilt (:func:`complete_candidates`);
 3. explains the top ``K`` creators of each campaign relative to the campaign mean
    (:func:`creatorrank.serving.explain.explain`);
 4. writes, atomically, one self-contained HTML page and one JSON file per campaign (no
@@ -59,6 +61,7 @@ def explain_campaigns(
     all_creators: bool = False,
     tracking_uri: str | None = None,
     briefs: str | os.PathLike | None = None,
+    timings: dict | None = None,
 ) -> list[Path]:
     """Write one HTML report and one JSON file per campaign of a scores file, and an index.
 
@@ -81,6 +84,8 @@ def explain_campaigns(
     briefs : path-like, optional
         Briefs file for campaigns that are neither in the data nor described in the scores
         file (category, country, budget).
+    timings : dict, optional
+        Filled with wall seconds per stage (and row counts), for benchmarks.
 
     Returns
     -------
@@ -112,13 +117,15 @@ def explain_campaigns(
     t = time.perf_counter()
     tables = load_tables(data_dir)
     brief_frame = campaign_briefs(scores, tables, briefs)
-    frame = rebuild_features(tables, scores, brief_frame)
+    candidates, notes = complete_candidates(scores, tables, brief_frame)
+    frame = rebuild_features(tables, candidates, brief_frame)
     seconds["features"] = time.perf_counter() - t
 
     t = time.perf_counter()
     score = check_reproduces(bundle, frame, uri)
-    expl = explain(bundle, frame, top=int(top), all_creators=bool(all_creators),
-                   rank=frame[C.RANK].to_numpy(), score=score)
+    rank = rank_unlisted(frame, score)
+    listed_top = int(scores[C.RANK].max()) if all_creators else int(top)
+    expl = explain(bundle, frame, top=listed_top, rank=rank, score=score)
     seconds["explain"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -126,7 +133,7 @@ def explain_campaigns(
     history = creator_history(
         tables, pd.DataFrame({C.CREATOR_ID: rows[C.CREATOR_ID], C.AS_OF: frame[C.AS_OF].to_numpy()[rows["position"]]})
     )
-    docs = campaign_documents(expl, frame, scores, brief_frame, history, bundle)
+    docs = campaign_documents(expl, frame, scores, brief_frame, history, bundle, notes)
     seconds["assemble"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -134,6 +141,10 @@ def explain_campaigns(
     pages = write_reports(docs, out)
     seconds["write"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - t0
+    if timings is not None:
+        timings.update({f"{k}_s": v for k, v in seconds.items()})
+        timings.update({f"{k}_s": v for k, v in expl.seconds.items()})
+        timings.update(candidates=int(len(frame)), explained=int(len(expl.rows)), campaigns=int(len(expl.campaigns)))
     logger.info("%d campaign report(s) in %s: %s", len(pages), out,
                 ", ".join(f"{k} {v:.1f}s" for k, v in seconds.items()))
     return pages
@@ -249,6 +260,117 @@ def campaign_briefs(
     return out
 
 
+def scored_counts(scores: pd.DataFrame) -> pd.Series:
+    """Creators each campaign's scoring run ranked, read back from ranks and percentiles.
+
+    Scoring writes ``percentile = 100 (n - rank + 1) / n`` (before ``--top`` cuts the file),
+    so any row ranked below the first gives ``n = (rank - 1) / (1 - percentile / 100)``.
+    Campaigns where that cannot be read (one row, ties) count their rows.
+    """
+    counts = scores.groupby(C.CAMPAIGN_ID, sort=False).size()
+    if C.PERCENTILE not in scores.columns:
+        return counts
+    pct = pd.to_numeric(scores[C.PERCENTILE], errors="coerce").to_numpy(dtype=np.float64)
+    rank = scores[C.RANK].to_numpy(dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n = (rank - 1) / (1 - pct / 100)
+    usable = (rank > 1) & (pct < 100) & np.isfinite(n)
+    inferred = pd.Series(np.round(n[usable]), index=scores[C.CAMPAIGN_ID].to_numpy()[usable]).groupby(level=0).median()
+    return np.maximum(counts, inferred.reindex(counts.index).fillna(0)).astype(np.int64)
+
+
+def complete_candidates(scores: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
+                        briefs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Bring back the candidates a ``--top`` cut left out of the scores file.
+
+    The campaign mean must be taken over every creator the run scored. When a campaign's
+    file rows are fewer than the run scored (see :func:`scored_counts`), its candidates
+    are rebuilt with the default eligibility rules, then as its invitees; a rebuild is
+    kept only when it has exactly the scored count and contains every listed creator.
+
+    Returns
+    -------
+    candidates : DataFrame
+        The scores plus rebuilt rows (``score`` and ``rank`` missing: not listed).
+    notes : dict
+        Campaign -> a sentence for the report: how the full set was rebuilt, or that it
+        could not be (the reference is then the mean of the listed creators).
+    """
+    from .candidates import CandidateFinder, EligibilityRules
+
+    scored = scored_counts(scores)
+    listed = scores.groupby(C.CAMPAIGN_ID, sort=False).size()
+    cut = [cid for cid in listed.index if scored[cid] > listed[cid]]
+    notes: dict[str, str] = {}
+    if not cut:
+        return scores, notes
+    finder = CandidateFinder(tables, EligibilityRules())
+    brief = briefs.set_index(C.CAMPAIGN_ID, drop=False)
+    extra = []
+    for cid in cut:
+        rows = scores[scores[C.CAMPAIGN_ID] == cid]
+        mine = set(rows[C.CREATOR_ID])
+        b = brief.loc[cid]
+        as_of = rows[C.AS_OF].iloc[0]
+        found = None
+        for mode in ("eligible", "invited"):
+            try:
+                ids = finder.eligible(b, as_of) if mode == "eligible" else finder.invited(b)
+            except CreatorRankError:
+                continue
+            ids = {str(i) for i in ids}
+            if len(ids) == scored[cid] and mine <= ids:
+                found = sorted(ids - mine)
+                break
+        if found is None:
+            notes[cid] = (f"The scores file holds the top {listed[cid]:,} of the {scored[cid]:,} creators scored and the "
+                          f"others could not be rebuilt: comparisons are with the average of these {listed[cid]:,}.")
+            continue
+        notes[cid] = (f"The scores file lists the top {listed[cid]:,} of {scored[cid]:,} scored creators; the other "
+                      f"{len(found):,} were rebuilt from the data so that comparisons are with the whole field.")
+        add = pd.DataFrame({C.CAMPAIGN_ID: cid, C.CREATOR_ID: found})
+        for col in scores.columns:
+            if col not in add.columns:
+                add[col] = rows[col].iloc[0] if col in (C.MODEL_NAME, C.MODEL_VERSION, C.FEATURE_SET_VERSION,
+                                                        C.AS_OF, C.SCORED_AT) else np.nan
+        extra.append(add)
+    if not extra:
+        return scores, notes
+    out = pd.concat([scores, *extra], ignore_index=True)
+    out[C.AS_OF] = pd.to_datetime(out[C.AS_OF], utc=True)
+    return out, notes
+
+
+def rank_unlisted(frame: pd.DataFrame, score: np.ndarray) -> np.ndarray:
+    """Ranks for every row: the file's for listed creators, after them by score for rebuilt ones.
+
+    Raises
+    ------
+    ModelError
+        A rebuilt creator outscores a listed one: the rebuild is not the set that was scored.
+    """
+    rank = frame[C.RANK].to_numpy(dtype=np.float64).copy()
+    unlisted = np.isnan(rank)
+    if not unlisted.any():
+        return rank.astype(np.int64)
+    campaign = frame[C.CAMPAIGN_ID].to_numpy()
+    creator = frame[C.CREATOR_ID].astype(str).to_numpy()
+    order = np.lexsort((creator, -score, campaign))
+    big = np.nanmax(rank) + 1 if (~unlisted).any() else 1
+    for cid in pd.unique(campaign[unlisted]):
+        mine = campaign == cid
+        listed_min = score[mine & ~unlisted].min() if (mine & ~unlisted).any() else np.inf
+        if (score[mine & unlisted] > listed_min + 1e-9).any():
+            raise ModelError(
+                f"campaign {cid}: the rebuilt candidates outrank listed ones; the scores file was cut with "
+                "non-default eligibility rules, so the campaign mean cannot be rebuilt (score again without --top)"
+            )
+    pos = np.empty(len(order), dtype=np.int64)
+    pos[order] = np.arange(len(order))
+    rank[unlisted] = big + pos[unlisted]  # beyond every listed rank, in score order
+    return rank.astype(np.int64)
+
+
 def rebuild_features(tables: Mapping[str, pd.DataFrame], scores: pd.DataFrame, briefs: pd.DataFrame) -> pd.DataFrame:
     """Features of every (campaign, creator) of the scores, as of the scores' ``as_of``.
 
@@ -277,7 +399,7 @@ def rebuild_features(tables: Mapping[str, pd.DataFrame], scores: pd.DataFrame, b
     features[C.CAMPAIGN_ID] = scores[C.CAMPAIGN_ID].to_numpy()
     features[C.CREATOR_ID] = scores[C.CREATOR_ID].to_numpy()
     features["file_score"] = scores[C.SCORE].to_numpy(dtype=np.float64)
-    features[C.RANK] = scores[C.RANK].to_numpy(dtype=np.int64)
+    features[C.RANK] = scores[C.RANK].to_numpy(dtype=np.float64)  # NaN: rebuilt, not in the file
     if C.PERCENTILE in scores.columns:
         features[C.PERCENTILE] = scores[C.PERCENTILE].to_numpy(dtype=np.float64)
     return features
@@ -298,7 +420,7 @@ def check_reproduces(bundle, frame: pd.DataFrame, uri: str, tol: float = 1e-6) -
     """
     recomputed = bundle.predict(frame)
     given = frame["file_score"].to_numpy(dtype=np.float64)
-    diff = np.abs(recomputed - given) / np.maximum(1.0, np.abs(given))
+    diff = np.abs(recomputed - given) / np.maximum(1.0, np.abs(given))  # NaN for rebuilt rows: not checked
     if len(diff) and float(np.nanmax(diff)) > tol:
         i = int(np.nanargmax(diff))
         raise ModelError(
@@ -402,7 +524,7 @@ def _top_drivers(contrib: np.ndarray, sign: int, k: int = TOP_DRIVERS) -> tuple[
 
 
 def campaign_documents(expl, frame: pd.DataFrame, scores: pd.DataFrame, briefs: pd.DataFrame,
-                       history: pd.DataFrame, bundle) -> list[dict[str, Any]]:
+                       history: pd.DataFrame, bundle, notes: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """One JSON-ready document per campaign: stamps, family summary, ranked creators with drivers.
 
     Built column-wise (numpy over all explained creators, then small per-creator dicts):
@@ -508,6 +630,7 @@ def campaign_documents(expl, frame: pd.DataFrame, scores: pd.DataFrame, briefs: 
             **stamp,
             "n_candidates": int(campaigns.at[cid, "n_candidates"]),
             "n_explained": int(campaigns.at[cid, "n_explained"]),
+            "reference_note": (notes or {}).get(cid),
             "campaign_mean_score": float(campaigns.at[cid, "campaign_mean_score"]),
             "expected_value": float(expl.expected_value),
             "family_drivers": [
@@ -698,7 +821,7 @@ _BASE = """<!DOCTYPE html>
 
 _STAMP = """Model <b>{{ d.model_name }}{% if d.model_version is not none %} v{{ d.model_version }}{% endif %}</b>
 &middot; feature set <b>{{ d.feature_set_version }}</b> &middot; data as of <b>{{ d.as_of_text }}</b>
-{% if d.scored_at %}&middot; scored {{ d.scored_at[:16].replace('T', ' ') }} UTC{% endif %}
+{% if d.scored_at %}&middot; scored {{ d.scored_at[:16].replace('T', ' ') }} UTC {% endif %}
 &middot; report made {{ d.generated_at[:16].replace('T', ' ') }} UTC"""
 
 _CAMPAIGN = """{% extends "base.html" %}
@@ -709,6 +832,7 @@ _CAMPAIGN = """{% extends "base.html" %}
 <p class="lead">{{ d.brief.category or "any category" }} &middot; {{ d.brief.country or "any country" }}
 {%- if d.brief.budget_usd is not none %} &middot; budget {{ money(d.brief.budget_usd) }}{% endif %}
  &middot; {{ "{:,}".format(d.n_candidates) }} candidates ranked, top {{ d.n_explained }} explained below</p>
+{% if d.reference_note %}<p class="note">{{ d.reference_note }}</p>{% endif %}
 
 <section class="card">
 <h2>What separates the candidates</h2>
@@ -814,17 +938,30 @@ def render_campaign(doc: Mapping[str, Any], env=None) -> str:
     return env.get_template("campaign.html").render(d=doc, family_chart=family_chart, waterfalls=waterfalls)
 
 
-def write_reports(docs: list[dict[str, Any]], out: Path) -> list[Path]:
-    """Write each campaign's HTML and JSON, then the index (so it never links a missing page)."""
+def publish(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` atomically, readable like any file the user creates.
+
+    The atomic writer's temporary file is private (mode 0600); reports are meant to be
+    shared, so the final file gets the mode the user's umask gives new files.
+    """
     from ..core.io import write_text
 
+    path = write_text(path, text)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+    return Path(path)
+
+
+def write_reports(docs: list[dict[str, Any]], out: Path) -> list[Path]:
+    """Write each campaign's HTML and JSON, then the index (so it never links a missing page)."""
     env = environment()
     out.mkdir(parents=True, exist_ok=True)
     pages, rows = [], []
     for doc in docs:
         name = f"campaign-{safe_name(doc['campaign_id'])}"
-        write_text(out / f"{name}.json", dump_json(doc))
-        pages.append(write_text(out / f"{name}.html", render_campaign(doc, env)))
+        publish(out / f"{name}.json", dump_json(doc))
+        pages.append(publish(out / f"{name}.html", render_campaign(doc, env)))
         fam = doc["family_drivers"]
         rows.append({
             "campaign_id": doc["campaign_id"], "href": f"{name}.html", "json": f"{name}.json",
@@ -839,6 +976,6 @@ def write_reports(docs: list[dict[str, Any]], out: Path) -> list[Path]:
         as_ofs = [d["as_of_text"] for d in sorted(docs, key=lambda d: d["as_of"] or "")]
         stamp = {k: s[k] for k in ("model_name", "model_version", "model_uri", "feature_set_version", "scored_at")}
         stamp["as_of_text"] = as_ofs[0] if len(as_ofs) == 1 else f"{as_ofs[0]} to {as_ofs[-1]}"
-        write_text(out / "index.json", dump_json({**stamp, "campaigns": rows}, indent=1))
-        write_text(out / "index.html", env.get_template("index.html").render(s=stamp, campaigns=rows))
+        publish(out / "index.json", dump_json({**stamp, "campaigns": rows}, indent=1))
+        publish(out / "index.html", env.get_template("index.html").render(s=stamp, campaigns=rows))
     return pages

@@ -8,10 +8,29 @@
    version scores every row and is stamped on it, even if the alias moves meanwhile;
 3. check the model's features against the current feature catalogue;
 4. find every brief's candidates (``eligible`` or ``invited``);
-5. stream the candidates in shards of ``chunk_size`` through ``build_features`` and
+5. prepare the market once (event streams and peer tables, see :func:`prepare_context`),
+   then stream the candidates in shards of ``chunk_size`` through ``build_features`` and
    ``predict``, locally or on a Dask cluster (the same shards either way, so both engines
    give identical scores);
 6. rank within each campaign, keep the top K, write the file atomically.
+
+Output columns, one row per (campaign, creator), sorted by campaign_id then rank:
+
+campaign_id, creator_id
+    The brief and the candidate.
+score
+    Raw lambdarank score: comparable within a campaign only.
+rank
+    1 = best; equal scores are ordered by creator_id.
+percentile
+    Share of the campaign's candidates scoring at most as high, 0-100 (100 = best; equal
+    scores share it), over all candidates, before ``top``.
+idx_*
+    The seven named 0-100 indices of the feature catalogue.
+model_name, model_version, feature_set_version
+    What produced the score (the version an alias resolved to).
+as_of, scored_at
+    The features' decision time; when the run ranked them.
 """
 
 from __future__ import annotations
@@ -188,6 +207,8 @@ def score(
         fixed_as_of = parse_ts(as_of, "as-of") if isinstance(as_of, str) else to_utc(as_of)
 
     brief_frame = read_briefs(briefs) if briefs is not None else None
+    if isinstance(campaign_ids, str):  # one id, not its characters
+        campaign_ids = [campaign_ids]
     campaign_list = list(campaign_ids) if campaign_ids is not None else None
     if campaign_list is not None and not campaign_list:
         raise CreatorRankError("no campaign to score: give at least one campaign id")
@@ -248,7 +269,7 @@ def score(
         candidates=int(sum(len(ids) for _, _, ids in plan)),
         campaigns=sorted(as_of_by_campaign),
         model_uri=model_uri,
-        model_name=str(frame[C.MODEL_NAME].iloc[0]) if len(frame) else _model_name(bundle, model_uri),
+        model_name=_model_name(bundle, model_uri),
         model_version=bundle.model_version,
         feature_set_version=str(bundle.feature_set_version),
         engine=engine,

@@ -91,10 +91,9 @@ def scorecard(
     ModelError
         The model cannot be loaded or was trained on another feature set.
     """
-    from ..core.io import write_text
     from ..core.timeutil import parse_ts, to_utc
     from ..features.engine import build_features, snapshot
-    from .report import creator_history, dump_json
+    from .report import creator_history, dump_json, publish
     from .score import check_feature_set, load_model, load_tables
 
     out = Path(out)
@@ -130,8 +129,8 @@ def scorecard(
 
     history = creator_history(tables, pd.DataFrame({C.CREATOR_ID: [creator_id], C.AS_OF: [when]})).iloc[0]
     doc = card_document(bundle, group, me, history, when, category, country, peer_label)
-    path = write_text(out, render_card(doc))
-    write_text(out.with_suffix(".json"), dump_json(doc, indent=1))
+    path = publish(out, render_card(doc))
+    publish(out.with_suffix(".json"), dump_json(doc, indent=1))
     logger.info("score card of %s written to %s", creator_id, path)
     return path
 
@@ -178,8 +177,7 @@ def card_document(bundle, group: pd.DataFrame, me: pd.Series, history: pd.Series
     from ..features.specs import CATALOGUE, INDEX_NAMES
     from .explain import explain
     from .report import jsonable
-    from .text import (FAMILY_TEXT, INDEX_TEXT, advice_sentence, family_title, feature_sentence, feature_text,
-                       format_date, history_sentence, index_how, ordinal, value_text)
+    from .text import FAMILY_TEXT, INDEX_TEXT, family_title, format_date, history_sentence, index_how
 
     specs = {s.name: s for s in CATALOGUE}
     no_history = int(history["posts"]) + int(history["invitations"]) + int(history["orders"]) == 0

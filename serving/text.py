@@ -383,10 +383,3 @@ def format_date(value) -> str:
         return ""
     ts = pd.Timestamp(value)
     return f"{ts.day} {ts.strftime('%b %Y')}"
-
-
-def ordinal(n: int) -> str:
-    """1 -> "1st", 22 -> "22nd"."""
-    n = int(n)
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"

@@ -64,7 +64,7 @@ def test_batch_treeshap_equals_pred_contrib(fitted):
     from creatorrank.serving.explain import BatchTreeShap, tree_contributions
 
     bundle, frame = fitted
-    X = bundle.encode(frame).to_numpy(np.float64)
+    X = bundle.encode(frame).to_numpy(np.float64).copy()
     X[:5] = np.nan  # creators with nothing known
     cat = bundle.features.index("primary_category")
     X[5:10, cat] = 999.0  # a category the model never saw

@@ -9,7 +9,7 @@ import pytest
 from creatorrank.core import constants as C
 from creatorrank.data.contract import CONTRACT
 from creatorrank.data.load import coerce_table
-from creatorrank.training.config import LabelConfig, SplitConfig, TrainingConfig
+from creatorrank.training.config import LabelConfig, SplitConfig
 from creatorrank.training.dataset import (
     assign_splits,
     campaign_outcomes,
@@ -137,3 +137,14 @@ def test_categorical_encoding_keeps_mapping_and_handles_unseen():
 def test_grade_labels_bounds():
     label = LabelConfig(thresholds_usd=[0, 10, 100])
     assert grade_labels(np.array([0, 5, 10, 11, 100, 101]), label).tolist() == [0, 1, 1, 2, 2, 3]
+
+
+def test_default_cutoff_is_the_end_of_the_data(tiny):
+    from creatorrank.training.dataset import resolve_cutoff
+
+    # the tiny market's last fact: invitation i3 to k2, sent 2024-05-02
+    assert resolve_cutoff(tiny, None) == ts("2024-05-02") + pd.Timedelta(microseconds=1)
+    assert resolve_cutoff(tiny, "2024-06-01") == ts("2024-06-01")
+    assert resolve_cutoff(tiny, "2024-06-01T02:00:00+02:00") == ts("2024-06-01")
+    with pytest.raises(Exception, match="ISO-8601"):
+        resolve_cutoff(tiny, "not a date")

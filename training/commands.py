@@ -213,7 +213,8 @@ def train(
     config_path : path-like, optional
         YAML/JSON training config (defaults otherwise).
     train_until : str or Timestamp, optional
-        Cutoff (default now): campaigns whose ``ends_at + label_settle_days`` is before it.
+        Cutoff: train on campaigns whose ``ends_at + label_settle_days`` is before it.
+        Default: now, or the end of the data when that is earlier.
     trials : int, optional
         Optuna trials (default ``tuning.trials``); 0 fits the configured parameters.
     tracking_uri : str, optional
@@ -234,10 +235,7 @@ def train(
     from .dataset import build_dataset
     from .model import log_bundle
     from .registry import register
-    from .tracking import (
-        ensure_experiment, flatten, log_frame, log_lineage, log_summary_metrics, metric_key,
-        plot_importance, plot_ndcg, plot_shap, study_storage, use_tracking,
-    )
+    from .tracking import ensure_experiment, flatten, log_evaluation, log_lineage, metric_key, study_storage, use_tracking
     from .train import fit_ranker, make_bundle
     from .tune import tune
 
@@ -293,20 +291,10 @@ def train(
         )
         closed = gap_closed(summary, primary)
         summary.attrs["gap_closed"] = closed
-        log_summary_metrics(summary, "test")
-        if not np.isnan(closed):
-            mlflow.log_metric(f"test.gap_closed.{metric_key(primary)}", closed)
-        log_frame(summary.reset_index(), "evaluation/test_metrics.csv", work)
-        log_frame(per_campaign, "evaluation/test_per_campaign.csv", work)
-        importance = bundle.feature_importance()
-        log_frame(importance, "evaluation/feature_importance.csv", work)
-        plots = [plot_ndcg(summary, work / "ndcg_vs_baselines.png", cfg.evaluation.k),
-                 plot_importance(importance, work / "feature_importance.png")]
+        shap_sample = None
         if cfg.evaluation.shap_rows > 0 and len(test):
-            sample = data.X("test").sample(n=min(cfg.evaluation.shap_rows, len(test)), random_state=0)
-            plots.append(plot_shap(bundle, sample, work / "shap_summary.png"))
-        for p in plots:
-            mlflow.log_artifact(str(p), artifact_path="plots")
+            shap_sample = data.X("test").sample(n=min(cfg.evaluation.shap_rows, len(test)), random_state=0)
+        log_evaluation(summary, per_campaign, bundle, cfg.evaluation.k, work, shap_sample)
 
         info = log_bundle(bundle, test, work)
         tags = {
@@ -341,11 +329,11 @@ def train(
 
 def _complete_frame(tables, label: LabelConfig, settle_days: int, matrix: pd.DataFrame | None,
                     cutoff=None) -> pd.DataFrame:
-    from .dataset import labelled_matrix, sort_queries, to_cutoff
+    from .dataset import labelled_matrix, resolve_cutoff, sort_queries
 
     if matrix is None:
         matrix = _training_matrix(tables)
-    frame, _ = labelled_matrix(tables, label, to_cutoff(cutoff), settle_days, matrix)
+    frame, _ = labelled_matrix(tables, label, resolve_cutoff(tables, cutoff), settle_days, matrix)
     return sort_queries(frame)[0]
 
 
@@ -394,13 +382,12 @@ def evaluate(
     ModelError
         Unknown model, or no complete campaign since ``since``.
     """
+    from ..features.specs import FEATURE_SET_VERSION
     from .dataset import to_cutoff
     from .model import load_ranker
 
     cfg = _config(config_path, config)
     bundle = load_ranker(model_uri, tracking_uri)
-    from ..features.specs import FEATURE_SET_VERSION
-
     if str(bundle.feature_set_version) != str(FEATURE_SET_VERSION):
         logger.warning("model was trained on feature set %s, the catalogue is %s",
                        bundle.feature_set_version, FEATURE_SET_VERSION)

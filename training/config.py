@@ -110,7 +110,7 @@ class LightGBMConfig(_Strict):
     """
 
     objective: Literal["lambdarank", "rank_xendcg"] = "lambdarank"
-    learning_rate: float = Field(0.05, gt=0, le=1)
+    learning_rate: float = Field(0.1, gt=0, le=1)
     num_leaves: int = Field(31, ge=2, le=4096)
     min_data_in_leaf: int = Field(40, ge=1)
     feature_fraction: float = Field(0.9, gt=0, le=1)

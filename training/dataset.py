@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,41 @@ def to_cutoff(value: str | pd.Timestamp | None) -> pd.Timestamp:
     if ts is pd.NaT:
         raise InputError(f"{value!r} is not an ISO-8601 time")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def data_end(tables: dict[str, pd.DataFrame]) -> pd.Timestamp | None:
+    """Time of the latest fact in the tables (an order, refund, post, answer, delivery...)."""
+    cols = {
+        C.CREATORS: [C.JOINED_AT],
+        C.CAMPAIGNS: [C.CREATED_AT],
+        C.POSTS: [C.POSTED_AT],
+        C.INVITATIONS: [C.INVITED_AT, C.RESPONDED_AT, C.DELIVERED_AT],
+        C.ORDERS: [C.ORDERED_AT, C.REFUNDED_AT],
+    }
+    latest = [tables[t][c].max() for t, names in cols.items() if t in tables for c in names if c in tables[t]]
+    latest = [t for t in latest if pd.notna(t)]
+    return max(latest) if latest else None
+
+
+def resolve_cutoff(tables: dict[str, pd.DataFrame], train_until: str | pd.Timestamp | None) -> pd.Timestamp:
+    """The training cutoff: ``train_until``, else now or, if earlier, just after the data's last fact.
+
+    A data export stops at some time: orders after it are not in it, so a campaign whose
+    settle period runs past the export's end would look complete with a truncated outcome.
+    Without an explicit ``train_until`` the cutoff is therefore the earlier of now and the
+    last fact in the tables (plus one microsecond, so that fact counts).
+    """
+    if train_until is not None:
+        return to_cutoff(train_until)
+    now = to_cutoff(None)
+    end = data_end(tables)
+    if end is None:
+        return now
+    end = to_cutoff(end) + pd.Timedelta(microseconds=1)
+    if end < now:
+        logger.info("no training cutoff given: using the end of the data, %s", end.isoformat())
+        return end
+    return now
 
 
 def campaign_outcomes(
@@ -239,7 +274,6 @@ class RankingData:
     categories: dict[str, list[str]]
     cutoff: pd.Timestamp
     excluded_campaigns: int = 0
-    info: dict = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> RankingSplit:
         return self.splits[name]
@@ -336,8 +370,9 @@ def build_dataset(
         Validated contract tables (:func:`creatorrank.data.validate.load_market`).
     config : TrainingConfig
     train_until : str or Timestamp, optional
-        Training cutoff (default now): only campaigns with ``ends_at + label_settle_days``
-        before it are used, and only facts known before it shape the labels.
+        Training cutoff: only campaigns with ``ends_at + label_settle_days`` before it are
+        used, and only facts known before it shape the labels. Default: now, or the end of
+        the data if earlier (see :func:`resolve_cutoff`).
     matrix : DataFrame, optional
         A precomputed training matrix (built from ``tables`` when omitted).
 
@@ -350,7 +385,7 @@ def build_dataset(
     InputError
         Fewer than three complete campaigns, or a configured feature missing from the matrix.
     """
-    cutoff = to_cutoff(train_until)
+    cutoff = resolve_cutoff(tables, train_until)
     features = config.feature_list()
     frame, excluded = labelled_matrix(tables, config.label, cutoff, config.label_settle_days, matrix)
     missing = [f for f in features if f not in frame.columns]

@@ -181,8 +181,6 @@ def log_bundle(bundle: RankerBundle, example_frame: pd.DataFrame, workdir: str |
     -------
     mlflow.models.model.ModelInfo
     """
-    import warnings
-
     import lightgbm as lgb
     import mlflow
     from mlflow.models import infer_signature
@@ -192,21 +190,19 @@ def log_bundle(bundle: RankerBundle, example_frame: pd.DataFrame, workdir: str |
     folder = bundle.save(Path(workdir) / PYFUNC_ARTIFACT)
     example = input_example(bundle, example_frame)
     signature = infer_signature(example, bundle.predict(example))
-    with warnings.catch_warnings():  # mlflow advises predict type hints; the signature is explicit
-        warnings.simplefilter("ignore", UserWarning)
-        return mlflow.pyfunc.log_model(
-            name=name,
-            python_model=RankerPyfunc(),
-            artifacts={PYFUNC_ARTIFACT: str(folder)},
-            signature=signature,
-            input_example=example,
-            pip_requirements=[
-                f"lightgbm=={lgb.__version__}",
-                f"mlflow=={mlflow.__version__}",
-                f"pandas=={pd.__version__}",
-                f"numpy=={np.__version__}",
-            ],
-        )
+    return mlflow.pyfunc.log_model(
+        name=name,
+        python_model=RankerPyfunc(),
+        artifacts={PYFUNC_ARTIFACT: str(folder)},
+        signature=signature,
+        input_example=example,
+        pip_requirements=[
+            f"lightgbm=={lgb.__version__}",
+            f"mlflow=={mlflow.__version__}",
+            f"pandas=={pd.__version__}",
+            f"numpy=={np.__version__}",
+        ],
+    )
 
 
 _ALIAS_URI = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/@]+)/?$")

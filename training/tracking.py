@@ -159,13 +159,39 @@ def log_lineage(data, source: str, schema_rows: int = 1000) -> None:
         mlflow.log_input(ds, context=name)
 
 
+def log_evaluation(summary: pd.DataFrame, per_campaign: pd.DataFrame, bundle, ks: list[int], workdir: Path,
+                   shap_sample: pd.DataFrame | None = None) -> None:
+    """Log test metrics, evaluation tables and plots to the active run.
+
+    Metrics ``test.<ranker>.<metric>`` (and ``test.gap_closed.*`` with an oracle); CSVs under
+    ``evaluation/`` (metric means, per-campaign metrics, feature importance); PNGs under
+    ``plots/`` (NDCG@k of the model vs baselines, feature importance, SHAP summary of
+    ``shap_sample`` when given).
+    """
+    import mlflow
+
+    log_summary_metrics(summary, "test")
+    closed = summary.attrs.get("gap_closed")
+    if closed is not None and not np.isnan(closed):
+        mlflow.log_metric("test.gap_closed", float(closed))
+    log_frame(summary.reset_index(), "evaluation/test_metrics.csv", workdir)
+    log_frame(per_campaign, "evaluation/test_per_campaign.csv", workdir)
+    importance = bundle.feature_importance()
+    log_frame(importance, "evaluation/feature_importance.csv", workdir)
+    plots = [plot_ndcg(summary, workdir / "ndcg_vs_baselines.png", ks),
+             plot_importance(importance, workdir / "feature_importance.png")]
+    if shap_sample is not None:
+        plots.append(plot_shap(bundle, shap_sample, workdir / "shap_summary.png"))
+    for path in plots:
+        mlflow.log_artifact(str(path), artifact_path="plots")
+
+
 # ------------------------------------------------------------------------- plots
 
 
 def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
+    # No matplotlib.use(): switching the backend is process-wide and would stop a notebook's
+    # inline figures; without a display pyplot falls back to Agg by itself.
     import matplotlib.pyplot as plt
 
     return plt
@@ -207,7 +233,11 @@ def plot_importance(importance: pd.DataFrame, path: Path, top: int = 25) -> Path
 
 def plot_shap(bundle, X: pd.DataFrame, path: Path) -> Path:
     """SHAP summary (beeswarm) of the bundle's booster on the rows of ``X`` (encoded)."""
-    import shap
+    import warnings
+
+    with warnings.catch_warnings():  # shap's colour maps use soon-deprecated matplotlib calls
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        import shap
 
     plt = _pyplot()
     explainer = shap.TreeExplainer(bundle.booster)

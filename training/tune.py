@@ -1,8 +1,9 @@
 """Optuna search over LightGBM parameters: seeded TPE, one job, median pruning, resumable.
 
 Each trial fits on the train split and is scored by validation NDCG@``primary_k`` at its best
-iteration; :class:`PruningCallback` reports that metric every boosting round so the median
-pruner can stop a hopeless trial early. The study lives in a sqlite file: running the same
+iteration. The first trial of a new study is the configured parameter set, so tuning never
+ends below the untuned model on validation. :class:`PruningCallback` reports the metric every
+few boosting rounds so the median pruner can stop a hopeless trial early. The study lives in a sqlite file: running the same
 training again (same config and data) continues the same study and runs only the trials
 still missing.
 """
@@ -62,6 +63,18 @@ class PruningCallback:
                     raise optuna.TrialPruned(f"trial {self.trial.number} pruned at iteration {env.iteration}")
                 return
         raise ValueError(f"metric {self.metric!r} on {self.valid_name!r} not found in LightGBM's evaluation results")
+
+
+DATASET_PARAMS = ("max_bin",)  # fixed once a LightGBM Dataset is constructed
+
+
+def configured_point(config: TrainingConfig) -> dict[str, Any]:
+    """The configured LightGBM parameters, clipped into the search space (the first trial)."""
+    out: dict[str, Any] = {}
+    for name, r in config.tuning.search_space.items():
+        value = min(max(float(getattr(config.lightgbm, name)), r.low), r.high)
+        out[name] = int(round(value)) if r.type == "int" else value
+    return out
 
 
 def suggest(trial, space: dict[str, SearchRange]) -> dict[str, Any]:
@@ -148,7 +161,11 @@ def tune(
     remaining = max(0, n_trials - done)
     if done:
         logger.info("study %s resumed with %d finished trial(s); %d to run", study_name, done, remaining)
-    datasets = make_datasets(data, lgb_params(config, data))
+    elif not study.trials:
+        study.enqueue_trial(configured_point(config))  # tuning never ends worse than the config
+    # Bin the data once for all trials, unless the search changes how it is binned.
+    rebin = any(name in DATASET_PARAMS for name in tcfg.search_space)
+    datasets = None if rebin else make_datasets(data, lgb_params(config, data))
 
     def objective(trial) -> float:
         params = suggest(trial, tcfg.search_space)
