@@ -210,13 +210,15 @@ def explain(
     model: Optional[str] = typer.Option(None, "--model", help="Model URI (default: the version stamped in the scores)."),
     top: int = typer.Option(10, "--top", help="Creators explained per campaign."),
     all_creators: bool = typer.Option(False, "--all", help="Explain every scored creator (slower)."),
+    briefs: Optional[Path] = typer.Option(None, "--briefs", help="Briefs file, for campaigns not in the data."),
 ) -> None:
     """Write one self-contained HTML report (and JSON) per campaign explaining its ranking."""
 
     def body():
         from .serving.report import explain_campaigns
 
-        pages = explain_campaigns(scores, data, out, model_uri=model, top=top, all_creators=all_creators)
+        pages = explain_campaigns(scores, data, out, model_uri=model, top=top, all_creators=all_creators,
+                                  briefs=briefs)
         _say(f"{len(pages)} reports written to {out}")
 
     _run(body)

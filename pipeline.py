@@ -134,7 +134,7 @@ def run_demo(
 
     log.info("7/7 explaining the top %d per brief and writing a creator's score card", top)
     pages = explain_campaigns(scores_path, market_dir, out / "reports", model_uri=model_uri, top=top,
-                              tracking_uri=tracking_uri)
+                              tracking_uri=tracking_uri, briefs=briefs)
     say("campaign reports", out / "reports" / "index.html" if (out / "reports" / "index.html").exists() else pages[0])
     scores = pd.read_parquet(scores_path)
     best = scores.sort_values([C.CAMPAIGN_ID, C.RANK]).iloc[0]

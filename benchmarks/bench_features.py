@@ -10,6 +10,7 @@ Measures, on a generated market (or an existing data folder):
   decisions), the speed-up, and whether they agree.
 
 Each measured step runs in a fresh child process so its peak memory is its own.
+``--reference-only`` runs the last comparison alone (seconds, no large market).
 
 Targets (2 cores): training matrix for 100k creators / ~10M posts / 20k campaigns within 60 s
 and 6 GB; snapshot of 100k creators within 20 s.
@@ -102,7 +103,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--ref-creators", type=int, default=120, help="market size of the reference comparison")
     parser.add_argument("--ref-campaigns", type=int, default=25)
     parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument("--reference-only", action="store_true",
+                        help="only the engine-against-reference comparison (no large market)")
     args = parser.parse_args(argv)
+    if args.reference_only:
+        result = {"reference": _reference(args.ref_creators, args.ref_campaigns, args.seed)}
+        print(json.dumps(result, indent=2))
+        return result
 
     # Wall seconds depend on what else runs on the machine: the load average is recorded
     # beside them, and CPU seconds (which do not) are reported too.

@@ -106,17 +106,18 @@ def run_scale(scale: str, reps: int, out: Path, threads: int, log=print) -> dict
 def side_by_side(out: Path) -> dict:
     """Ratios measured in one process each: the issues' own benchmark scripts at scale S."""
     scripts = {
-        "features_vs_reference": ["benchmarks/bench_features.py", "--reference-only"],
-        "score_vs_booster_predict": ["benchmarks/bench_score.py", "--creators", "10000", "--skip-big"],
-        "shap_vs_pred_contrib": ["benchmarks/bench_explain.py"],
-        "cli_help": ["benchmarks/bench_cli.py"],
+        "features_vs_reference": ["bench_features", "--reference-only", "--ref-creators", "300", "--ref-campaigns", "60"],
+        "score_vs_booster_predict": ["bench_score", "--creators", "10000", "--skip-big"],
+        "shap_vs_pred_contrib": ["bench_explain"],
+        "cli_help": ["bench_cli"],
     }
     results = {}
     for name, (script, *args) in scripts.items():
-        if not (ROOT / script).exists():
-            results[name] = {"error": f"{script} missing"}
+        if not (ROOT / "benchmarks" / f"{script}.py").exists():
+            results[name] = {"error": f"benchmarks/{script}.py missing"}
             continue
-        res = subprocess.run([sys.executable, script, *args], cwd=ROOT, capture_output=True, text=True)
+        res = subprocess.run([sys.executable, "-m", f"benchmarks.{script}", *args], cwd=ROOT, capture_output=True,
+                             text=True)
         try:
             results[name] = json.loads(res.stdout[res.stdout.index("{"):])
         except ValueError:

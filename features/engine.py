@@ -11,13 +11,24 @@ Arrow hash lookups) and each stream keeps exact int64 prefix sums of its columns
 
 For a decision (creator, ``T``), "facts known strictly before ``T``" are the events of
 that creator before the first event at or after ``T``: one vectorised binary search per
-stream and window edge (:func:`.arrays.search_ranges`) gives that position, and a window ``[T - w, T)``
-is the difference of two prefix sums. Nothing is joined row by row, so 1M decisions over
-10M posts cost a few dozen vectorised searches, not a 100M-row range join. Medians are
-exact: the (few) values inside each decision's window are gathered and sorted at once.
+stream and window edge (:func:`.arrays.search_ranges`, each edge searched between edges
+already found) gives that position, and a window ``[T - w, T)`` is the difference of two
+prefix sums. Nothing is joined row by row, so 1M decisions over 10M posts cost a few dozen
+vectorised searches, not a 100M-row range join. Medians are exact: the few values inside
+each decision's window are gathered and sorted at once, in bounded chunks.
 
 Peer percentiles and the named indices compare a decision with all creators as of the
 start of its month; see :mod:`creatorrank.features.indices`.
+
+Performance
+-----------
+Two threads (:data:`PREPARE_THREADS`): the posts, orders and invitation streams are built
+side by side, then two halves of the decisions and the months' peer tables; numpy's sorts
+and gathers and Arrow's hash lookups release the GIL. Results do not depend on it: every
+row is computed independently. The streams of 10M posts, 10M orders and 1M invitations
+take about 1.3 GB; a market prepared inside :func:`build_features` is freed before the
+output frame is assembled. To serve many calls, :func:`prepare` once and
+pass the :class:`PreparedMarket` (it also caches each month's peer tables).
 
 Public API
 ----------
@@ -258,26 +269,32 @@ def _radix_by(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
             return work.astype(np.int64)
 
 
-def _event_order(seg: np.ndarray, t: np.ndarray, tie: np.ndarray | None = None) -> np.ndarray:
-    """Permutation sorting events by (segment, time[, tie]).
+def _event_order(seg: np.ndarray, t: np.ndarray, tie: np.ndarray | None = None):
+    """Sort events by (segment, time[, tie]).
 
     Time first (skipped when the rows already are in time order, as exports usually
     are), then a stable radix pass by segment. Rows equal on (segment, time) are ordered by
     ``tie`` when given; rows equal on all keys are interchangeable for every feature.
+
+    Returns
+    -------
+    order, seg, t, tie : arrays
+        The permutation and the three inputs in sorted order (``tie`` None when not given).
     """
     n = len(t)
     order = np.arange(n) if n < 2 or bool(np.all(t[1:] >= t[:-1])) else np.argsort(t)
     order = _radix_by(seg, order)
-    if tie is None or n < 2:
-        return order
-    s, tt, f = seg[order], t[order], tie[order]
+    s, tt = seg[order], t[order]
+    if tie is None:
+        return order, s, tt, None
+    f = tie[order]
     same = (s[1:] == s[:-1]) & (tt[1:] == tt[:-1])
-    if not (same & (f[1:] < f[:-1])).any():
-        return order
-    group = np.cumsum(np.concatenate(([True], ~same))) - 1
-    pos = np.flatnonzero(np.bincount(group)[group] > 1)  # rows of tied groups only
-    order[pos] = order[pos[np.lexsort((f[pos], group[pos]))]]
-    return order
+    if (same & (f[1:] < f[:-1])).any():
+        group = np.cumsum(np.concatenate(([True], ~same))) - 1
+        pos = np.flatnonzero(np.bincount(group)[group] > 1)  # rows of tied groups only
+        order[pos] = order[pos[np.lexsort((f[pos], group[pos]))]]
+        f[pos] = tie[order[pos]]  # segment and time are equal within a tied group
+    return order, s, tt, f
 
 
 def _bool(series) -> np.ndarray:
@@ -302,12 +319,9 @@ def _post_streams(P: pd.DataFrame, ids, categories, cutoff: int):
     seg, t = _lookup(P[C.CREATOR_ID], ids), _us(P[C.POSTED_AT])
     keep = np.flatnonzero((seg >= 0) & (t < cutoff))
     seg, t = seg[keep], t[keep]
-    f = _int(P[C.FOLLOWERS_AT_POST])[keep]
-    order = _event_order(seg, t, f)
+    order, seg, t, f = _event_order(seg, t, _int(P[C.FOLLOWERS_AT_POST])[keep])
     rows = keep[order]
-    del keep
-    seg, t, f = seg[order], t[order], f[order]
-    del order
+    del keep, order
     same = np.zeros(len(seg), dtype=bool)
     same[1:] = seg[1:] == seg[:-1]
     week = (t - MONDAY0) // WEEK
@@ -318,9 +332,8 @@ def _post_streams(P: pd.DataFrame, ids, categories, cutoff: int):
     jump[1:-1] = np.where(same[1:], f[1:] / np.maximum(f[:-1], 1), -np.inf)
     del same
     v = _int(P[C.VIEWS_7D])[rows]
-    e = _int(P[C.LIKES_7D])[rows]
-    e += _int(P[C.COMMENTS_7D])[rows]
-    e += _int(P[C.SHARES_7D])[rows]
+    e = _int(P[C.LIKES_7D]) + _int(P[C.COMMENTS_7D]) + _int(P[C.SHARES_7D])  # added in table order: one gather
+    e = e[rows]
     cat = post_cat[rows]
     has_cat = np.flatnonzero(cat >= 0)
     pairs = (seg[has_cat] * n_cat + cat[has_cat], t[has_cat], v[has_cat])
@@ -332,39 +345,42 @@ def _post_streams(P: pd.DataFrame, ids, categories, cutoff: int):
     return posts, pairs, post_cat
 
 
-def _order_streams(O, P, campaigns, ids, categories, cutoff: int):
+def _order_streams(O, campaigns, ids, categories, cutoff: int):
     """Orders by (creator, time) in integer cents and refunds by (creator, refunded_at).
 
-    Also returns, per sorted order, what its category comes from: the row of its post
-    (-1 if none) and its campaign's category code (-1 if none); the post's category wins,
-    resolved once the posts are prepared.
+    Also returns what each sorted order's category comes from: its table row (to find its
+    post, matched separately) and its campaign's category code (-1 if none); the post's
+    category wins, resolved once the posts are prepared.
     """
     n_creators = len(ids)
     seg, t = _lookup(O[C.CREATOR_ID], ids), _us(O[C.ORDERED_AT])
     keep = np.flatnonzero((seg >= 0) & (t < cutoff))
-    order = keep[_event_order(seg[keep], t[keep])]
+    order, seg, t, _ = _event_order(seg[keep], t[keep])
+    order = keep[order]
     del keep
-    seg, t = seg[order], t[order]
     g = np.round(pd.Series(O[C.GMV_USD]).to_numpy(np.float64)[order] * S.CENTS_PER_USD).astype(np.int64)  # cents
     camp = pd.Series(O[C.CAMPAIGN_ID]).notna().to_numpy()[order]
     orders = _Stream(seg, t, n_creators, ints={"g": g, "gc": np.where(camp, g, 0), "go": np.where(camp, 0, g)})
     del camp
     # Ids are looked up in table order, then follow the sort: cheaper than reordering strings.
-    via_post = _rows_of(O[C.POST_ID], P[C.POST_ID])[order]
     campaign_cat = _lookup(campaigns[C.CATEGORY], categories)
     via_campaign = _lookup(O[C.CAMPAIGN_ID], _strings(campaigns[C.CAMPAIGN_ID]))[order]  # few campaigns: hash them
     by_campaign = np.where(via_campaign >= 0, campaign_cat[np.maximum(via_campaign, 0)], -1).astype(np.int32)
     del via_campaign
     r = _us(O[C.REFUNDED_AT])[order]
     refunded = np.flatnonzero((r != _NAT) & (r < cutoff))
-    ro = refunded[_event_order(seg[refunded], r[refunded])]
-    refunds = _Stream(seg[ro], r[ro], n_creators)
-    return orders, refunds, (seg, t, g, via_post, by_campaign)
+    _, rseg, rt, _ = _event_order(seg[refunded], r[refunded])
+    refunds = _Stream(rseg, rt, n_creators)
+    return orders, refunds, (seg, t, g, order, by_campaign)
 
 
-def _order_pairs(sources, post_cat: np.ndarray, n_cat: int):
-    """(creator x category key, time, cents) of every order with a category."""
-    seg, t, g, via_post, by_campaign = sources
+def _order_pairs(sources, post_of_order: np.ndarray, post_cat: np.ndarray, n_cat: int):
+    """(creator x category key, time, cents) of every order with a category.
+
+    ``post_of_order`` is the post row of each order in table order (-1 when none).
+    """
+    seg, t, g, order, by_campaign = sources
+    via_post = post_of_order[order]
     cat = np.where(via_post >= 0, post_cat[np.maximum(via_post, 0)], -1)
     cat = np.where(cat >= 0, cat, by_campaign)  # a post without a category falls back too
     has = np.flatnonzero(cat >= 0)
@@ -432,14 +448,14 @@ def _invitation_streams(I: pd.DataFrame, ids, cutoff: int):
         for k in INVITATION_COLUMNS:
             cols[k].append(np.broadcast_to(np.asarray(values.get(k, 0), dtype=np.int8), mask.shape)[m])
     eseg, et = np.concatenate(eseg), np.concatenate(et)
-    eo = _event_order(eseg, et)
-    invites = _Stream(eseg[eo], et[eo], n_creators, ints={k: np.concatenate(v)[eo] for k, v in cols.items()})
+    eo, eseg, et, _ = _event_order(eseg, et)
+    invites = _Stream(eseg, et, n_creators, ints={k: np.concatenate(v)[eo] for k, v in cols.items()})
     m = np.flatnonzero(has_r & (r < cutoff))
-    ao = m[_event_order(seg[m], r[m])]
-    answers = _Stream(seg[ao], r[ao], n_creators, vals={"h": (r[ao] - a[ao]) / 3.6e9})
+    ao, aseg, at, _ = _event_order(seg[m], r[m])
+    answers = _Stream(aseg, at, n_creators, vals={"h": (at - a[m][ao]) / 3.6e9})
     m = np.flatnonzero(has_r & acc & ~np.isnan(fee) & (r < cutoff))
-    fo = m[_event_order(seg[m], r[m])]
-    fees = _Stream(seg[fo], r[fo], n_creators, vals={"fee": fee[fo]})
+    fo, fseg, ft, _ = _event_order(seg[m], r[m])
+    fees = _Stream(fseg, ft, n_creators, vals={"fee": fee[m][fo]})
     return invites, answers, fees
 
 
@@ -481,15 +497,16 @@ def prepare(tables: dict[str, pd.DataFrame], until=None) -> PreparedMarket:
     # and Arrow lookups release the GIL), so a 2-core machine prepares in about half the time.
     with ThreadPoolExecutor(max_workers=PREPARE_THREADS) as pool:
         posts_job = pool.submit(_post_streams, tables[C.POSTS], ids, categories, cutoff)
-        orders_job = pool.submit(_order_streams, tables[C.ORDERS], tables[C.POSTS], tables[C.CAMPAIGNS], ids,
-                                 categories, cutoff)
+        orders_job = pool.submit(_order_streams, tables[C.ORDERS], tables[C.CAMPAIGNS], ids, categories, cutoff)
+        post_of_order_job = pool.submit(_rows_of, tables[C.ORDERS][C.POST_ID], tables[C.POSTS][C.POST_ID])
         invites_job = pool.submit(_invitation_streams, tables[C.INVITATIONS], ids, cutoff)
         posts, post_pairs, post_cat = posts_job.result()
         orders, refunds, order_sources = orders_job.result()
+        post_of_order = post_of_order_job.result()
         invites, answers, fees = invites_job.result()
     lap("events")
-    order_pairs = _order_pairs(order_sources, post_cat, max(len(categories), 1))
-    del order_sources, post_cat
+    order_pairs = _order_pairs(order_sources, post_of_order, post_cat, max(len(categories), 1))
+    del order_sources, post_of_order, post_cat
     pairs, post_cat_stream, order_cat_stream = _category_streams(post_pairs, order_pairs,
                                                                  len(ids) * max(len(categories), 1))
     del post_pairs, order_pairs

@@ -124,7 +124,7 @@ def rank_within(values: np.ndarray, groups: np.ndarray, n_groups: int) -> tuple[
     values = np.asarray(values, dtype=np.float64)
     keep = np.flatnonzero(~np.isnan(values) & (groups >= 0))
     v, g = values[keep], groups[keep].astype(np.int64)
-    order = np.lexsort((v, g))
+    order = np.argsort(v) if n_groups == 1 else np.lexsort((v, g))  # equal values are interchangeable
     sv, sg = v[order], g[order]
     group_first = np.searchsorted(sg, np.arange(n_groups + 1)).astype(np.int64)
     n = len(sv)

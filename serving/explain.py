@@ -15,15 +15,15 @@ Cost, and how the campaign means stay exact
 -------------------------------------------
 The explained creators (the top ``K`` of each campaign by default, everyone on request)
 get their SHAP values from :class:`shap.TreeExplainer`. The campaign means need SHAP
-values of **every** scored creator. LightGBM's own TreeSHAP (``pred_contrib``) costs about
-as much per row as ``shap`` (for LightGBM, shap 0.51 calls it), close to a millisecond per
-row for an 80-tree model here: 45 s for 55,000 candidates, too slow. :class:`BatchTreeShap`
-computes the same exact values for a whole batch at once: in one tree, a row's SHAP values
-depend only on which way it goes at each split, so rows are grouped by that decision
-vector (a few thousand distinct ones per tree for 55,000 rows), and on one leaf's path
-only by which of the path's features agree with the path; the Shapley weights are then
-evaluated once per distinct pattern. It is about ten times faster than ``pred_contrib``
-and agrees with it to float rounding (1e-15).
+values of **every** scored creator. LightGBM's own TreeSHAP (``pred_contrib``; shap 0.51
+calls it for LightGBM) costs about a millisecond per row for a 160-tree model on these
+machines: some 260 s for the 233,000 candidates of 100 campaigns, far too slow.
+:class:`BatchTreeShap` computes the same exact values for a whole batch: in one tree a
+row's SHAP values depend only on which way it goes at each split, so rows are grouped by
+that decision vector (about one in seven distinct), and on one leaf only through which of
+the path's features agree with the path, a pattern of m bits whose Shapley weights are
+tabulated once per model. Measured on that model: 1.5 s against ``pred_contrib``'s 11 s
+for the same 10,000 rows, 15 s for all 233,000, agreeing to 1e-14.
 
 Checks (each raises :class:`ExplanationError` beyond ``tol``): the batch engine against
 ``shap`` on every explained row; ``shap`` against LightGBM ``pred_contrib`` on a sample of
@@ -315,16 +315,26 @@ class BatchTreeShap:
         """
         c, m = bits.shape
         w = _shapley_weights(m)
-        eye = np.eye(m, dtype=bool)
-        # poly[l, r, i, k]: coefficient of t^k in prod_{j != i} (o_j t + z_j), all leaves and i at once.
-        poly = np.zeros((len(z), c, m, m))
-        poly[..., 0] = 1.0
+        # full[l, r, k]: coefficient of t^k in prod_j (o_j t + z_j); phi_i needs the product without
+        # factor i, obtained by dividing it out ("unwinding", as TreeSHAP does): by (t + z_i) when
+        # o_i = 1 (a downward recursion, stable since z_i <= 1), by z_i when o_i = 0.
+        full = np.zeros((len(z), c, m + 1))
+        full[..., 0] = 1.0
         for j in range(m):
-            shifted = np.zeros_like(poly)
-            shifted[..., 1:] = poly[..., :-1]
-            updated = bits[None, :, j, None, None] * shifted + z[:, None, j, None, None] * poly
-            poly = np.where(eye[j][None, None, :, None], poly, updated)
-        return v[:, None, None] * (bits[None] - z[:, None, :]) * (poly @ w)
+            full[..., 1:] = bits[None, :, j, None] * full[..., :-1] + z[:, None, j, None] * full[..., 1:]
+            full[..., 0] *= z[:, None, j]
+        out = np.empty((len(z), c, m))
+        without = np.empty((len(z), c, m))
+        for i in range(m):
+            zi = z[:, None, i]
+            without[..., m - 1] = full[..., m]
+            for k in range(m - 1, 0, -1):
+                without[..., k - 1] = full[..., k] - zi * without[..., k]
+            one = without @ w
+            zero = np.divide(full[..., :m] @ w, zi, out=np.zeros((len(z), c)), where=zi > 0)  # z_i = 0: phi is 0
+            agree = bits[None, :, i]
+            out[..., i] = v[:, None] * (agree - zi) * np.where(agree == 1, one, zero)
+        return out
 
     def tree_values(self, X: np.ndarray):
         """Yield, per tree: its features, SHAP values of its distinct rows and each row's distinct row.

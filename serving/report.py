@@ -696,9 +696,8 @@ def waterfall_svg(labels: list[str], values: list[float], start_label: str = "Ca
         weight = ' font-weight="600"' if bold else ""
         out.append(f'<text x="{label_w}" y="{y + 16}" text-anchor="end" class="lbl"{weight}>{_esc(label)}</text>')
         out.append(f'<rect x="{left:.1f}" y="{y + 4}" width="{w:.1f}" height="{row - 8}" rx="2" class="{cls}"/>')
-        tx = right + 4 if b >= a else left - 4
-        anchor = "start" if b >= a else "end"
-        out.append(f'<text x="{tx:.1f}" y="{y + 16}" text-anchor="{anchor}" class="val"{weight}>{_esc(text)}</text>')
+        # Values in their own right-hand column: a long bar can never run into them.
+        out.append(f'<text x="{width - 2}" y="{y + 16}" text-anchor="end" class="val {cls}v"{weight}>{_esc(text)}</text>')
 
     y0 = 4
     out.append(f'<text x="{label_w}" y="{y0 + 16}" text-anchor="end" class="lbl">{_esc(start_label)}</text>')
@@ -804,6 +803,7 @@ ul.downs li::before{content:"\\2193";color:var(--down)}
 .chart .lbl{font-size:12px;fill:var(--ink)}
 .chart .val,.chart .tick{font-size:11px;fill:var(--muted)}
 .chart .up{fill:var(--up)}.chart .down{fill:var(--down)}.chart .total{fill:var(--accent)}.chart .bar{fill:#7d93d6}
+.chart .upv{fill:var(--up)}.chart .downv{fill:var(--down)}.chart .totalv{fill:var(--ink)}
 .chart .zero{stroke:#9aa1ad;stroke-dasharray:3 3}.chart .link{stroke:#9aa1ad}.chart .mark{fill:var(--ink)}
 dl.grid{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:6px 0}
 dl.grid dt{color:var(--muted)}dl.grid dd{margin:0}

@@ -248,6 +248,8 @@ def _index_reading(value: float | None, peers: str, no_history: bool) -> str:
         return "Not enough data yet: it fills in as you post and work with brands."
     if no_history:
         return f"{value:.0f} is where every new creator starts: there is no activity of yours to compare yet."
+    if value >= 99.5:
+        return f"You are among the very best of {peers} on this."
     return f"You do better than {value:.0f}% of {peers} on this."
 
 
@@ -315,10 +317,10 @@ brands' rankings reward most.</p></section>{% endif %}
 {% endfor %}</ol>
 {% else %}<p>Nothing you can change moves your rank noticeably right now: you already match or beat most {{ d.peers }} on what
 the model rewards. Keep it up.</p>{% endif %}
-{% if d.helping or d.holding %}<p>{% if d.helping %}Helping you most now: {% for f in d.helping %}{% if not loop.first %} and {% endif %}<b>{{ f.title }}</b>{% endfor %}.
-{% endif %}{% if d.holding %}Holding you back: {% for f in d.holding %}{% if not loop.first %} and {% endif %}<b>{{ f.title }}</b>{% endfor %}.{% endif %}
-
-<span class="note">(compared with the average of {{ d.peers }})</span></p>{% endif %}
+{% if d.helping or d.holding %}<p class="note">Compared with the average of {{ d.peers }}:</p><ul class="families">
+{% for f in d.helping %}<li class="up-item"><b>{{ f.title }}</b> helps you: {{ f.measures }}.</li>{% endfor %}
+{% for f in d.holding %}<li class="down-item"><b>{{ f.title }}</b> holds you back: {{ f.measures }}.</li>{% endfor %}
+</ul>{% endif %}
 </section>
 
 <section class="card">
@@ -359,6 +361,11 @@ _CARD_CSS = """
 .meter .fill{position:absolute;left:0;top:0;bottom:0;background:#7d93d6;border-radius:5px}
 .meter .mid{position:absolute;left:50%;top:-3px;bottom:-3px;border-left:2px solid #9aa1ad}
 ol.advice li{margin:8px 0}
+ul.families{list-style:none;padding-left:0;margin:4px 0}
+ul.families li{padding-left:20px;position:relative;margin:3px 0}
+ul.families li::before{position:absolute;left:0;font-weight:700}
+li.up-item::before{content:"\\2191";color:var(--up)}
+li.down-item::before{content:"\\2193";color:var(--down)}
 .welcome{border-color:#b7e4c7;background:#f3fbf6}
 """
 

@@ -75,12 +75,16 @@ def test_batch_treeshap_equals_pred_contrib(fitted):
     assert abs(engine.expected_value - contrib[0, -1]) < 1e-9
 
 
-@pytest.mark.parametrize("params", [{"zero_as_missing": True}, {"use_missing": False}, {}])
-def test_batch_treeshap_follows_lightgbm_missing_value_rules(params):
+@pytest.mark.parametrize("params", [{"zero_as_missing": True}, {"use_missing": False}, {}, {"tables": False}])
+def test_batch_treeshap_follows_lightgbm_missing_value_rules(params, monkeypatch):
     import lightgbm as lgb
 
     from creatorrank.serving.explain import BatchTreeShap
 
+    from creatorrank.serving import explain as ex
+
+    if not params.pop("tables", True):  # long paths: patterns weighed per batch, not tabulated per model
+        monkeypatch.setattr(ex, "TABLE_MAX_FEATURES", 1)
     rng = np.random.default_rng(3)
     n = 1200
     X = rng.normal(size=(n, 6))

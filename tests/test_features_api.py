@@ -128,3 +128,28 @@ def test_tables_are_not_modified():
     engine.training_matrix(tables)
     for name in tables:
         pd.testing.assert_frame_equal(tables[name], copies[name])
+
+
+def test_prepared_market_pickles_with_its_peer_cache(market):
+    """Serving ships a prepared market to Dask workers: it must survive pickling."""
+    import pickle
+
+    decisions = random_decisions(market, 40, 6)
+    prepared = engine.prepare(market)
+    first = engine.build_features(prepared, decisions)  # fills the per-month peer cache
+    assert prepared._peer_cache
+    clone = pickle.loads(pickle.dumps(prepared))
+    assert set(clone._peer_cache) == set(prepared._peer_cache)
+    pd.testing.assert_frame_equal(engine.build_features(clone, decisions), first, check_exact=True)
+
+
+def test_empty_tables():
+    tables = random_market(0)
+    decisions = random_decisions(tables, 30, 0)
+    no_events = {k: (v.iloc[:0].copy() if k in (C.POSTS, C.ORDERS, C.INVITATIONS) else v) for k, v in tables.items()}
+    out = engine.build_features(no_events, decisions)
+    assert len(out) == 30 and (out["posts_seen"] == 0).all() and out["idx_sales"].notna().all()
+    assert len(engine.training_matrix(no_events)) == 0
+    nothing = {k: v.iloc[:0].copy() for k, v in tables.items()}
+    assert len(engine.build_features(nothing, decisions)) == 30
+    assert len(engine.snapshot(nothing, "2025-01-01")) == 0

@@ -76,7 +76,10 @@ def test_event_order_sorts_by_segment_time_tie(rows, presorted):
     seg = np.array([r[0] for r in rows], dtype=np.int64)
     t = np.array([r[1] for r in rows], dtype=np.int64)
     tie = np.array([r[2] for r in rows], dtype=np.int64)
-    order = engine._event_order(seg, t, tie)
+    order, s, tt, f = engine._event_order(seg, t, tie)
     assert sorted(order.tolist()) == list(range(len(rows)))
     keys = [(seg[i], t[i], tie[i]) for i in order]
     assert keys == sorted(keys)
+    assert list(zip(s.tolist(), tt.tolist(), f.tolist())) == [tuple(map(int, k)) for k in keys]
+    no_tie = engine._event_order(seg, t)
+    assert no_tie[3] is None and [(a, b) for a, b in zip(no_tie[1].tolist(), no_tie[2].tolist())] == [k[:2] for k in keys]
