@@ -90,7 +90,7 @@ def run_stage(stage: str, work: Path, creators: int, campaigns: int, seed: int, 
         brief_path = write_frame(camps.assign(**{C.CAMPAIGN_ID: "bench-" + camps[C.CAMPAIGN_ID].astype(str)}),
                                  work / "briefs.parquet")
         t0 = time.perf_counter()
-        res = score(market, f"models:/creator-ranker@challenger", work / "scores.parquet", briefs=brief_path,
+        score(market, "models:/creator-ranker@challenger", work / "scores.parquet", briefs=brief_path,
                     top=top, tracking_uri=_tracking(work))
         seconds = time.perf_counter() - t0
         rows = len(pd.read_parquet(work / "scores.parquet"))

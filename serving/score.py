@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import constants as C
-from ..core.errors import CreatorRankError, InputError, ModelError
+from ..core.errors import CreatorRankError, ModelError
 
 logger = logging.getLogger(__name__)
 
@@ -392,8 +392,8 @@ def _timestamps(micros: np.ndarray) -> pd.Series:
 def prepare_context(tables: dict[str, pd.DataFrame], as_ofs: Iterable[pd.Timestamp]) -> Any:
     """What every shard's ``build_features`` call shares, computed once.
 
-    ``build_features`` called on raw tables rebuilds the market's event streams (DuckDB
-    scans and sorts of every table) and the month's peer distributions on every call: per
+    ``build_features`` called on raw tables rebuilds the market's event streams (sorts of
+    every table's events) and the month's peer distributions on every call: per
     shard, that would dominate. :func:`creatorrank.features.engine.prepare` builds the
     streams once (leaving out events after the latest decision time) and caches the peer
     tables per month; one one-row call per decision month fills that cache here, so Dask

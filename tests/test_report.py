@@ -35,8 +35,7 @@ def env(tmp_path_factory):
     from creatorrank.data.generate import generate_market, write_market
     from creatorrank.data.validate import load_market
     from creatorrank.serving.score import load_model, rank_scores, score_shard, stamp
-    from creatorrank.training.commands import train
-    from creatorrank.training.config import config_from_dict
+    from fast_training import train_fast
 
     root = tmp_path_factory.mktemp("report")
     market = generate_market(400, 60, 5, posts_per_creator=40.0, invitees_per_campaign=25.0)
@@ -50,13 +49,7 @@ def env(tmp_path_factory):
     market.tables[C.CREATORS] = pd.concat([market.tables[C.CREATORS], newcomer.astype(market.tables[C.CREATORS].dtypes)],
                                           ignore_index=True)
     data = write_market(market, root / "market")
-    tracking = f"sqlite:///{(root / 'mlflow.db').as_posix()}"
-    cfg = config_from_dict({
-        "lightgbm": {"num_threads": 1, "num_boost_round": 25, "early_stopping_rounds": 10, "min_data_in_leaf": 5},
-        "evaluation": {"shap_rows": 0},
-        "tuning": {"trials": 0},
-    })
-    result = train(data, train_until=TRAIN_UNTIL, trials=0, tracking_uri=tracking, config=cfg)
+    result, tracking = train_fast(data, root, TRAIN_UNTIL)
     uri = f"models:/{C.REGISTERED_MODEL}/{result.model_version}"
 
     # Candidates: each campaign's invitees, plus the newcomer in the first campaign.

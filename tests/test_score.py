@@ -32,19 +32,12 @@ def env(tmp_path_factory):
 
     from creatorrank.data.generate import generate_market, write_market
     from creatorrank.data.validate import load_market
-    from creatorrank.training.commands import train
-    from creatorrank.training.config import config_from_dict
+    from fast_training import train_fast
 
     root = tmp_path_factory.mktemp("score")
     data = write_market(generate_market(400, 60, 3, posts_per_creator=40.0, invitees_per_campaign=25.0),
                         root / "market")
-    tracking = f"sqlite:///{(root / 'mlflow.db').as_posix()}"
-    cfg = config_from_dict({
-        "lightgbm": {"num_threads": 1, "num_boost_round": 25, "early_stopping_rounds": 10, "min_data_in_leaf": 5},
-        "evaluation": {"shap_rows": 0},
-        "tuning": {"trials": 0},
-    })
-    result = train(data, train_until=TRAIN_UNTIL, trials=0, tracking_uri=tracking, config=cfg)
+    result, tracking = train_fast(data, root, TRAIN_UNTIL)
     client = MlflowClient(tracking_uri=tracking, registry_uri=tracking)
     client.set_registered_model_alias(C.REGISTERED_MODEL, C.CHAMPION, str(result.model_version))
     # A second version of the same model: lets a test move the alias during a run.

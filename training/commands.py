@@ -526,6 +526,7 @@ def format_metrics(df: pd.DataFrame) -> str:
     if df is None or df.empty:
         return "(no metrics)"
     table = df.copy()
+    table.index.name = None  # the index holds ranker names; its name would print as a stray row
     counts = [c for c in ("campaigns", "no_positive") if c in table.columns]
     for c in counts:
         table[c] = table[c].astype(int)

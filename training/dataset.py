@@ -28,15 +28,9 @@ ID_COLUMNS = [C.INVITATION_ID, C.CAMPAIGN_ID, C.CREATOR_ID, C.AS_OF]
 
 def to_cutoff(value: str | pd.Timestamp | None) -> pd.Timestamp:
     """A UTC timestamp from an ISO-8601 string or timestamp; None means now."""
-    if value is None:
-        return pd.Timestamp.now(tz="UTC")
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise InputError(f"{value!r} is not an ISO-8601 time") from None
-    if ts is pd.NaT:
-        raise InputError(f"{value!r} is not an ISO-8601 time")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    from ..core.timeutil import parse_ts
+
+    return pd.Timestamp.now(tz="UTC") if value is None else parse_ts(value, "time")
 
 
 def data_end(tables: dict[str, pd.DataFrame]) -> pd.Timestamp | None:
