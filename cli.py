@@ -104,11 +104,10 @@ def features(
     def body():
         from .core.io import write_frame
         from .core.timeutil import parse_ts
-        from .data.validate import load_market
+        from .data.validate import load_clean_tables
         from .features.engine import snapshot
 
-        tables, report = load_market(data)
-        _report_rejects(report)
+        tables = load_clean_tables(data)
         frame = snapshot(tables, parse_ts(as_of, "--as-of"), category=category, country=country)
         write_frame(frame, out)
         _say(f"{len(frame):,} creators as of {as_of} written to {out} "
@@ -270,14 +269,6 @@ def demo(
         _say(f"demo finished in {result.seconds:.0f} s")
 
     _run(body)
-
-
-def _report_rejects(report) -> None:
-    if not report.ok:
-        logging.getLogger("creatorrank").warning(
-            "%d rows rejected by validation and excluded (run `creatorrank validate` for details)",
-            report.rejects[["table", "row"]].drop_duplicates().shape[0],
-        )
 
 
 def main(argv: Optional[List[str]] = None) -> None:

@@ -32,8 +32,11 @@ class DemoResult:
     seconds: float = 0.0
 
 
-def _write_briefs(tables, path: Path) -> Path:
-    """Three new briefs created just after the market's last fact (none exists in the data)."""
+def _write_briefs(tables, path: Path):
+    """Three new briefs created just after the market's last fact (none exists in the data).
+
+    Returns the file and the briefs' creation time (their decision time).
+    """
     import pandas as pd
 
     from .core import constants as C
@@ -55,7 +58,7 @@ def _write_briefs(tables, path: Path) -> Path:
             for cid, brand, cat, country, budget in DEMO_BRIEFS
         ]
     )
-    return write_frame(frame, path)
+    return write_frame(frame, path), created
 
 
 def run_demo(
@@ -109,12 +112,11 @@ def run_demo(
         rejects = write_frame(report.rejects, out / "rejects.csv")
         say("rejected rows", rejects)
 
-    briefs = _write_briefs(tables, out / "briefs.csv")
+    briefs, as_of = _write_briefs(tables, out / "briefs.csv")
     say("briefs", briefs)
-    as_of = pd.read_csv(briefs)[C.CREATED_AT].iloc[0]
 
     log.info("3/7 feature snapshot of every creator as of %s", as_of)
-    snap = snapshot(tables, pd.Timestamp(as_of), category="beauty", country="US")
+    snap = snapshot(tables, as_of, category="beauty", country="US")
     say("feature snapshot", write_frame(snap, out / "features_snapshot.parquet"))
 
     log.info("4/7 training (%d Optuna trials), tracked in %s", trials, tracking_uri)
@@ -133,9 +135,9 @@ def run_demo(
     say("scores", scores_path)
 
     log.info("7/7 explaining the top %d per brief and writing a creator's score card", top)
-    pages = explain_campaigns(scores_path, market_dir, out / "reports", model_uri=model_uri, top=top,
-                              tracking_uri=tracking_uri, briefs=briefs)
-    say("campaign reports", out / "reports" / "index.html" if (out / "reports" / "index.html").exists() else pages[0])
+    explain_campaigns(scores_path, market_dir, out / "reports", model_uri=model_uri, top=top,
+                      tracking_uri=tracking_uri, briefs=briefs)
+    say("campaign reports", out / "reports" / "index.html")
     scores = pd.read_parquet(scores_path)
     best = scores.sort_values([C.CAMPAIGN_ID, C.RANK]).iloc[0]
     card = scorecard(market_dir, best[C.CREATOR_ID], out / f"scorecard_{best[C.CREATOR_ID]}.html",

@@ -94,11 +94,12 @@ def time_shap(env: dict, top: int, threads: int) -> dict:
     from creatorrank.core import constants as C
     from creatorrank.serving.explain import BatchTreeShap, shap_values, tree_contributions
     from creatorrank.serving.report import campaign_briefs, read_scores, rebuild_features
-    from creatorrank.serving.score import load_model, load_tables
+    from creatorrank.data.validate import load_clean_tables
+    from creatorrank.serving.score import load_model
 
     bundle = load_model(env["uri"], env["tracking"])
     scores = read_scores(env["scores"])
-    tables = load_tables(env["market"])
+    tables = load_clean_tables(env["market"])
     frame = rebuild_features(tables, scores, campaign_briefs(scores, tables))
     X_all = bundle.encode(frame).to_numpy(np.float64)
     X = X_all[frame[C.RANK].to_numpy() <= top]

@@ -164,11 +164,12 @@ def per_shard_cost(market: Path, briefs: Path, chunk_size: int) -> dict:
     """
     import creatorrank.serving.score as score_mod
     from creatorrank.core import constants as C
+    from creatorrank.data.validate import load_clean_tables
     from creatorrank.features.engine import build_features
     from creatorrank.serving.briefs import read_briefs
     from creatorrank.serving.candidates import CandidateFinder, EligibilityRules
 
-    tables = score_mod.load_tables(market)
+    tables = load_clean_tables(market)
     brief = read_briefs(briefs).iloc[0]
     when = brief[C.CREATED_AT]
     ids = CandidateFinder(tables, EligibilityRules(same_country=False)).find(brief, when, "eligible")

@@ -7,6 +7,7 @@ invitations, orders) so a reference to a rejected row is itself rejected.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import constants as C
+from ..core.timeutil import to_utc
 from .contract import CONTRACT, FLOAT, INT, STRING
 from .load import read_tables
 
@@ -42,6 +44,11 @@ class ValidationReport:
     @property
     def ok(self) -> bool:
         return self.rejects.empty
+
+    @property
+    def rejected_rows(self) -> int:
+        """Rows rejected (a row breaking several rules counts once)."""
+        return int(self.rejects[["table", "row"]].drop_duplicates().shape[0])
 
     def counts(self) -> pd.DataFrame:
         """Rejected rows per table and rule (a row breaking two rules counts under both)."""
@@ -211,8 +218,7 @@ def validate_tables(
     now : timestamp, optional
         Facts dated after ``now`` are rejected as future. Defaults to the current time.
     """
-    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
-    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+    now = pd.Timestamp.now(tz="UTC") if now is None else to_utc(now)
     clean: dict[str, pd.DataFrame] = {}
     parts: list[pd.DataFrame] = []
     rows_in: dict[str, int] = {}
@@ -239,3 +245,14 @@ def load_market(
 ) -> tuple[dict[str, pd.DataFrame], ValidationReport]:
     """Read, coerce and validate a data folder: the one entry point for downstream code."""
     return validate_tables(read_tables(data_dir), now=now)
+
+
+def load_clean_tables(data_dir: str | os.PathLike, now: pd.Timestamp | str | None = None) -> dict[str, pd.DataFrame]:
+    """The validated tables for downstream work; rejected rows are excluded and their count logged."""
+    tables, report = load_market(data_dir, now=now)
+    if not report.ok:
+        logging.getLogger(__name__).warning(
+            "%d rows rejected by validation and excluded (run `creatorrank validate --data %s` for details)",
+            report.rejected_rows, data_dir,
+        )
+    return tables

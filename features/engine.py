@@ -49,6 +49,8 @@ import pyarrow.compute as pc
 
 from ..core import constants as C
 from ..core.errors import ConfigError
+from ..core.timeutil import to_micros as _us
+from ..core.timeutil import to_utc
 from . import specs as S
 from .arrays import ragged_median as _ragged_median
 from .arrays import search_ranges as _search
@@ -122,17 +124,6 @@ class _Stream:
 
 
 # --------------------------------------------------------------------------- preparation
-
-
-def _us(series: pd.Series) -> np.ndarray:
-    """UTC timestamps as int64 microseconds (naive values are taken as UTC)."""
-    s = pd.Series(series)
-    if not isinstance(s.dtype, pd.DatetimeTZDtype):
-        s = pd.to_datetime(s, utc=True, format="ISO8601") if s.dtype == object else pd.to_datetime(s)
-        if s.dt.tz is None:
-            s = s.dt.tz_localize("UTC")
-    s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-    return s.to_numpy(dtype="datetime64[us]").view(np.int64)
 
 
 def _month_floor(t: np.ndarray) -> np.ndarray:
@@ -895,8 +886,7 @@ def snapshot(tables, as_of, category: str | None = None, country: str | None = N
     DataFrame
         ``creator_id, as_of, category, country`` then every catalogue feature.
     """
-    ts = pd.Timestamp(as_of)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    ts = to_utc(as_of)
     t_us = int(_us(pd.Series([ts]))[0])
     if isinstance(tables, PreparedMarket):
         mk = tables

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..core import constants as C
 from ..core.errors import InputError
+from ..core.timeutil import to_micros as _us
 
 ELIGIBLE = "eligible"
 INVITED = "invited"
@@ -141,6 +142,3 @@ def _strings(series: pd.Series) -> np.ndarray:
     return series.astype(object).where(series.notna(), "").to_numpy(dtype=object)
 
 
-def _us(series: pd.Series) -> np.ndarray:
-    """UTC timestamps as int64 microseconds (NaT becomes the smallest int64)."""
-    return series.astype("datetime64[us, UTC]").dt.tz_localize(None).to_numpy("datetime64[us]").view("int64")

@@ -101,7 +101,8 @@ def explain_campaigns(
         does not reproduce the scores from the data.
     """
     from .explain import explain
-    from .score import check_feature_set, load_model, load_tables
+    from ..data.validate import load_clean_tables
+    from .score import check_feature_set, load_model
 
     t0 = time.perf_counter()
     seconds: dict[str, float] = {}
@@ -115,7 +116,7 @@ def explain_campaigns(
     seconds["model"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    tables = load_tables(data_dir)
+    tables = load_clean_tables(data_dir)
     brief_frame = campaign_briefs(scores, tables, briefs)
     candidates, notes = complete_candidates(scores, tables, brief_frame)
     frame = rebuild_features(tables, candidates, brief_frame)

@@ -182,6 +182,7 @@ def score(
     """
     from ..core.io import write_frame
     from ..core.timeutil import parse_ts, to_utc
+    from ..data.validate import load_clean_tables
     from .briefs import lookup_briefs, read_briefs
     from .candidates import MODES, CandidateFinder, EligibilityRules
 
@@ -219,7 +220,7 @@ def score(
     seconds["model"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    tables = load_tables(data_dir)
+    tables = load_clean_tables(data_dir)
     if brief_frame is None:
         brief_frame = lookup_briefs(tables[C.CAMPAIGNS], campaign_list)
     seconds["load"] = time.perf_counter() - t
@@ -336,19 +337,6 @@ def _names(names: list[str], shown: int = 8) -> str:
         return "none"
     more = f" and {len(names) - shown} more" if len(names) > shown else ""
     return ", ".join(names[:shown]) + more
-
-
-def load_tables(data_dir: str | os.PathLike) -> dict[str, pd.DataFrame]:
-    """Load and validate the market; rejected rows are left out (and logged)."""
-    from ..data.validate import load_market
-
-    tables, report = load_market(data_dir)
-    if not report.ok:
-        logger.warning(
-            "%d rows rejected by validation and excluded (run `creatorrank validate` for details)",
-            report.rejects[["table", "row"]].drop_duplicates().shape[0],
-        )
-    return tables
 
 
 def make_shards(plan, chunk_size: int) -> Iterator[Shard]:

@@ -94,14 +94,15 @@ def scorecard(
     from ..core.timeutil import parse_ts, to_utc
     from ..features.engine import build_features, snapshot
     from .report import creator_history, dump_json, publish
-    from .score import check_feature_set, load_model, load_tables
+    from ..data.validate import load_clean_tables
+    from .score import check_feature_set, load_model
 
     out = Path(out)
     creator_id = str(creator_id)
     when = None
     if as_of is not None:
         when = parse_ts(as_of, "as-of") if isinstance(as_of, str) else to_utc(as_of)
-    tables = load_tables(data_dir)
+    tables = load_clean_tables(data_dir)
     creators = tables[C.CREATORS]
     match = creators[creators[C.CREATOR_ID].astype(str) == creator_id]
     if match.empty:

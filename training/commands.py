@@ -117,11 +117,9 @@ def _config(config_path, config: TrainingConfig | None) -> TrainingConfig:
 
 
 def _load_tables(data_dir) -> dict[str, pd.DataFrame]:
-    from ..data.validate import load_market
+    from ..data.validate import load_clean_tables
 
-    tables, report = load_market(data_dir)
-    if not report.ok:
-        logger.warning("%d invalid rows rejected and excluded", len(report.rejects[["table", "row"]].drop_duplicates()))
+    tables = load_clean_tables(data_dir)
     logger.info("loaded %s: %s", data_dir, ", ".join(f"{len(t):,} {n}" for n, t in tables.items()))
     return tables
 
