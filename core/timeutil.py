@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -26,12 +29,29 @@ def to_micros(series: pd.Series) -> np.ndarray:
     return s.to_numpy(dtype="datetime64[us]").view(np.int64)
 
 
-def parse_ts(text: str, what: str = "time") -> pd.Timestamp:
-    """Parse an ISO-8601 time given by a user; a bad value is a one-line error naming ``what``."""
+# ISO-8601 as the docs promise: a date, optionally a time (T or a space), optionally a zone.
+_ISO = re.compile(
+    r"\d{4}-\d{2}-\d{2}"
+    r"([T ]\d{2}(:\d{2}(:\d{2}(\.\d{1,9})?)?)?)?"
+    r"(Z|[+-]\d{2}(:?\d{2})?)?"
+)
+
+
+def parse_ts(text, what: str = "time") -> pd.Timestamp:
+    """Parse an ISO-8601 time given by a user; a bad value is a one-line error naming ``what``.
+
+    Only ISO-8601 is accepted ("2025-06-01", "2025-06-01T12:00:00Z", "2025-06-01 12:00+02:00"):
+    "April 1 2017" or "1/4/2017" are refused rather than guessed. Naive times are UTC.
+    """
+    if isinstance(text, (pd.Timestamp, datetime.datetime, np.datetime64)):
+        return to_utc(text)
+    bad = CreatorRankError(f"{what}: '{text}' is not an ISO-8601 time (e.g. 2025-06-01T00:00:00Z)")
+    if not isinstance(text, str) or not _ISO.fullmatch(text.strip()):
+        raise bad
     try:
-        ts = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        raise CreatorRankError(f"{what}: '{text}' is not an ISO-8601 time") from None
+        ts = pd.Timestamp(text.strip())
+    except (ValueError, TypeError, OverflowError):
+        raise bad from None
     if ts is pd.NaT:
-        raise CreatorRankError(f"{what}: '{text}' is not an ISO-8601 time")
+        raise bad
     return to_utc(ts)
