@@ -1,126 +1,253 @@
 """Read a folder of raw tables (Parquet or CSV) and coerce them to the contract's types.
 
-Structural problems (missing file, missing column) raise :class:`InputError` with one line
-naming the table and column. Values that cannot be read as their column's type do not stop
-the load: they become null and are recorded in ``attrs["unparsed"]`` so validation rejects
-the row with a reason instead of dropping it silently.
+Structural problems stop the load with one :class:`InputError` line naming the file: a missing
+folder or table file, a file that cannot be read (not UTF-8, corrupt Parquet, not a CSV at all),
+missing required columns (every one of every table, in one message), a Parquet column whose
+storage type cannot hold the contract's type (timestamps stored as numbers).
+
+Values that cannot be read as their column's type never stop the load and are never changed
+(no truncated counts, no rounded ids, no guessed dates; only nanoseconds are cut to the
+contract's microseconds): they become null and are recorded in ``attrs`` so validation
+rejects the row with a reason:
+
+- ``attrs["unparsed"]``: ``{column: mask}`` of values that are not of the column's type
+  (``"12.5"`` in a count, ``"lots"`` in a float, ``12.5`` as an id);
+- ``attrs["nonfinite"]``: ``{column: mask}`` of float values that are not finite
+  (``inf``, ``nan``, ``1e400``);
+- ``attrs["bad_text"]``: ``{column: Series}`` the offending values as text, indexed by row.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import os
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..core import constants as C
-from ..core.errors import InputError
+from ..core.errors import CreatorRankError, InputError
 from .contract import BOOL, CONTRACT, FLOAT, INT, STRING, TIMESTAMP, Table
 
 ID_DTYPE = pd.StringDtype("pyarrow")
 TS_DTYPE = "datetime64[us, UTC]"
-_TRUE = {"true", "t", "1", "yes", "y"}
-_FALSE = {"false", "f", "0", "no", "n"}
+_TRUE = ("true", "t", "1", "yes", "y")
+_FALSE = ("false", "f", "0", "no", "n")
+EXACT_INT = 2**53  # every integer below this is exact in a float64: larger "whole" floats are refused
+_INT64_MAX = 2**63 - 1
+_HEAD_BYTES = 1 << 20  # the decoded head must hold the header row
+# UTF-32 first: its little-endian BOM starts with UTF-16's.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# What reading a file may raise; each becomes one InputError line.
+READ_ERRORS = (OSError, ValueError, UnicodeError, csv.Error, EOFError, OverflowError, pa.ArrowException)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its class name when it has none), shortened."""
+    text = str(exc).strip()
+    line = text.splitlines()[0].strip() if text else exc.__class__.__name__
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+@contextmanager
+def reading(path: str | os.PathLike, what: str = "file") -> Iterator[None]:
+    """Turn any error raised while reading ``path`` into one :class:`InputError` line.
+
+    The message is ``"{path}: unreadable {what} ({first line of the cause})"``; a
+    :class:`CreatorRankError` raised inside passes through unchanged.
+    """
+    try:
+        yield
+    except CreatorRankError:
+        raise
+    except READ_ERRORS as exc:
+        raise InputError(f"{path}: unreadable {what} ({first_line(exc)})") from None
+
+
+def _data_folder(data_dir: str | os.PathLike) -> Path:
+    data_dir = Path(data_dir)
+    try:
+        found = data_dir.is_dir()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise InputError(f"{data_dir}: data folder not usable ({first_line(exc)})") from None
+    if not found:
+        raise InputError(f"{data_dir}: data folder not found")
+    return data_dir
 
 
 def table_path(data_dir: str | os.PathLike, table: str) -> Path:
     """Return the file holding ``table``: Parquet wins over CSV; raise when neither exists."""
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise InputError(f"{data_dir}: data folder not found")
+    data_dir = _data_folder(data_dir)
     for ext in (".parquet", ".csv"):
         path = data_dir / f"{table}{ext}"
         if path.is_file():
             return path
+        if path.exists():  # a folder of that name (a partitioned dataset): say so, not "not found"
+            raise InputError(f"{path}: is a folder, not a file (write each table as one {ext[1:]} file)")
     raise InputError(f"{data_dir}: table '{table}' not found (expected {table}.parquet or {table}.csv)")
 
 
-def _read_raw(path: Path, spec: Table) -> pd.DataFrame:
-    """Read the contract's columns of one file, CSV entirely as text."""
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
+# --------------------------------------------------------------------------- CSV text and header
 
-        try:
-            names = pq.read_schema(path).names
-        except Exception as exc:  # corrupt file: one line, not a traceback
-            raise InputError(f"{path}: not a readable Parquet file ({exc.__class__.__name__})") from None
-        _require_columns(path, spec, names)
-        return pq.read_table(path, columns=spec.column_names).to_pandas()
-    import pyarrow as pa
+
+def _not_text(path: Path, encoding: str, offset: int, head: bytes | None = None, line: int | None = None) -> InputError:
+    if line is None and head is not None and encoding == "utf-8":
+        line = head.count(b"\n", 0, offset) + 1
+    where = f"byte {offset:,}" + (f", line {line:,}" if line is not None else "")
+    return InputError(
+        f"{path}: not {encoding.upper()} text (first bad byte at {where}); "
+        "save the file as UTF-8 (latin-1 or Windows-1252 exports are not read)"
+    )
+
+
+def _sniff(path: Path) -> tuple[str, str, bool]:
+    """Encoding, decoded head of a CSV file, and whether the head is the whole file.
+
+    A byte-order mark decides the encoding (UTF-8, UTF-16, UTF-32); without one the file must
+    be UTF-8. NUL bytes without a BOM mean UTF-16 without a BOM, or not text at all.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(_HEAD_BYTES + 1)
+    whole = len(head) <= _HEAD_BYTES
+    head = head[:_HEAD_BYTES]
+    if not head:
+        raise InputError(f"{path}: file is empty (expected a header row)")
+    encoding = next((enc for bom, enc in _BOMS if head.startswith(bom)), None)
+    if encoding is None:
+        nul = head.find(b"\x00")
+        if nul >= 0:
+            raise InputError(
+                f"{path}: not a text CSV (a NUL byte at byte {nul:,}: UTF-16 without a byte-order mark, "
+                "or binary data); save the file as UTF-8"
+            )
+        encoding = "utf-8"
+    try:
+        text = codecs.getincrementaldecoder(encoding)().decode(head, final=whole)
+    except UnicodeDecodeError as exc:
+        raise _not_text(path, encoding, exc.start, head) from None
+    return encoding, text.removeprefix("\ufeff"), whole
+
+
+def _csv_header(path: Path) -> tuple[list[str], dict]:
+    """Header names of a CSV file, and the reader options found on the way."""
+    encoding, text, whole = _sniff(path)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next((row for row in reader if row), [])  # the reader skips blank lines too
+    # A header-only file without a final newline trips pyarrow ("Empty CSV file"): note it.
+    has_rows = not whole or any(row for row in reader)  # ",,,," is a row (of nulls), "" is not
+    return header, {"encoding": encoding, "has_rows": has_rows}
+
+
+def _utf8_error_at(path: Path) -> tuple[int, int] | None:
+    """Byte offset and line of the first byte that is not UTF-8, read in blocks (None: all valid)."""
+    offset, line, pending = 0, 1, b""
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(1 << 24)
+            data = pending + block
+            if not data:
+                return None
+            try:
+                data.decode("utf-8")
+                good = len(data)
+            except UnicodeDecodeError as exc:
+                if not (block and exc.reason == "unexpected end of data"):
+                    return offset + exc.start, line + data.count(b"\n", 0, exc.start)
+                good = exc.start  # a character cut by the block boundary: finish it with the next block
+            line += data.count(b"\n", 0, good)
+            offset += good
+            pending = data[good:]
+            if not block:
+                return None
+
+
+def _read_csv(path: Path, spec: Table, encoding: str = "utf-8", has_rows: bool = True) -> pa.Table:
+    """The contract's columns of a CSV file, all as text (nothing is guessed)."""
     import pyarrow.csv as pcsv
 
-    with open(path, newline="", encoding="utf-8") as fh:
-        header = next(csv.reader(fh), [])
-    _require_columns(path, spec, header)
+    if not has_rows:
+        return pa.table({name: pa.array([], pa.large_string()) for name in spec.column_names})
     try:
-        table = pcsv.read_csv(
+        return pcsv.read_csv(
             path,
+            read_options=pcsv.ReadOptions(encoding="utf8" if encoding == "utf-8" else encoding),
+            # quoted values may hold newlines; costs little and never splits a row silently
+            parse_options=pcsv.ParseOptions(newlines_in_values=True),
             convert_options=pcsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
+                column_types={name: pa.large_string() for name in spec.column_names},
                 include_columns=spec.column_names,
                 strings_can_be_null=True,
                 null_values=[""],
             ),
         )
     except pa.ArrowInvalid as exc:
-        raise InputError(f"{path}: unreadable CSV ({str(exc).splitlines()[0]})") from None
-    return table.to_pandas()
+        if "invalid UTF8" in str(exc) and encoding == "utf-8":
+            where = _utf8_error_at(path)
+            if where is not None:
+                raise _not_text(path, "utf-8", where[0], line=where[1]) from None
+        raise InputError(f"{path}: unreadable CSV ({first_line(exc)})") from None
+    except READ_ERRORS as exc:
+        raise InputError(f"{path}: unreadable CSV ({first_line(exc)})") from None
 
 
-def _require_columns(path: Path, spec: Table, present: list[str]) -> None:
-    missing = [c for c in spec.column_names if c not in present]
+# --------------------------------------------------------------------------- files
+
+
+def _header(path: Path) -> tuple[list[str], dict]:
+    """Column names of a table file (only its header or footer is read) and reader options."""
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return list(pq.read_schema(path).names), {}
+        except READ_ERRORS as exc:
+            raise InputError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
+    with reading(path, "CSV file"):
+        return _csv_header(path)
+
+
+def _header_problems(path: Path, spec: Table, names: list[str]) -> list[str]:
+    """What is wrong with a header: missing and repeated required columns (one message each)."""
+    problems = []
+    missing = [c for c in spec.column_names if c not in names]
     if missing:
-        raise InputError(f"{path}: table '{spec.name}' is missing required column '{missing[0]}'")
+        word = "column" if len(missing) == 1 else "columns"
+        listed = ", ".join(f"'{c}'" for c in missing)
+        near = [n for n in names if n not in spec.column_names and n.strip().lower() in missing]
+        hint = f" (found {', '.join(repr(n) for n in near)}: names must match exactly)" if near else ""
+        problems.append(f"{path}: table '{spec.name}' is missing required {word} {listed}{hint}")
+    repeated = [c for c in spec.column_names if names.count(c) > 1]
+    if repeated:
+        listed = ", ".join(f"'{c}'" for c in repeated)
+        problems.append(f"{path}: table '{spec.name}' has column {listed} more than once")
+    return problems
 
 
-def _coerce(series: pd.Series, dtype: str) -> pd.Series:
-    """Coerce one column; unreadable values become null (tracked by the caller)."""
-    if dtype == STRING:
-        if series.dtype.kind == "f":  # ids written as floats by some exporters: 12.0 -> "12"
-            series = series.astype("Int64")
-        out = series.astype(ID_DTYPE)
-        return out
-    if dtype == TIMESTAMP:
-        if isinstance(series.dtype, pd.DatetimeTZDtype):
-            return series.dt.tz_convert("UTC").astype(TS_DTYPE)
-        if pd.api.types.is_datetime64_dtype(series.dtype):  # naive: the contract says UTC
-            return series.dt.tz_localize("UTC").astype(TS_DTYPE)
-        return pd.to_datetime(series, utc=True, errors="coerce", format="ISO8601").astype(TS_DTYPE)
-    if dtype in (FLOAT, INT):
-        out = pd.to_numeric(series, errors="coerce")
-        if dtype == INT:
-            return out.astype("Float64").astype("Int64") if out.isna().any() else out.astype("int64")
-        return out.astype("float64")
-    if dtype == BOOL:
-        if pd.api.types.is_bool_dtype(series.dtype):
-            return series.astype("boolean")
-        text = series.astype("string").str.strip().str.lower()
-        out = pd.Series(pd.NA, index=series.index, dtype="boolean")
-        out[text.isin(_TRUE).fillna(False).to_numpy(bool)] = True
-        out[text.isin(_FALSE).fillna(False).to_numpy(bool)] = False
-        return out
-    raise ValueError(f"unknown contract dtype {dtype}")
+def _read_file(path: Path, spec: Table, options: dict) -> pd.DataFrame:
+    """Read the contract's columns of one (header-checked) file and coerce them."""
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
 
-
-def coerce_table(raw: pd.DataFrame, spec: Table) -> pd.DataFrame:
-    """Coerce a raw frame to the contract's types.
-
-    Returns a frame with the contract's columns in contract order. ``attrs["unparsed"]``
-    maps a column name to a boolean mask of rows whose non-null value could not be read.
-    """
-    out: dict[str, pd.Series] = {}
-    unparsed: dict[str, np.ndarray] = {}
-    for col in spec.columns:
-        series = raw[col.name].reset_index(drop=True)
-        coerced = _coerce(series, col.dtype)
-        bad = (coerced.isna() & series.notna()).to_numpy(bool)
-        if bad.any():
-            unparsed[col.name] = bad
-        out[col.name] = coerced
-    frame = pd.DataFrame(out)
-    frame.attrs["unparsed"] = unparsed
+        with reading(path, "Parquet file"):
+            raw = pq.read_table(path, columns=spec.column_names)
+    else:
+        raw = _read_csv(path, spec, **options)
+    frame = coerce_table(raw, spec, source=str(path))
+    frame.attrs["path"] = str(path)
     return frame
 
 
@@ -128,14 +255,319 @@ def read_table(data_dir: str | os.PathLike, table: str) -> pd.DataFrame:
     """Read and coerce one contract table from ``data_dir``."""
     spec = CONTRACT[table]
     path = table_path(data_dir, table)
-    frame = coerce_table(_read_raw(path, spec), spec)
-    frame.attrs["path"] = str(path)
-    return frame
+    names, options = _header(path)
+    problems = _header_problems(path, spec, names)
+    if problems:
+        raise InputError("; ".join(problems))
+    return _read_file(path, spec, options)
 
 
 def read_tables(data_dir: str | os.PathLike) -> dict[str, pd.DataFrame]:
-    """Read and coerce all five contract tables (no rule checks; see :mod:`.validate`)."""
-    # Check every file exists before reading any, so a missing one fails fast.
+    """Read and coerce all five contract tables (no rule checks; see :mod:`.validate`).
+
+    Every table's file and header is checked first (:func:`check_headers`), so one error
+    names every missing table, unreadable header and missing column at once.
+    """
+    found = _headers(data_dir)
+    return {name: _read_file(path, CONTRACT[name], options) for name, (path, options) in found.items()}
+
+
+def check_headers(data_dir: str | os.PathLike) -> None:
+    """Check that every contract table's file exists and its header holds the required columns.
+
+    Reads only CSV headers and Parquet footers (cheap: a pre-flight check before any work).
+
+    Raises
+    ------
+    InputError
+        One line listing every problem of every table, separated by ``"; "``.
+    """
+    _headers(data_dir)
+
+
+def _headers(data_dir: str | os.PathLike) -> dict[str, tuple[Path, dict]]:
+    """``{table: (path, reader options)}`` once every header is fine; else one InputError."""
+    _data_folder(data_dir)
+    found: dict[str, tuple[Path, dict]] = {}
+    problems: list[str] = []
     for name in C.TABLES:
-        table_path(data_dir, name)
-    return {name: read_table(data_dir, name) for name in C.TABLES}
+        try:
+            path = table_path(data_dir, name)
+            names, options = _header(path)
+        except InputError as exc:
+            problems.append(str(exc))
+            continue
+        problems += _header_problems(path, CONTRACT[name], names)
+        found[name] = (path, options)
+    if problems:
+        raise InputError("; ".join(problems))
+    return found
+
+
+# --------------------------------------------------------------------------- coercion
+
+
+class _Unsupported(Exception):
+    """A column's storage type cannot hold the contract's type (a structural problem)."""
+
+    def __init__(self, found: pa.DataType, expected: str):
+        super().__init__(f"is stored as {found}; expected {expected}")
+
+
+@dataclass
+class _Coerced:
+    values: pd.Series
+    bad: np.ndarray | None = None  # not of the column's type
+    nonfinite: np.ndarray | None = None  # a float that is not finite
+
+
+_TARGET = {
+    STRING: pa.large_string(),
+    TIMESTAMP: pa.timestamp("us", tz="UTC"),
+    FLOAT: pa.float64(),
+    INT: pa.int64(),
+    BOOL: pa.bool_(),
+}
+_PANDAS = {pa.large_string(): ID_DTYPE, pa.string(): ID_DTYPE, pa.bool_(): pd.BooleanDtype()}
+
+
+def _mask(values) -> np.ndarray:
+    """A boolean Arrow array (nulls: False) as a numpy array."""
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
+def _to_pandas(arr: pa.ChunkedArray, dtype: str) -> pd.Series:
+    """An Arrow column already of the contract's Arrow type as a pandas Series of its dtype."""
+    if dtype == INT and arr.null_count:
+        return pd.Series(arr.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get))
+    series = pd.Series(arr.to_pandas(types_mapper=_PANDAS.get))
+    return series.astype(TS_DTYPE) if dtype == TIMESTAMP else series
+
+
+def _whole(x: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Finite floats without a fraction that a float64 holds exactly."""
+    return pc.and_(pc.and_(pc.is_finite(x), pc.equal(pc.floor(x), x)), pc.less(pc.abs(x), float(EXACT_INT)))
+
+
+def _float_text(text: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Parse trimmed text as float64: Arrow in one pass, else per value (unreadable: null)."""
+    try:
+        return pc.cast(text, pa.float64())
+    except pa.ArrowInvalid:
+        values = pd.to_numeric(pd.Series(text.to_numpy(zero_copy_only=False), dtype=object), errors="coerce")
+        return pa.chunked_array([pa.array(values.to_numpy(dtype=float), from_pandas=True)])
+
+
+def _to_string(arr: pa.ChunkedArray) -> _Coerced:
+    t = arr.type
+    if _is_text(t):
+        return _Coerced(_to_pandas(pc.cast(arr, pa.large_string()), STRING))
+    if pa.types.is_integer(t) or (pa.types.is_decimal(t) and t.scale == 0):
+        return _Coerced(_to_pandas(pc.cast(arr, pa.large_string()), STRING))
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        # ids written as floats by some exporters: 12.0 -> "12"; 12.5 is no id
+        x = pc.cast(arr, pa.float64(), safe=False)
+        whole = _whole(x)
+        ints = pc.cast(pc.if_else(whole, x, None), pa.int64())
+        bad = _mask(pc.and_(pc.is_valid(x), pc.invert(whole)))
+        return _Coerced(_to_pandas(pc.cast(ints, pa.large_string()), STRING), bad=bad if bad.any() else None)
+    raise _Unsupported(t, "text (or whole numbers)")
+
+
+def _to_timestamp(arr: pa.ChunkedArray) -> _Coerced:
+    t = arr.type
+    target = _TARGET[TIMESTAMP]
+    if pa.types.is_timestamp(t):
+        # naive values are UTC (the contract's rule); nanoseconds are cut to microseconds
+        return _Coerced(_to_pandas(pc.cast(arr, target, safe=t.unit != "ns"), TIMESTAMP))
+    if pa.types.is_date(t):
+        return _Coerced(_to_pandas(pc.cast(pc.cast(arr, pa.timestamp("us")), target), TIMESTAMP))
+    if not _is_text(t):
+        raise _Unsupported(t, "a timestamp (a Parquet timestamp, or ISO-8601 text; numbers are not read as epoch times)")
+    text = pc.utf8_trim_whitespace(pc.cast(arr, pa.large_string()))
+    for attempt in (target, pa.timestamp("us")):  # all with a zone offset, then all naive
+        try:
+            return _Coerced(_to_pandas(pc.cast(pc.cast(text, attempt), target), TIMESTAMP))
+        except pa.ArrowInvalid:
+            pass
+    # mixed, or unreadable values: per value (pandas reads offsets and naive times alike)
+    series = pd.Series(text.to_numpy(zero_copy_only=False), dtype=object)
+    parsed = pd.to_datetime(series, utc=True, errors="coerce", format="ISO8601")
+    bad = series.notna().to_numpy() & parsed.isna().to_numpy()
+    return _Coerced(parsed.astype(TS_DTYPE), bad=bad if bad.any() else None)
+
+
+def _to_float(arr: pa.ChunkedArray) -> _Coerced:
+    t = arr.type
+    nan_text = None
+    if pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_decimal(t):
+        x = pc.cast(arr, pa.float64(), safe=False)
+        bad = None
+    elif _is_text(t):
+        text = pc.utf8_trim_whitespace(pc.cast(arr, pa.large_string()))
+        x = _float_text(text)
+        nan_text = pc.match_substring_regex(text, r"(?i)^[+-]?nan$")
+        bad = _mask(pc.and_(pc.is_valid(text), pc.is_null(x)))
+    else:
+        raise _Unsupported(t, "a number")
+    nonfinite = pc.fill_null(pc.invert(pc.is_finite(x)), False)  # null is missing, not "not finite"
+    if nan_text is not None:  # pandas' fallback reads "nan" as null: still a value that is not a number
+        nonfinite = pc.or_(nonfinite, nan_text)
+        bad = bad & ~_mask(nan_text)
+    nonfinite = _mask(nonfinite)
+    values = _to_pandas(x, FLOAT)
+    if nonfinite.any():  # not a number: null here, rejected by validation with the text
+        values = values.mask(nonfinite)
+    return _Coerced(values, bad=bad if bad is not None and bad.any() else None, nonfinite=nonfinite if nonfinite.any() else None)
+
+
+def _to_int(arr: pa.ChunkedArray) -> _Coerced:
+    t = arr.type
+    if pa.types.is_integer(t):
+        if t == pa.uint64():
+            too_big = pc.greater(arr, pa.scalar(_INT64_MAX, pa.uint64()))
+            arr = pc.if_else(too_big, None, arr)
+            bad = _mask(too_big)
+            return _Coerced(_to_pandas(pc.cast(arr, pa.int64()), INT), bad=bad if bad.any() else None)
+        return _Coerced(_to_pandas(pc.cast(arr, pa.int64()), INT))
+    if _is_text(t):
+        text = pc.utf8_trim_whitespace(pc.cast(arr, pa.large_string()))
+        if not pc.any(pc.match_substring(text, "x", ignore_case=True)).as_py():  # Arrow reads "0x10" as 16
+            try:
+                return _Coerced(_to_pandas(pc.cast(text, pa.int64()), INT))
+            except (pa.ArrowInvalid, OverflowError):
+                pass
+        # not all plain integers: exact where they are, else whole floats ("12.0", "1e3")
+        plain = pc.match_substring_regex(text, r"^[+-]?[0-9]{1,18}$")
+        exact = pc.cast(pc.if_else(plain, pc.replace_substring_regex(text, r"^\+", ""), None), pa.int64())
+        x = _float_text(pc.if_else(plain, None, text))
+        valid = pc.is_valid(text)
+    elif pa.types.is_floating(t) or pa.types.is_decimal(t):
+        x = pc.cast(arr, pa.float64(), safe=False)
+        plain = exact = None
+        valid = pc.is_valid(arr)
+    else:
+        raise _Unsupported(t, "a whole number")
+    whole = _whole(x)
+    from_float = pc.cast(pc.if_else(whole, x, None), pa.int64())
+    values = from_float if plain is None else pc.if_else(plain, exact, from_float)
+    bad = _mask(pc.and_(valid, pc.is_null(values)))
+    return _Coerced(_to_pandas(values, INT), bad=bad if bad.any() else None)
+
+
+def _to_bool(arr: pa.ChunkedArray) -> _Coerced:
+    t = arr.type
+    if pa.types.is_boolean(t):
+        return _Coerced(_to_pandas(arr, BOOL))
+    if _is_text(t):
+        text = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(arr, pa.large_string())))
+        yes = pc.is_in(text, value_set=pa.array(_TRUE, pa.large_string()))
+        no = pc.is_in(text, value_set=pa.array(_FALSE, pa.large_string()))
+    elif pa.types.is_integer(t) or pa.types.is_floating(t):
+        yes, no = pc.equal(arr, 1), pc.equal(arr, 0)
+    else:
+        raise _Unsupported(t, "true/false")
+    values = pc.if_else(yes, True, pc.if_else(no, False, None))
+    bad = _mask(pc.and_(pc.is_valid(arr), pc.is_null(values)))
+    return _Coerced(_to_pandas(values, BOOL), bad=bad if bad.any() else None)
+
+
+_COERCE = {STRING: _to_string, TIMESTAMP: _to_timestamp, FLOAT: _to_float, INT: _to_int, BOOL: _to_bool}
+
+
+def _coerce(arr: pa.ChunkedArray, dtype: str) -> _Coerced:
+    """Coerce one Arrow column; values that are not of the type become null (flagged)."""
+    if pa.types.is_dictionary(arr.type):
+        arr = pc.cast(arr, arr.type.value_type)
+    if pa.types.is_null(arr.type):  # all null (an empty column written by pandas)
+        return _Coerced(_to_pandas(pa.chunked_array([pa.nulls(len(arr), _TARGET[dtype])]), dtype))
+    if dtype not in _COERCE:
+        raise ValueError(f"unknown contract dtype {dtype}")
+    return _COERCE[dtype](arr)
+
+
+def _as_arrow(series: pd.Series) -> pa.ChunkedArray:
+    """A pandas column as Arrow (pandas NaN is missing); mixed Python objects are read as text."""
+    try:
+        if isinstance(series.dtype, pd.DatetimeTZDtype):  # as UTC wall times (pyarrow would warn)
+            naive = series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+            arr = pa.array(naive, from_pandas=True)
+            arr = pc.cast(arr, pa.timestamp(arr.type.unit, tz="UTC"))
+        else:
+            arr = pa.array(series, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arr = pa.array(series.astype(ID_DTYPE))
+    return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+
+
+def _text_of(arr: pa.ChunkedArray, rows: np.ndarray) -> pd.Series:
+    """The original values at ``rows`` as text (for messages), indexed by row."""
+    taken = arr.take(pa.array(rows, pa.int64()))
+    if pa.types.is_dictionary(taken.type):
+        taken = pc.cast(taken, taken.type.value_type)
+    text = pc.cast(taken, pa.large_string()).to_numpy(zero_copy_only=False)
+    return pd.Series(text, index=rows, dtype=object)
+
+
+def coerce_table(raw: pd.DataFrame | pa.Table, spec: Table, source: str | None = None) -> pd.DataFrame:
+    """Coerce raw columns to the contract's types without changing any value.
+
+    Parameters
+    ----------
+    raw : DataFrame or pyarrow.Table
+        Holds at least the contract's columns (extra ones are ignored). In a DataFrame, NaN
+        is missing; in an Arrow table (a Parquet file), NaN is a value that is not a number.
+    spec : Table
+        The contract table.
+    source : str, optional
+        What an error names first (the file path).
+
+    Returns
+    -------
+    DataFrame
+        The contract's columns in contract order: strings ``string[pyarrow]``, timestamps
+        ``datetime64[us, UTC]``, floats ``float64``, counts ``int64`` (``Int64`` when a value is
+        missing or unreadable), booleans ``boolean``. ``attrs["unparsed"]``,
+        ``attrs["nonfinite"]`` and ``attrs["bad_text"]`` describe values that could not be
+        read (see the module docstring).
+
+    Raises
+    ------
+    InputError
+        A column whose storage type cannot hold the contract's type (for example timestamps
+        stored as int64), naming the source, table and column.
+    """
+    out: dict[str, pd.Series] = {}
+    unparsed: dict[str, np.ndarray] = {}
+    nonfinite: dict[str, np.ndarray] = {}
+    bad_text: dict[str, pd.Series] = {}
+    problems: list[str] = []
+    for col in spec.columns:
+        arr = raw.column(col.name) if isinstance(raw, pa.Table) else _as_arrow(raw[col.name])
+        try:
+            res = _coerce(arr, col.dtype)
+        except _Unsupported as exc:
+            problems.append(f"column '{col.name}' {exc}")
+            continue
+        except (pa.ArrowException, ValueError, OverflowError) as exc:  # e.g. a timestamp out of range
+            problems.append(f"column '{col.name}' cannot be read as {col.dtype} ({first_line(exc)})")
+            continue
+        out[col.name] = res.values
+        for masks, mask in ((unparsed, res.bad), (nonfinite, res.nonfinite)):
+            if mask is not None:
+                masks[col.name] = mask
+        if res.bad is not None or res.nonfinite is not None:
+            either = np.zeros(len(arr), bool) if res.bad is None else res.bad.copy()
+            if res.nonfinite is not None:
+                either |= res.nonfinite
+            bad_text[col.name] = _text_of(arr, np.flatnonzero(either))
+    if problems:
+        where = f"{source}: " if source else ""
+        raise InputError(f"{where}table '{spec.name}': " + "; ".join(problems))
+    frame = pd.DataFrame(out)
+    frame.attrs.update(unparsed=unparsed, nonfinite=nonfinite, bad_text=bad_text)
+    return frame

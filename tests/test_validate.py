@@ -5,13 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from creatorrank.core import constants as C
 from creatorrank.core.errors import InputError
-from creatorrank.data.load import read_tables
+from creatorrank.data.contract import CONTRACT
+from creatorrank.data.load import coerce_table, read_tables
 from creatorrank.data.validate import load_market, validate_tables
 
 from tiny_market import tiny_tables, write_tables
@@ -230,3 +232,155 @@ def test_property_negative_count_rejects_exactly_that_row(row, value, col):
     expected_orders = set(tables[C.ORDERS].loc[tables[C.ORDERS][C.POST_ID] == post, C.ORDER_ID])
     assert set(report.rejects[report.rejects.table == "orders"].key) == expected_orders
     assert len(clean[C.ORDERS]) == 3 - len(expected_orders)
+
+
+# --------------------------------------------------------------------------- messages and cascades
+
+
+def test_reference_names_the_value_with_repr_and_the_parent(tiny):
+    _set("posts", 2, C.CREATOR_ID, "c2 ")(tiny)  # a trailing space, invisible without quotes
+    _, report = validate_tables(tiny, now=NOW)
+    bad = report.rejects[report.rejects.rule == "reference:creator_id"]
+    assert list(bad.detail) == ["creator_id 'c2 ' not found in creators"]
+    assert "  rejected posts.reference:creator_id: 1 (posts of 1 unknown creators)" in report.summary().splitlines()
+
+
+def test_cascade_says_which_rule_rejected_the_parent_and_groups_in_summary(tiny):
+    _set("creators", 0, C.RATE_CARD_USD, -1.0)(tiny)  # c1 rejected: its 3 posts, 1 invitation, 3 orders follow
+    _set("posts", 2, C.CREATOR_ID, "ghost")(tiny)
+    _, report = validate_tables(tiny, now=NOW)
+    posts = report.rejects[(report.rejects.table == "posts") & (report.rejects.rule == "reference:creator_id")]
+    assert sorted(posts.detail) == ["creator_id 'c1' was rejected in creators (negative:rate_card_usd)"] * 3 + [
+        "creator_id 'ghost' not found in creators"]
+    lines = report.summary().splitlines()
+    assert "  rejected posts.reference:creator_id: 4 (posts of 2 rejected or unknown creators: 1 rejected, 1 unknown)" in lines
+    orders = report.rejects[(report.rejects.table == "orders") & (report.rejects.rule == "reference:post_id")]
+    assert set(orders.detail) == {"post_id 'p1' was rejected in posts (reference:creator_id)",
+                                  "post_id 'p4' was rejected in posts (reference:creator_id)"}
+    # one row per (row, rule): o2 breaks two references
+    assert set(report.rejects[report.rejects.key == "o2"].rule) == {"reference:creator_id", "reference:post_id"}
+    assert list(report.rejects.columns) == ["table", "row", "key", "rule", "detail"]
+
+
+def test_negative_and_future_show_the_value(tiny):
+    _set("posts", 1, C.VIEWS_7D, -5)(tiny)
+    _set("orders", 0, C.ORDERED_AT, _ts("2030-01-01"))(tiny)
+    _, report = validate_tables(tiny, now=NOW)
+    details = dict(zip(report.rejects.rule, report.rejects.detail))
+    assert details["negative:views_7d"] == "views_7d -5 is negative"
+    assert details["future:ordered_at"].startswith("ordered_at 2030-01-01 00:00:00")
+
+
+def test_zero_row_campaigns_validate(tiny):
+    tiny[C.CAMPAIGNS] = tiny[C.CAMPAIGNS].iloc[:0]
+    clean, report = validate_tables(tiny, now=NOW)  # used to raise "Cannot cast DatetimeArray to float64"
+    assert len(clean[C.INVITATIONS]) == 0
+    assert set(report.rejects[report.rejects.table == "invitations"].rule) == {"reference:campaign_id"}
+
+
+# --------------------------------------------------------------------------- suspicious rows
+
+
+def _posts_of_one_creator(tiny, followers, views=None, likes=None):
+    """Replace the posts by one creator's history (c1), one post a week from 2024-02-01."""
+    n = len(followers)
+    frame = pd.DataFrame({
+        C.POST_ID: [f"q{i}" for i in range(n)], C.CREATOR_ID: ["c1"] * n,
+        C.POSTED_AT: pd.date_range("2024-02-01", periods=n, freq="7D", tz="UTC"), C.CATEGORY: ["beauty"] * n,
+        C.IS_SHOPPABLE: [False] * n, C.CAMPAIGN_ID: [None] * n, C.FOLLOWERS_AT_POST: followers,
+        C.VIEWS_7D: views or [1000] * n, C.LIKES_7D: likes or [10] * n, C.COMMENTS_7D: [1] * n, C.SHARES_7D: [0] * n,
+    })
+    tiny[C.POSTS] = coerce_table(frame, CONTRACT[C.POSTS])
+    tiny[C.ORDERS] = tiny[C.ORDERS].iloc[:0]
+    return tiny
+
+
+@pytest.mark.parametrize(
+    "followers,flagged",
+    [
+        ([1_000_000, 0, 1_000_000], ["q1"]),  # the issue's case: 0 between 1M rows
+        ([1_000_000, 0, 0, 1_200_000], ["q1", "q2"]),  # a run of glitches
+        ([900_000, 1_000_000, 5_000, 1_100_000, 1_000_000], ["q2"]),  # a drop by over 100x that comes back
+        ([50, 0, 60], []),  # tiny accounts: 0 between 50 and 60 is not "far more"
+        ([1_000_000, 20_000, 1_000_000], []),  # a 50x dip: unusual, not impossible
+        ([1_000_000, 5_000, 4_000, 3_000], []),  # a real purge that stays: no come-back
+        ([10, 200, 5_000, 1_000_000], []),  # steep growth
+        ([0, 1_000_000, 1_000_000], []),  # the first post has nothing before it
+    ],
+)
+def test_follower_glitch_drop_and_come_back(tiny, followers, flagged):
+    _posts_of_one_creator(tiny, followers)
+    clean, report = validate_tables(tiny, now=NOW)
+    hits = report.rejects[report.rejects.rule == "suspicious:followers_glitch"]
+    assert list(hits.key) == flagged
+    assert not set(flagged) & set(clean[C.POSTS][C.POST_ID])
+    if flagged:
+        assert hits.detail.iloc[0].startswith(f"followers_at_post {followers[int(flagged[0][1:])]} between ")
+
+
+def test_follower_glitch_is_per_creator_and_in_time_order(tiny):
+    # rows shuffled and interleaved with another creator: order by time within each creator
+    _posts_of_one_creator(tiny, [1_000_000, 0, 1_000_000, 5, 7, 6])
+    posts = tiny[C.POSTS]
+    posts.loc[3:, C.CREATOR_ID] = "c2"
+    posts.loc[3:, C.POSTED_AT] = posts.loc[:2, C.POSTED_AT].to_numpy()
+    tiny[C.POSTS] = posts.iloc[[4, 2, 0, 5, 1, 3]].reset_index(drop=True)
+    _, report = validate_tables(tiny, now=NOW)
+    hits = report.rejects[report.rejects.rule == "suspicious:followers_glitch"]
+    assert list(hits.key) == ["q1"] and list(hits.row) == [5]
+
+
+def test_engagement_rules(tiny):
+    _posts_of_one_creator(tiny, [1000] * 5, views=[100, 0, 0, 50, 1], likes=[101, 458_000, 0, 50, 0])
+    tiny[C.POSTS].loc[4, C.COMMENTS_7D] = 2
+    clean, report = validate_tables(tiny, now=NOW)
+    got = {(r.key, r.rule): r.detail for r in report.rejects.itertuples()}
+    assert got == {
+        ("q0", "suspicious:likes_7d>views_7d"): "likes_7d 101 > views_7d 100",
+        ("q4", "suspicious:comments_7d>views_7d"): "comments_7d 2 > views_7d 1",
+        ("q1", "suspicious:engagement_without_views"): "views_7d 0 but likes_7d 458000, comments_7d 1, shares_7d 0",
+        ("q2", "suspicious:engagement_without_views"): "views_7d 0 but likes_7d 0, comments_7d 1, shares_7d 0",
+    }
+    assert list(clean[C.POSTS][C.POST_ID]) == ["q3"]  # likes == views is possible
+    assert "posts                   5 rows          4 rejected (4 suspicious)" in report.summary()
+
+
+def test_post_before_the_creator_joined(tiny):
+    _set("posts", 2, C.POSTED_AT, _ts("2024-01-31"))(tiny)  # c2 joined 2024-02-01
+    _, report = validate_tables(tiny, now=NOW)
+    hit = report.rejects[report.rejects.rule == "suspicious:posted_before_joined"]
+    assert list(hit.key) == ["p3"]
+    assert hit.detail.iloc[0] == "posted_at 2024-01-31 00:00:00.000000Z is before the creator joined (2024-02-01 00:00:00.000000Z)"
+
+
+def test_times_before_the_platform_era_cascade(tiny):
+    _set("creators", 0, C.JOINED_AT, _ts("1970-01-01"))(tiny)  # an epoch-zero placeholder
+    _set("orders", 2, C.REFUNDED_AT, _ts("1999-12-31"))(tiny)
+    clean, report = validate_tables(tiny, now=NOW)
+    rules = report.rejects.groupby("rule").key.apply(sorted).to_dict()
+    assert rules["suspicious:before_2000:joined_at"] == ["c1"]
+    assert rules["suspicious:before_2000:refunded_at"] == ["o3"]
+    assert rules["reference:creator_id"] == ["i1", "o1", "o2", "o3", "p1", "p2", "p4"]
+    posts = report.rejects[report.rejects.table == "posts"]
+    assert set(posts.detail) == {"creator_id 'c1' was rejected in creators (suspicious:before_2000:joined_at)"}
+    assert list(clean[C.CREATORS][C.CREATOR_ID]) == ["c2", "c3"]
+
+
+def test_orders_of_a_suspicious_post_are_rejected_by_cascade(tiny):
+    _set("posts", 3, C.LIKES_7D, 9000)(tiny)  # p4 has 8000 views
+    clean, report = validate_tables(tiny, now=NOW)
+    orders = report.rejects[report.rejects.table == "orders"]
+    assert set(orders.key) == {"o2", "o3"}
+    assert set(orders.detail) == {"post_id 'p4' was rejected in posts (suspicious:likes_7d>views_7d)"}
+    assert list(clean[C.ORDERS][C.ORDER_ID]) == ["o1"]
+
+
+def test_clean_counts_are_int64_after_rejects(tiny, tmp_path):
+    write_tables(tiny, tmp_path, "csv")
+    path = tmp_path / "posts.csv"
+    path.write_text(path.read_text().replace(",3000,", ",lots,"))
+    clean, report = load_market(tmp_path, now=NOW)
+    assert not report.ok
+    for col in (C.VIEWS_7D, C.LIKES_7D, C.FOLLOWERS_AT_POST):
+        assert clean[C.POSTS][col].dtype == np.int64
+    assert clean[C.POSTS].attrs.get("unparsed") is None
