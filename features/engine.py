@@ -17,8 +17,11 @@ prefix sums. Nothing is joined row by row, so 1M decisions over 10M posts cost a
 vectorised searches, not a 100M-row range join. Medians are exact: the few values inside
 each decision's window are gathered and sorted at once, in bounded chunks.
 
-Peer percentiles and the named indices compare a decision with all creators as of the
-start of its month; see :mod:`creatorrank.features.indices`.
+Peer percentiles, the rates' empirical-Bayes priors and the named indices compare a
+decision with all creators as of the start of its month; see
+:mod:`creatorrank.features.indices`. The peer-free pass (``_base``) therefore keeps each rate's
+raw successes and trials and each index's evidence count; the month's peer tables turn them
+into rates and indices (NaN where there is no evidence).
 
 Performance
 -----------
@@ -55,7 +58,7 @@ from . import specs as S
 from .arrays import ragged_median as _ragged_median
 from .arrays import search_ranges as _search
 from .arrays import window_max as _window_max
-from .indices import SCORE_INPUTS, PeerTables
+from .indices import SCORE_INPUTS, PeerTables, successes, trials
 
 DAY = 86_400_000_000  # microseconds
 WEEK = 7 * DAY
@@ -218,6 +221,14 @@ def _lookup(values, universe) -> np.ndarray:
     return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
+def _take(values: np.ndarray, idx: np.ndarray, missing) -> np.ndarray:
+    """``values[idx]``, ``missing`` where ``idx`` is negative (also when ``values`` is empty)."""
+    out = np.full(len(idx), missing, dtype=np.result_type(values, np.min_scalar_type(missing)))
+    ok = idx >= 0
+    out[ok] = values[idx[ok]]
+    return out
+
+
 def _rows_of(keys, table_ids) -> np.ndarray:
     """Row of ``table_ids`` (unique ids) holding each key; -1 when missing or absent.
 
@@ -230,12 +241,14 @@ def _rows_of(keys, table_ids) -> np.ndarray:
     if len(arr) == 0:
         return np.zeros(0, dtype=np.int64)
     enc = pc.dictionary_encode(arr)
+    if len(enc.dictionary) == 0:  # every key is null (the contract allows it): nothing to find
+        return np.full(len(arr), -1, dtype=np.int64)
     in_keys = _lookup(table_ids, enc.dictionary)  # for every table row: its distinct-key index or -1
     row_of = np.full(len(enc.dictionary), -1, dtype=np.int64)
     hit = np.flatnonzero(in_keys >= 0)
     row_of[in_keys[hit]] = hit
     idx = np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
-    return np.where(idx >= 0, row_of[np.maximum(idx, 0)], -1)
+    return _take(row_of, idx, -1)
 
 
 def _radix_by(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -319,21 +332,50 @@ def _post_streams(P: pd.DataFrame, ids, categories, cutoff: int):
     first_in_week = ~same
     first_in_week[1:] |= week[1:] != week[:-1]
     del week
-    jump = np.full(len(f) + 1, -np.inf)  # ratio to the creator's previous post; the end pads window_max
-    jump[1:-1] = np.where(same[1:], f[1:] / np.maximum(f[:-1], 1), -np.inf)
     del same
+    jump = _follower_jumps(seg, f)
     v = _int(P[C.VIEWS_7D])[rows]
     e = _int(P[C.LIKES_7D]) + _int(P[C.COMMENTS_7D]) + _int(P[C.SHARES_7D])  # added in table order: one gather
-    e = e[rows]
+    e = np.minimum(e[rows], v)  # engagement counts at most the post's views: glitches stay bounded
+    with_f = f > 0
     cat = post_cat[rows]
     has_cat = np.flatnonzero(cat >= 0)
     pairs = (seg[has_cat] * n_cat + cat[has_cat], t[has_cat], v[has_cat])
     posts = _Stream(
         seg, t, n_creators,
-        ints={"shop": _bool(P[C.IS_SHOPPABLE])[rows], "v": v, "e": e, "f": f, "week1": first_in_week},
+        ints={"shop": _bool(P[C.IS_SHOPPABLE])[rows], "v": v, "e": e, "f": f, "week1": first_in_week,
+              "vf": np.where(with_f, v, 0), "ef": np.where(with_f, e, 0), "hasv": v > 0},
         vals={"jump": jump},
     )
     return posts, pairs, post_cat
+
+
+def _follower_jumps(seg: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Each post's follower jump, padded with one ``-inf`` for :func:`.arrays.window_max`.
+
+    A post with followers is compared with the median followers of the creator's previous
+    ``JUMP_BASELINE_POSTS`` posts with followers (fewer when there are fewer; ``-inf``, no
+    jump, when there is none); posts with 0 followers are neither baselines nor jumps.
+    """
+    depth = S.JUMP_BASELINE_POSTS
+    jump = np.full(len(f) + 1, -np.inf)
+    nz = np.flatnonzero(f > 0)
+    fz, sz = f[nz].astype(np.float64), seg[nz]
+    run_first = np.flatnonzero(np.concatenate(([True], sz[1:] != sz[:-1]))) if len(nz) else np.zeros(0, np.int64)
+    before = np.arange(len(nz)) - np.repeat(run_first, np.diff(np.append(run_first, len(nz))))
+    count = np.minimum(before, depth)  # previous posts with followers of the same creator, at most depth
+    prev = np.full((depth, len(nz)), np.inf)  # row j-1: the j-th previous post with followers (inf: none)
+    for j in range(1, depth + 1):
+        prev[j - 1, j:] = np.where(count[j:] >= j, fz[:-j], np.inf)
+    for p in range(depth):  # odd-even transposition sort of the few rows: inf (none) ends last
+        for r in range(p % 2, depth - 1, 2):
+            lo, hi = np.minimum(prev[r], prev[r + 1]), np.maximum(prev[r], prev[r + 1])
+            prev[r], prev[r + 1] = lo, hi
+    has = np.flatnonzero(count > 0)
+    c = count[has]
+    baseline = (prev[(c - 1) // 2, has] + prev[c // 2, has]) / 2.0
+    jump[nz[has]] = np.minimum(fz[has] / baseline, S.JUMP_CAP)
+    return jump
 
 
 def _order_streams(O, campaigns, ids, categories, cutoff: int):
@@ -356,7 +398,7 @@ def _order_streams(O, campaigns, ids, categories, cutoff: int):
     # Ids are looked up in table order, then follow the sort: cheaper than reordering strings.
     campaign_cat = _lookup(campaigns[C.CATEGORY], categories)
     via_campaign = _lookup(O[C.CAMPAIGN_ID], _strings(campaigns[C.CAMPAIGN_ID]))[order]  # few campaigns: hash them
-    by_campaign = np.where(via_campaign >= 0, campaign_cat[np.maximum(via_campaign, 0)], -1).astype(np.int32)
+    by_campaign = _take(campaign_cat, via_campaign, -1).astype(np.int32)
     del via_campaign
     r = _us(O[C.REFUNDED_AT])[order]
     refunded = np.flatnonzero((r != _NAT) & (r < cutoff))
@@ -372,7 +414,7 @@ def _order_pairs(sources, post_of_order: np.ndarray, post_cat: np.ndarray, n_cat
     """
     seg, t, g, order, by_campaign = sources
     via_post = post_of_order[order]
-    cat = np.where(via_post >= 0, post_cat[np.maximum(via_post, 0)], -1)
+    cat = _take(post_cat, via_post, -1)
     cat = np.where(cat >= 0, cat, by_campaign)  # a post without a category falls back too
     has = np.flatnonzero(cat >= 0)
     return seg[has] * n_cat + cat[has], t[has], g[has]
@@ -531,9 +573,10 @@ def prepare(tables: dict[str, pd.DataFrame], until=None) -> PreparedMarket:
 # --------------------------------------------------------------------------- features
 
 
-def _rate(k, n, prior=S.RATE_PRIOR):
-    a, b = prior
-    return (k + a) / (n + a + b)
+def _rate_inputs(out: dict, name: str, k: np.ndarray, n: np.ndarray) -> None:
+    """Keep a rate's raw successes and trials: its prior comes with the month's peers."""
+    out[successes(name)] = np.asarray(k, dtype=np.float64)
+    out[trials(name)] = np.asarray(n, dtype=np.float64)
 
 
 def _ratio(num, den):
@@ -570,7 +613,8 @@ def _base(mk: PreparedMarket, code: np.ndarray, T: np.ndarray, cat: np.ndarray, 
     """Every feature that needs no peers, for rows sorted by (code, T).
 
     Returns a dict of float64 arrays, plus the raw values the peer percentiles need
-    (``_epv``, ``_epf``, ``_band``).
+    (``_epv``, ``_epf``, ``_band``) and each rate's raw successes and trials (the rates
+    themselves need the month's prior, :meth:`.indices.PeerTables.score`).
     """
     n = len(code)
     out: dict[str, np.ndarray] = {}
@@ -601,7 +645,7 @@ def _base(mk: PreparedMarket, code: np.ndarray, T: np.ndarray, cat: np.ndarray, 
     views365 = P.isum("v", e365, e0)
     followers = _latest(P, "f", s0, pT)
 
-    out["shoppable_share_90d"] = _rate(shop90, posts_90d)
+    _rate_inputs(out, "shoppable_share_90d", shop90, posts_90d)
     out["shoppable_posts_per_week_90d"] = shop90 / (90.0 / 7.0)
     out["active_weeks_share_13w"] = P.isum("week1", pW13, pW) / S.ACTIVE_WEEKS
     out["posts_30d"] = (pT - p30).astype(np.float64)
@@ -610,14 +654,13 @@ def _base(mk: PreparedMarket, code: np.ndarray, T: np.ndarray, cat: np.ndarray, 
     if medians:
         out["median_views_90d"] = _ragged_median(lambda i: P.value("v", i), e90, e0)
     out["views_90d"] = views90
-    out["engagement_rate_90d"] = (eng90 + S.ENGAGEMENT_PRIOR_RATE * S.ENGAGEMENT_PRIOR_VIEWS) / (
-        views90 + S.ENGAGEMENT_PRIOR_VIEWS
-    )
-    out["views_per_follower_90d"] = _ratio(views90, foll90)
+    _rate_inputs(out, "engagement_rate_90d", eng90, views90)
+    # ratios over the posts with a non-zero denominator only (followers; views weigh 0 without)
+    out["views_per_follower_90d"] = _ratio(P.isum("vf", e90, e0), foll90)
     out["_epv"] = _ratio(eng90, views90)
-    out["_epf"] = _ratio(eng90, foll90)
+    out["_epf"] = _ratio(P.isum("ef", e90, e0), foll90)
     out["_band"] = _band(followers)
-    out["max_follower_jump_365d"] = _window_max(P.vals["jump"], p365, pT, 1.0)
+    out["max_follower_jump_365d"] = _window_max(P.vals["jump"], p365, pT, np.nan)
     out["followers"] = followers
     for days in (30, 90):
         then = _latest(P, "f", s0, p30 if days == 30 else p90)
@@ -627,6 +670,9 @@ def _base(mk: PreparedMarket, code: np.ndarray, T: np.ndarray, cat: np.ndarray, 
     last_t[has] = P.t[pT[has] - 1]
     out["days_since_last_post"] = (T - last_t) / DAY
     out["posts_seen"] = (pT - s0).astype(np.float64)
+    out[S.evidence_column("idx_diligence")] = posts_90d
+    out[S.evidence_column("idx_content")] = (e0 - e90).astype(np.float64)
+    out[S.evidence_column("idx_authenticity")] = P.isum("hasv", e90, e0)
 
     # ---- orders and refunds
     O = mk.orders
@@ -643,20 +689,21 @@ def _base(mk: PreparedMarket, code: np.ndarray, T: np.ndarray, cat: np.ndarray, 
     out["gmv_per_1k_views_365d"] = _ratio(1000.0 * gmv365, views365)
     out["campaign_gmv_365d"] = O.isum("gc", o365, oT) / S.CENTS_PER_USD
     out["organic_gmv_365d"] = O.isum("go", o365, oT) / S.CENTS_PER_USD
-    out["refund_rate"] = _rate(refunds, orders_seen, S.REFUND_PRIOR)
+    _rate_inputs(out, "refund_rate", refunds, orders_seen)
     out["orders_seen"] = orders_seen
+    out[S.evidence_column("idx_sales")] = posts_365d + (oT - o365)
 
     # ---- invitations: cumulative counts of every event type before T
     I = mk.invites
     i0, i1 = I.bounds(code)
     iT = I.pos(i0, i1, T)
     cnt = {k: I.isum(k, i0, iT) for k in I.ip}
-    out["response_rate"] = _rate(cnt["within7"], cnt["resolved"])
-    out["acceptance_rate"] = _rate(cnt["accepted"], cnt["answered"])
-    out["ignored_share"] = _rate(cnt["ignored"], cnt["resolved"])
-    out["delivery_rate"] = _rate(cnt["delivered"], cnt["c_resolved"])
-    out["on_time_rate"] = _rate(cnt["on_time"], cnt["c_resolved"])
-    out["first_pass_rate"] = _rate(cnt["first_pass"], cnt["delivered"])
+    for name, k, trial in (("response_rate", "within7", "resolved"), ("acceptance_rate", "accepted", "answered"),
+                           ("ignored_share", "ignored", "resolved"), ("delivery_rate", "delivered", "c_resolved"),
+                           ("on_time_rate", "on_time", "c_resolved"), ("first_pass_rate", "first_pass", "delivered")):
+        _rate_inputs(out, name, cnt[k], cnt[trial])
+    out[S.evidence_column("idx_cooperation")] = cnt["resolved"]
+    out[S.evidence_column("idx_reliability")] = cnt["c_resolved"]
     out["campaigns_completed"] = cnt["delivered"]
     out["invitations_seen"] = cnt["received"]
     if medians:
@@ -687,13 +734,15 @@ def _base(mk: PreparedMarket, code: np.ndarray, T: np.ndarray, cat: np.ndarray, 
     cat_views = PC.isum("v", PC.pos(c0, c365, T - 365 * DAY - ENGAGEMENT_DELAY), ce0)
     g0, g1 = OC.bounds(pseg)
     gT = OC.pos(g0, g1, T)
-    cat_gmv = OC.isum("g", OC.pos(g0, gT, T - 365 * DAY), gT) / S.CENTS_PER_USD
+    g365 = OC.pos(g0, gT, T - 365 * DAY)
+    cat_gmv = OC.isum("g", g365, gT) / S.CENTS_PER_USD
     nan = np.nan
     out["cat_post_share_365d"] = np.where(has_cat, _share(cat_posts, posts_365d), nan)
     out["cat_views_share_365d"] = np.where(has_cat, _share(cat_views, views365), nan)
     out["cat_gmv_share_365d"] = np.where(has_cat, _share(cat_gmv, gmv365), nan)
     out["cat_views_365d"] = np.where(has_cat, cat_views, nan)
     out["cat_gmv_365d"] = np.where(has_cat, cat_gmv, nan)
+    out[S.evidence_column(S.CATEGORY_INDEX)] = np.where(has_cat, cat_posts + (gT - g365), nan)
     return out
 
 

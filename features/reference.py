@@ -74,9 +74,34 @@ def _median(values):
     return float(statistics.median(values)) if values else NAN
 
 
-def _smoothed(k, n, prior=S.RATE_PRIOR):
+def _fit_prior(pairs, fallback):
+    """Method-of-moments Beta prior of the raw rates k / n of the pairs with n > 0 (see specs)."""
+    rates = [k / n for k, n in pairs if n > 0]
+    if len(rates) < S.MIN_PRIOR_PEERS:
+        return fallback
+    m = math.fsum(rates) / len(rates)
+    v = math.fsum((r - m) * (r - m) for r in rates) / len(rates)
+    lo, hi = S.PRIOR_STRENGTH
+    strength = hi if v <= 0.0 else min(max(m * (1.0 - m) / v - 1.0, lo), hi)
+    return (m * strength, (1.0 - m) * strength)
+
+
+def _smoothed(k, n, prior):
+    """(k + a) / (n + a + b); NaN without trials."""
+    if n <= 0:
+        return NAN
     a, b = prior
     return (k + a) / (n + a + b)
+
+
+def _jump_of(previous_followers: list, f: int) -> float | None:
+    """A post's follower jump against the median of the last posts with followers before it."""
+    if f <= 0:
+        return None
+    baseline = [x for x in previous_followers if x > 0][-S.JUMP_BASELINE_POSTS:]
+    if not baseline:
+        return None
+    return min(f / statistics.median(baseline), S.JUMP_CAP)
 
 
 def _percentile(peers: list, x) -> float:
@@ -85,9 +110,11 @@ def _percentile(peers: list, x) -> float:
         return NAN
     values = [v for v in peers if not math.isnan(v)]
     if not values:
-        return S.NEUTRAL_PERCENTILE
+        return NAN  # no peers: nothing to compare with
     below = sum(1 for v in values if v < x)
     equal = sum(1 for v in values if v == x)
+    if equal == len(values):
+        return NAN  # tied with every peer: no rank
     return 100.0 * (below + 0.5 * equal) / len(values)
 
 
@@ -128,7 +155,9 @@ class ReferenceMarket:
                     "shop": bool(row[C.IS_SHOPPABLE]),
                     "f": int(row[C.FOLLOWERS_AT_POST]),
                     "v": int(row[C.VIEWS_7D]),
-                    "e": int(row[C.LIKES_7D]) + int(row[C.COMMENTS_7D]) + int(row[C.SHARES_7D]),
+                    # engagement counts at most the post's views (a glitch cannot exceed them)
+                    "e": min(int(row[C.LIKES_7D]) + int(row[C.COMMENTS_7D]) + int(row[C.SHARES_7D]),
+                             int(row[C.VIEWS_7D])),
                 }
             )
         campaign_category = {str(r[C.CAMPAIGN_ID]): _val(r[C.CATEGORY]) for r in tables[C.CAMPAIGNS].to_dict("records")}
@@ -184,7 +213,9 @@ class ReferenceMarket:
             f[f"posts_{d}d"] = float(sum(1 for p in known if p["t"] >= T - d * day))
         shop90 = sum(1 for p in known if p["t"] >= T - 90 * day and p["shop"])
         shop365 = sum(1 for p in known if p["t"] >= T - 365 * day and p["shop"])
-        f["shoppable_share_90d"] = _smoothed(shop90, f["posts_90d"])
+        f["_rate_inputs"] = rates = {}  # rate -> (successes, trials); the month's prior comes later
+        rates["shoppable_share_90d"] = (shop90, f["posts_90d"])
+        f["idx_diligence_evidence"] = f["posts_90d"]
         f["shoppable_posts_per_week_90d"] = shop90 / (90.0 / 7.0)
         this_week = monday_of(T)
         first_week = this_week - S.ACTIVE_WEEKS * 7 * day
@@ -198,16 +229,17 @@ class ReferenceMarket:
         c90, c365 = counted(90), counted(365)
         views90 = float(sum(p["v"] for p in c90))
         eng90 = float(sum(p["e"] for p in c90))
-        foll90 = float(sum(p["f"] for p in c90))
+        with_followers = [p for p in c90 if p["f"] > 0]  # ratios per follower: posts with followers only
+        foll90 = float(sum(p["f"] for p in with_followers))
         views365 = float(sum(p["v"] for p in c365))
         f["median_views_90d"] = _median([p["v"] for p in c90])
         f["views_90d"] = views90
-        f["engagement_rate_90d"] = (eng90 + S.ENGAGEMENT_PRIOR_RATE * S.ENGAGEMENT_PRIOR_VIEWS) / (
-            views90 + S.ENGAGEMENT_PRIOR_VIEWS
-        )
-        f["views_per_follower_90d"] = views90 / foll90 if foll90 else NAN
+        rates["engagement_rate_90d"] = (eng90, views90)
+        f["views_per_follower_90d"] = float(sum(p["v"] for p in with_followers)) / foll90 if foll90 else NAN
         f["_epv"] = eng90 / views90 if views90 else NAN
-        f["_epf"] = eng90 / foll90 if foll90 else NAN
+        f["_epf"] = float(sum(p["e"] for p in with_followers)) / foll90 if foll90 else NAN
+        f["idx_content_evidence"] = float(len(c90))
+        f["idx_authenticity_evidence"] = float(sum(1 for p in c90 if p["v"] > 0))
 
         def followers_before(q):
             before = [p for p in posts if p["t"] < q]
@@ -220,11 +252,12 @@ class ReferenceMarket:
             then = followers_before(T - d * day)
             f[f"follower_growth_{d}d"] = NAN if math.isnan(then) else followers / max(then, 1.0) - 1.0
         jumps = [
-            known[i]["f"] / max(known[i - 1]["f"], 1)
-            for i in range(1, len(known))
+            _jump_of([p["f"] for p in known[:i]], known[i]["f"])
+            for i in range(len(known))
             if known[i]["t"] >= T - 365 * day
         ]
-        f["max_follower_jump_365d"] = max(jumps) if jumps else 1.0
+        jumps = [j for j in jumps if j is not None]
+        f["max_follower_jump_365d"] = max(jumps) if jumps else NAN
         f["days_since_last_post"] = (T - known[-1]["t"]) / day if known else NAN
 
         # ---- orders from ordered_at, refunds from refunded_at
@@ -237,8 +270,9 @@ class ReferenceMarket:
         f["campaign_gmv_365d"] = sum(o["cents"] for o in recent if o["campaign"]) / S.CENTS_PER_USD
         f["organic_gmv_365d"] = sum(o["cents"] for o in recent if not o["campaign"]) / S.CENTS_PER_USD
         refunds = sum(1 for o in self.orders.get(cid, []) if o["refunded"] is not None and o["refunded"] < T)
-        f["refund_rate"] = _smoothed(refunds, len(orders), S.REFUND_PRIOR)
+        rates["refund_rate"] = (refunds, len(orders))
         f["orders_seen"] = float(len(orders))
+        f["idx_sales_evidence"] = f["posts_365d"] + len(recent)
 
         # ---- invitations: the state of each one as known at T
         within7 = decided = ignored = answered = accepted = 0
@@ -275,13 +309,15 @@ class ReferenceMarket:
                     delivered += 1
                     on_time += in_time_known
                     first_pass += inv["first_pass"]
-        f["response_rate"] = _smoothed(within7, decided)
-        f["acceptance_rate"] = _smoothed(accepted, answered)
-        f["ignored_share"] = _smoothed(ignored, decided)
+        rates["response_rate"] = (within7, decided)
+        rates["acceptance_rate"] = (accepted, answered)
+        rates["ignored_share"] = (ignored, decided)
         f["median_hours_to_answer_365d"] = _median(hours)
-        f["delivery_rate"] = _smoothed(delivered, settled)
-        f["on_time_rate"] = _smoothed(on_time, settled)
-        f["first_pass_rate"] = _smoothed(first_pass, delivered)
+        rates["delivery_rate"] = (delivered, settled)
+        rates["on_time_rate"] = (on_time, settled)
+        rates["first_pass_rate"] = (first_pass, delivered)
+        f["idx_cooperation_evidence"] = float(decided)
+        f["idx_reliability_evidence"] = float(settled)
         f["campaigns_completed"] = float(delivered)
         f["invitations_seen"] = float(received)
         f["median_fee_365d"] = _median(fees)
@@ -296,12 +332,13 @@ class ReferenceMarket:
         # ---- the campaign's category
         if category is None:
             for name in ("cat_post_share_365d", "cat_views_share_365d", "cat_gmv_share_365d", "cat_views_365d",
-                         "cat_gmv_365d"):
+                         "cat_gmv_365d", "idx_category_influence_evidence"):
                 f[name] = NAN
         else:
             cat_posts = sum(1 for p in known if p["t"] >= T - 365 * day and p["cat"] == category)
             cat_views = float(sum(p["v"] for p in c365 if p["cat"] == category))
             cat_gmv = sum(o["cents"] for o in recent if o["cat"] == category) / S.CENTS_PER_USD
+            f["idx_category_influence_evidence"] = float(cat_posts + sum(1 for o in recent if o["cat"] == category))
             f["cat_post_share_365d"] = cat_posts / f["posts_365d"] if f["posts_365d"] else 0.0
             f["cat_views_share_365d"] = cat_views / views365 if views365 else 0.0
             f["cat_gmv_share_365d"] = cat_gmv / gmv365 if gmv365 else 0.0
@@ -321,7 +358,7 @@ class ReferenceMarket:
         return sorted(eligible, key=hash_key)[: S.PEER_CAP]
 
     def peer_scores(self, month: int) -> dict:
-        """Peers' values at the month start: band percentiles, components, raw indices."""
+        """Peers' values at the month start: rate priors, band percentiles, components, indices."""
         key = ("peers", month)
         if key in self._cache:
             return self._cache[key]
@@ -329,6 +366,12 @@ class ReferenceMarket:
         for cid in self.peers(month):
             primary = self.creators[cid]["primary"]
             rows.append((cid, primary, dict(self.raw(cid, month, primary))))
+        priors = {
+            rate: _fit_prior([r["_rate_inputs"][rate] for _, _, r in rows], fallback)
+            for rate, fallback in S.RATES.items()
+        }
+        for _, _, r in rows:
+            self._apply_priors(r, priors)
         by_band: dict = {}
         for _, _, r in rows:
             if r["_band"] is not None:
@@ -337,39 +380,66 @@ class ReferenceMarket:
             band_rows = by_band.get(r["_band"], []) if r["_band"] is not None else []
             r["eng_per_view_peer_pct"] = _percentile([p["_epv"] for p in band_rows], r["_epv"])
             r["eng_per_follower_peer_pct"] = _percentile([p["_epf"] for p in band_rows], r["_epf"])
-        out = {"rows": rows, "raw": {}}
-        for index, recipe in S.INDEX_RECIPES.items():
+        out = {"rows": rows, "priors": priors, "members": {}, "median": {}, "shrunk": {}}
+        for index in S.INDEX_RECIPES:
             groups = self._index_groups(index, rows)
-            raws = {}
+            out["members"][index] = groups
             for g, members in groups.items():
-                for _, _, r in members:
-                    raws.setdefault(g, []).append(self._raw_index(index, r, members))
-            out["raw"][index] = raws
+                averages = [self._average(index, r, members) for _, _, r in members]
+                present = [a for a in averages if not math.isnan(a)]
+                median = float(statistics.median(present)) if present else NAN
+                out["median"][(index, g)] = median
+                out["shrunk"][(index, g)] = [
+                    self._shrunk(index, a, r, median) for a, (_, _, r) in zip(averages, members)
+                ]
         self._cache[key] = out
         return out
 
     @staticmethod
+    def _apply_priors(values: dict, priors: dict) -> None:
+        for rate, (k, n) in values["_rate_inputs"].items():
+            values[rate] = _smoothed(k, n, priors[rate])
+
+    @staticmethod
     def _index_groups(index, rows):
+        """Peers of an index: those with evidence for it (by primary category for category influence)."""
+        evidence = S.evidence_column(index)
+        with_evidence = [row for row in rows if row[2][evidence] > 0]  # NaN > 0 is False
         if index == S.CATEGORY_INDEX:
             groups: dict = {}
-            for row in rows:
+            for row in with_evidence:
                 if row[1] is not None:
                     groups.setdefault(row[1], []).append(row)
             return groups
-        return {None: rows}
+        return {None: with_evidence}
 
     @staticmethod
-    def _raw_index(index, values: dict, members) -> float:
-        """Average of the component percentiles of ``values`` among ``members``."""
+    def _average(index, values: dict, members) -> float:
+        """Average of the component percentiles of ``values`` among ``members`` that have one (a value, and
+        peers with values to compare with); NaN when none has."""
         pcts = []
         for feature, how in S.INDEX_RECIPES[index]:
+            x = values[feature]
+            if math.isnan(x):
+                continue
             peer_values = [_oriented(m[2][feature], how) for m in members]
-            p = _percentile(peer_values, _oriented(values[feature], how))
-            pcts.append(S.NEUTRAL_PERCENTILE if math.isnan(p) else p)
+            p = _percentile(peer_values, _oriented(x, how))
+            if not math.isnan(p):  # no peer with a value: nothing to compare with
+                pcts.append(p)
+        if not pcts:
+            return NAN
         total = pcts[0]
         for p in pcts[1:]:
             total = total + p
         return total / len(pcts)
+
+    @staticmethod
+    def _shrunk(index, average: float, values: dict, median: float) -> float:
+        """The average pulled toward the peers' median by k / (n + k); NaN without evidence."""
+        n = values[S.evidence_column(index)]
+        if not n > 0 or math.isnan(average):
+            return NAN
+        return median + (average - median) * (n / (n + S.INDEX_SHRINK[index]))
 
     # ------------------------------------------------------------------ one decision
 
@@ -377,25 +447,26 @@ class ReferenceMarket:
         f = dict(self.raw(cid, T, category))
         month = month_start_of(T)
         peers = self.peer_scores(month)
+        self._apply_priors(f, peers["priors"])
         rows = peers["rows"]
         band_rows = [r for _, _, r in rows if f["_band"] is not None and r["_band"] == f["_band"]]
         f["eng_per_view_peer_pct"] = _percentile([r["_epv"] for r in band_rows], f["_epv"])
         f["eng_per_follower_peer_pct"] = _percentile([r["_epf"] for r in band_rows], f["_epf"])
-        cat_rows = [row for row in rows if category is not None and row[1] == category]
+        cat_evidence = S.evidence_column(S.CATEGORY_INDEX)
+        cat_rows = [row for row in rows if category is not None and row[1] == category and row[2][cat_evidence] > 0]
         f["cat_views_peer_pct"] = (
-            NAN if category is None else _percentile([row[2]["cat_views_365d"] for row in cat_rows], f["cat_views_365d"])
+            _percentile([row[2]["cat_views_365d"] for row in cat_rows], f["cat_views_365d"])
+            if category is not None and f[cat_evidence] > 0 else NAN
         )
         for index in S.INDEX_RECIPES:
-            if index == S.CATEGORY_INDEX:
-                if category is None:
-                    f[index] = NAN
-                    continue
-                members = cat_rows
-                peer_raw = peers["raw"][index].get(category, [])
-            else:
-                members = rows
-                peer_raw = peers["raw"][index].get(None, [])
-            f[index] = _percentile(peer_raw, self._raw_index(index, f, members))
+            group = category if index == S.CATEGORY_INDEX else None
+            if index == S.CATEGORY_INDEX and category is None:
+                f[index] = NAN
+                continue
+            members = peers["members"][index].get(group, [])
+            median = peers["median"].get((index, group), NAN)
+            shrunk = self._shrunk(index, self._average(index, f, members), f, median)
+            f[index] = _percentile(peers["shrunk"].get((index, group), []), shrunk)
         creator = self.creators.get(cid)
         primary = creator["primary"] if creator else None
         f["primary_category"] = primary

@@ -5,24 +5,54 @@ A feature describes one creator for one *decision*: a creator considered at time
 feature uses only facts known strictly before ``T`` under the data contract's
 point-in-time rules (docs: ``DATA_CONTRACT.md``, "When a fact becomes known").
 
-The rule constants below (priors, follower bands, peer sampling) are part of the feature
-definitions, so they enter :data:`FEATURE_SET_VERSION` together with the specs: changing
-any of them changes the version, and a model trained on the old set is refused.
+The rule constants below (prior limits, shrinkage weights, follower bands, jump rules, peer
+sampling) are part of the feature definitions, so they enter :data:`FEATURE_SET_VERSION`
+together with the specs: changing any of them changes the version, and a model trained on
+the old set is refused.
 
 Conventions shared by all features
 ----------------------------------
 - Windows are half-open, ``[T - w days, T)``, on the time a fact becomes known.
 - Counts are 0, never missing, for creators without history.
-- Rates carry a Beta prior so that 1 success out of 1 is not 100%:
-  ``(successes + a) / (trials + a + b)``; with no trials a rate equals its prior mean.
-- Medians and ratios whose denominator is empty are missing (NaN): nothing is known.
+- No evidence is missing, never a default. A rate (:data:`RATES`) whose denominator holds
+  nothing (no invitation resolved, no order, no post in the window, no view...) is NaN;
+  a median or ratio whose denominator is empty is NaN.
+- Rates are shrunk toward the *peers' prior* by their evidence count (empirical Bayes):
+  ``(successes + a) / (trials + a + b)``, where Beta(a, b) is fitted to the peers' raw rates
+  ``successes / trials`` (peers with trials only) at the reference month start ``M`` by the
+  method of moments: mean ``m``, variance ``v``, strength ``a + b = m (1 - m) / v - 1``
+  clipped to :data:`PRIOR_STRENGTH`, ``a = m (a + b)``. Mean and variance are exact
+  (``math.fsum``). With fewer than :data:`MIN_PRIOR_PEERS` such peers, the rate's fallback
+  prior of :data:`RATES` is used. So one success out of one trial is not 100%, and the
+  prior is point-in-time (peers' facts known before ``M <= T``).
+- Engagement (likes + comments + shares) counts at most a post's views, and ratios are
+  taken over the posts with a non-zero denominator only (views, followers), so a scrape
+  glitch such as 458k likes on 0 views neither explodes a ratio nor lifts a share above 1.
+- Follower jumps compare a post's followers with the median of the creator's previous
+  :data:`JUMP_BASELINE_POSTS` posts with followers (posts with 0 followers are neither a
+  baseline nor a jump), capped at :data:`JUMP_CAP`: one glitched 0-follower row does not
+  make a jump.
 - Money is summed exactly: each amount is rounded to the cent (:data:`CENTS_PER_USD`) and
   the cents are added as integers, so sums do not depend on the order of addition.
 - Peer percentiles are mid-rank percentiles (0-100) of a value among peers' values at the
   reference month start ``M`` (the first day, 00:00 UTC, of ``T``'s month; ``M <= T``, so
   peers' values use facts known before ``M`` only). Peers are all creators who joined
   before ``M`` (a deterministic sample of :data:`PEER_CAP` when there are more), see
-  :mod:`creatorrank.features.indices`.
+  :mod:`creatorrank.features.indices`. A percentile among no peers, or of a value tied with every peer, is missing, not 50.
+
+Indices and their evidence
+--------------------------
+Every index ``idx_<name>`` has an evidence count ``idx_<name>_evidence``
+(:data:`INDEX_EVIDENCE` says what it counts). An index with no evidence is NaN. Its
+components' peer percentiles are averaged over the components that have a value (a
+missing component is left out, not counted as 50; NaN when none has one). That average
+is shrunk toward the peers' median average by its evidence ``n``:
+``median + (average - median) * n / (n + k)`` with ``k`` from :data:`INDEX_SHRINK`, and
+the index is the percentile of the shrunk average among the peers' shrunk averages (peers
+without evidence are left out of every index distribution). So no evidence never ranks
+(it is missing), and thin evidence stays near the middle instead of at the top or bottom.
+Evidence below :data:`THIN_EVIDENCE` (equal to ``k``: the peer median weighs more than the
+creator's own data) is *thin*: reports say so.
 """
 
 from __future__ import annotations
@@ -36,13 +66,25 @@ NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 
 # ---- rule constants (part of the feature definitions; hashed into the version)
-RATE_PRIOR = (1.0, 1.0)  # Beta(1, 1): (k + 1) / (n + 2) for behaviour rates
-REFUND_PRIOR = (1.0, 19.0)  # Beta(1, 19): a 5% refund rate before any order is seen
-ENGAGEMENT_PRIOR_RATE = 0.05  # engagement rate shrunk toward 5% ...
-ENGAGEMENT_PRIOR_VIEWS = 1000.0  # ... with the weight of 1,000 views
+# Rate features: name -> fallback Beta prior (a, b), used only when fewer than
+# MIN_PRIOR_PEERS peers have evidence for the rate at the month start (see the docstring).
+RATES: dict[str, tuple[float, float]] = {
+    "response_rate": (1.0, 1.0),
+    "acceptance_rate": (1.0, 1.0),
+    "ignored_share": (1.0, 1.0),
+    "shoppable_share_90d": (1.0, 1.0),
+    "engagement_rate_90d": (50.0, 950.0),  # 5% with the weight of 1,000 views
+    "refund_rate": (1.0, 19.0),  # 5%
+    "delivery_rate": (1.0, 1.0),
+    "on_time_rate": (1.0, 1.0),
+    "first_pass_rate": (1.0, 1.0),
+}
+PRIOR_STRENGTH = (2.0, 1000.0)  # a + b of a fitted prior: at least Beta(1, 1)'s weight, at most 1,000 trials
+MIN_PRIOR_PEERS = 10  # peers with evidence needed to fit a rate's prior
+JUMP_BASELINE_POSTS = 3  # a follower jump compares with the median of this many previous posts
+JUMP_CAP = 100.0  # largest follower jump reported
 FOLLOWER_BANDS = (1_000, 10_000, 100_000, 1_000_000)  # band edges for "peers of similar size"
 PEER_CAP = 20_000  # peers per reference month; a deterministic hash sample above it
-NEUTRAL_PERCENTILE = 50.0  # a component or percentile with nothing to compare with
 ACTIVE_WEEKS = 13  # full calendar weeks (Monday 00:00 UTC) of the active-weeks share
 CENTS_PER_USD = 100  # money sums add amounts rounded to the cent, as exact integers
 
@@ -79,6 +121,38 @@ INDEX_RECIPES: dict[str, tuple[tuple[str, str], ...]] = {
 # The category-influence index compares against creators whose primary category is the
 # decision's category (its components are measured in that category).
 CATEGORY_INDEX = "idx_category_influence"
+
+# What each index's evidence count ``idx_<name>_evidence`` counts: (description, window days).
+# Each counts what the index's components are measured on, in their window: a creator who
+# stopped posting 90+ days ago has no diligence or content index (missing); the counts
+# (posts_90d = 0, days_since_last_post) still tell the model so.
+INDEX_EVIDENCE: dict[str, tuple[str, int | None]] = {
+    "idx_cooperation": ("brand invitations resolved so far (answered, or 7 days old)", None),
+    "idx_diligence": ("posts published in the last 90 days", 90),
+    "idx_category_influence": ("posts and orders in the campaign's category in the last 365 days", 365),
+    "idx_content": ("posts whose 7-day counts came in during the last 90 days", 90),
+    "idx_sales": ("posts published and orders placed in the last 365 days", 365),
+    "idx_reliability": ("accepted campaigns resolved so far (delivered, or past their due date)", None),
+    "idx_authenticity": ("posts with views among those whose 7-day counts came in during the last 90 days", 90),
+}
+# Shrinkage weight k of each index (in its evidence unit): the index's component average
+# is pulled toward the peers' median by k / (n + k).
+INDEX_SHRINK: dict[str, float] = {
+    "idx_cooperation": 5.0,
+    "idx_diligence": 5.0,
+    "idx_category_influence": 5.0,
+    "idx_content": 5.0,
+    "idx_sales": 10.0,
+    "idx_reliability": 3.0,
+    "idx_authenticity": 5.0,
+}
+# Evidence below this is thin (the peer median weighs more than the creator's own data).
+THIN_EVIDENCE: dict[str, float] = dict(INDEX_SHRINK)
+
+
+def evidence_column(index: str) -> str:
+    """The evidence-count column of an index (``idx_sales`` -> ``idx_sales_evidence``)."""
+    return f"{index}_evidence"
 
 
 @dataclass(frozen=True)
@@ -138,11 +212,9 @@ FAMILIES: dict[str, str] = {
 }
 
 
-def _rate(a: float, b: float) -> str:
-    return f"smoothed: (count + {a:g}) / (total + {a + b:g})"
-
-
-_R = _rate(*RATE_PRIOR)
+def _shrunk(evidence: str) -> str:
+    return (f"empirical Bayes: shrunk toward the peers' fitted Beta prior by the number of {evidence}; "
+            "missing without any")
 
 
 def _index_description(title: str, name: str, peers: str) -> str:
@@ -150,10 +222,12 @@ def _index_description(title: str, name: str, peers: str) -> str:
     for feature, transform in INDEX_RECIPES[name]:
         word = {"+": "higher is better", "-": "lower is better", "centre": "closer to 50 is better"}[transform]
         parts.append(f"{feature} ({word})")
+    evidence, _ = INDEX_EVIDENCE[name]
     return (
-        f"{title} index 0-100: the creator's percentile among {peers} at the start of the month, "
-        f"of the average of its peer percentiles on {', '.join(parts)}; "
-        "a component with no value counts as 50"
+        f"{title} index 0-100: the creator's percentile among {peers} with evidence for it at the start of the month, "
+        f"of the average of its peer percentiles on {', '.join(parts)} (components without a value "
+        f"left out), shrunk toward the peers' median by n / (n + {INDEX_SHRINK[name]:g}) where n is its "
+        f"evidence, {evidence}; missing without evidence"
     )
 
 
@@ -165,18 +239,19 @@ CATALOGUE: tuple[FeatureSpec, ...] = (
     # ---- cooperation
     FeatureSpec("response_rate", "cooperation",
                 f"share of brand invitations answered within 7 days; an invitation counts once answered or "
-                f"7 days old ({_R})", "share 0-1", None, 1),
+                f"7 days old ({_shrunk('invitations resolved')})", "share 0-1", None, 1),
     FeatureSpec("acceptance_rate", "cooperation",
-                f"share of answered invitations that were accepted ({_R})", "share 0-1", None, 1),
+                f"share of answered invitations that were accepted ({_shrunk('invitations answered')})",
+                "share 0-1", None, 1),
     FeatureSpec("ignored_share", "cooperation",
-                f"share of invitations more than 7 days old and still unanswered ({_R}, over invitations "
-                "answered or 7 days old)", "share 0-1", None, -1),
+                f"share of invitations more than 7 days old and still unanswered (over invitations "
+                f"answered or 7 days old; {_shrunk('invitations resolved')})", "share 0-1", None, -1),
     FeatureSpec("median_hours_to_answer_365d", "cooperation",
                 "median hours between an invitation and its answer, answers of the last 365 days",
                 "hours", 365, -1),
     # ---- diligence
     FeatureSpec("shoppable_share_90d", "diligence",
-                f"share of posts of the last 90 days carrying shop links ({_R})", "share 0-1", 90, 1),
+                f"share of posts of the last 90 days carrying shop links ({_shrunk('posts')})", "share 0-1", 90, 1),
     FeatureSpec("shoppable_posts_per_week_90d", "diligence",
                 "posts with shop links per week over the last 90 days", "posts per week", 90, 1),
     FeatureSpec("active_weeks_share_13w", "diligence",
@@ -200,7 +275,8 @@ CATALOGUE: tuple[FeatureSpec, ...] = (
                 "sales (GMV before refunds) in the campaign's category, orders of the last 365 days", "USD", 365, 1),
     FeatureSpec("cat_views_peer_pct", "category",
                 f"percentile of the creator's views in the campaign's category among {_CAT_PEERS} "
-                "(their views in it as of the month start)", "percentile 0-100", 365, 1),
+                "with posts or orders in it (their views in it as of the month start); missing without a post or "
+                "order in the category", "percentile 0-100", 365, 1),
     # ---- content volume
     FeatureSpec("posts_30d", "volume", "posts published in the last 30 days", "posts", 30, 1),
     FeatureSpec("posts_90d", "volume", "posts published in the last 90 days", "posts", 90, 1),
@@ -212,11 +288,10 @@ CATALOGUE: tuple[FeatureSpec, ...] = (
     FeatureSpec("views_90d", "content",
                 "total 7-day views of posts whose counts came in during the last 90 days", "views", 90, 1),
     FeatureSpec("engagement_rate_90d", "content",
-                f"likes, comments and shares per view over those posts, smoothed toward "
-                f"{ENGAGEMENT_PRIOR_RATE:.0%} with the weight of {ENGAGEMENT_PRIOR_VIEWS:,.0f} views",
-                "share 0-1", 90, 1),
+                "likes, comments and shares (at most the views of each post) per view over those posts "
+                f"({_shrunk('views')})", "share 0-1", 90, 1),
     FeatureSpec("views_per_follower_90d", "content",
-                "7-day views per follower over those posts (total views / total followers at posting)",
+                "7-day views per follower over those posts with followers (their views / their followers at posting)",
                 "views per follower", 90, 1),
     # ---- sales
     FeatureSpec("gmv_365d", "sales", "sales (GMV before refunds) of orders of the last 365 days", "USD", 365, 1),
@@ -229,27 +304,30 @@ CATALOGUE: tuple[FeatureSpec, ...] = (
     FeatureSpec("organic_gmv_365d", "sales", "sales outside campaigns, orders of the last 365 days",
                 "USD", 365, 1),
     FeatureSpec("refund_rate", "sales",
-                f"share of orders refunded so far ({_rate(*REFUND_PRIOR)}, a 5% prior)", "share 0-1", None, -1),
+                f"share of orders refunded so far ({_shrunk('orders')})", "share 0-1", None, -1),
     # ---- execution
     FeatureSpec("delivery_rate", "execution",
-                f"share of accepted campaigns delivered, among those delivered or past their due date ({_R})",
+                "share of accepted campaigns delivered, among those delivered or past their due date "
+                f"({_shrunk('accepted campaigns resolved')})",
                 "share 0-1", None, 1),
     FeatureSpec("on_time_rate", "execution",
                 f"share of accepted campaigns delivered by their due date, among those delivered or past "
-                f"their due date ({_R})", "share 0-1", None, 1),
+                f"their due date ({_shrunk('accepted campaigns resolved')})", "share 0-1", None, 1),
     FeatureSpec("first_pass_rate", "execution",
-                f"share of deliveries approved without revisions ({_R})", "share 0-1", None, 1),
+                f"share of deliveries approved without revisions ({_shrunk('deliveries')})", "share 0-1", None, 1),
     FeatureSpec("campaigns_completed", "execution", "campaign deliveries so far", "campaigns", None, 1),
     # ---- authenticity
     FeatureSpec("eng_per_view_peer_pct", "authenticity",
-                f"percentile of likes, comments and shares per view (posts whose counts came in during the last "
-                f"90 days) among {_BAND}; very high or very low is unusual", "percentile 0-100", 90, 0),
+                f"percentile of likes, comments and shares (at most the views of each post) per view (posts whose "
+                f"counts came in during the last 90 days) among {_BAND}; very high or very low is unusual; "
+                "missing without views", "percentile 0-100", 90, 0),
     FeatureSpec("eng_per_follower_peer_pct", "authenticity",
-                f"percentile of likes, comments and shares per follower (same posts) among {_BAND}; "
-                "low suggests bought followers", "percentile 0-100", 90, 1),
+                f"percentile of likes, comments and shares per follower (same posts, those with followers) among "
+                f"{_BAND}; low suggests bought followers; missing without followers", "percentile 0-100", 90, 1),
     FeatureSpec("max_follower_jump_365d", "authenticity",
-                "largest ratio of followers between two consecutive posts, posts of the last 365 days "
-                "(1 when there is no pair)", "ratio", 365, -1),
+                f"largest ratio of a post's followers to the median of the creator's previous "
+                f"{JUMP_BASELINE_POSTS} posts with followers, posts of the last 365 days with followers, capped at "
+                f"{JUMP_CAP:g} (missing when no such post has an earlier one)", "ratio", 365, -1),
     # ---- growth
     FeatureSpec("followers", "growth", "followers at the latest post", "followers", None, 0),
     FeatureSpec("follower_growth_30d", "growth",
@@ -298,17 +376,26 @@ CATALOGUE: tuple[FeatureSpec, ...] = (
                 "percentile 0-100", None, 1),
     FeatureSpec("idx_authenticity", "index",
                 _index_description("Audience authenticity", "idx_authenticity", _ALL), "percentile 0-100", 365, 1),
+    # ---- the evidence behind each index (what thin evidence and missing indices are judged on)
+    *(
+        FeatureSpec(evidence_column(name), "confidence",
+                    f"evidence of {name}: {what}; thin below {THIN_EVIDENCE[name]:g}"
+                    + (" (missing without a campaign category)" if name == CATEGORY_INDEX else ""),
+                    "count", days, 0)
+        for name, (what, days) in INDEX_EVIDENCE.items()
+    ),
 )
 
 INDEX_NAMES: tuple[str, ...] = tuple(INDEX_RECIPES)
 # Features that need the decision's campaign attributes (missing without them).
 CATEGORY_FEATURES = (
     "cat_post_share_365d", "cat_views_share_365d", "cat_gmv_share_365d", "cat_views_365d", "cat_gmv_365d",
-    "cat_views_peer_pct", "category_match", CATEGORY_INDEX,
+    "cat_views_peer_pct", "category_match", CATEGORY_INDEX, evidence_column(CATEGORY_INDEX),
 )
 
-_RULES = (RATE_PRIOR, REFUND_PRIOR, ENGAGEMENT_PRIOR_RATE, ENGAGEMENT_PRIOR_VIEWS, FOLLOWER_BANDS, PEER_CAP,
-          NEUTRAL_PERCENTILE, ACTIVE_WEEKS, CENTS_PER_USD, tuple(INDEX_RECIPES.items()))
+_RULES = (tuple(RATES.items()), PRIOR_STRENGTH, MIN_PRIOR_PEERS, JUMP_BASELINE_POSTS, JUMP_CAP, FOLLOWER_BANDS,
+          PEER_CAP, "no peers: missing", ACTIVE_WEEKS, CENTS_PER_USD, tuple(INDEX_RECIPES.items()),
+          tuple(INDEX_EVIDENCE.items()), tuple(INDEX_SHRINK.items()), tuple(THIN_EVIDENCE.items()))
 
 
 def _version() -> str:
@@ -322,6 +409,8 @@ _BY_NAME = {s.name: s for s in CATALOGUE}
 assert len(_BY_NAME) == len(CATALOGUE), "duplicate feature names"
 assert set(INDEX_NAMES) <= set(_BY_NAME), "index without a spec"
 assert all(f in _BY_NAME for recipe in INDEX_RECIPES.values() for f, _ in recipe), "index of unknown feature"
+assert set(RATES) <= set(_BY_NAME), "rate without a spec"
+assert set(INDEX_EVIDENCE) == set(INDEX_SHRINK) == set(INDEX_NAMES), "index without evidence rules"
 
 
 def feature_names() -> list[str]:

@@ -3,8 +3,10 @@
 Unlike the realistic generator (:mod:`creatorrank.data.generate`), these markets are built to
 hit edge cases: every time lies on a coarse 6-hour grid (so events tie with each other and
 with decision times), answers arrive exactly 7 days after invitations, deliveries exactly at
-their due time, creators have no history at all, categories are missing or unknown, and
-decision times sit exactly on event times, one microsecond either side, and on month starts.
+their due time, creators have no history at all or thin history (one post, one invitation),
+scrape glitches (likes on posts with 0 views, 0-follower rows between real ones), categories
+are missing or unknown, and decision times sit exactly on event times, one microsecond
+either side, and on month starts.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def random_market(seed: int, n_creators: int = 30, n_campaigns: int = 12, days: 
     # ---- posts: a follower path per creator with occasional jumps; views may be 0
     rows = []
     for i in np.flatnonzero(active):
-        n = int(rng.integers(0, 45))
+        n = int(rng.integers(0, 45)) if rng.random() > 0.15 else int(rng.integers(1, 3))  # some thin creators
         t = np.sort(_grid(rng, max(joined[i] - 40 * day, 0), steps, n))
         if n > 3 and rng.random() < 0.5:
             t[1] = t[0]  # same-time posts
@@ -86,6 +88,10 @@ def random_market(seed: int, n_creators: int = 30, n_campaigns: int = 12, days: 
         C.COMMENTS_7D: rng.binomial(views, 0.01).astype(np.int64),
         C.SHARES_7D: rng.binomial(views, 0.005).astype(np.int64),
     })
+    # scrape glitches: likes on posts with 0 views, 0-follower rows between real ones
+    glitch = (views == 0) & (rng.random(n_posts) < 0.6)
+    posts.loc[glitch, C.LIKES_7D] = rng.integers(1, 500_000, int(glitch.sum()))
+    posts.loc[rng.random(n_posts) < 0.04, C.FOLLOWERS_AT_POST] = 0
 
     # ---- campaigns and invitations: answers in time, exactly at 7 days, late, never
     kid = [f"k{j:03d}" for j in range(n_campaigns)]

@@ -69,11 +69,16 @@ def test_snapshot_lists_every_creator_joined_before(market):
     assert (snap[C.AS_OF] == as_of).all()
     # without a campaign: category and match features are missing, indices are not
     assert snap["cat_post_share_365d"].isna().all() and snap["country_match"].isna().all()
-    assert snap["idx_cooperation"].between(0, 100).all()
-    # creators without any activity are kept, with counts 0 and prior rates
-    quiet = snap[snap["posts_seen"] == 0]
-    if len(quiet):
-        assert (quiet["invitations_seen"] >= 0).all() and quiet["response_rate"].notna().all()
+    # an index has a value exactly where it has evidence
+    for name in specs.INDEX_NAMES:
+        if name == specs.CATEGORY_INDEX:
+            continue
+        has = snap[specs.evidence_column(name)] > 0
+        assert snap.loc[has, name].between(0, 100).all() and snap.loc[~has, name].isna().all(), name
+    # creators without a resolved invitation are kept, with counts and no invitation rates
+    quiet = snap[snap["idx_cooperation_evidence"] == 0]
+    assert len(quiet) and (quiet["invitations_seen"] >= 0).all()
+    assert quiet[["response_rate", "ignored_share", "acceptance_rate"]].isna().all().all()
 
 
 def test_snapshot_naive_time_is_utc_and_joined_at_boundary(market):
@@ -102,7 +107,8 @@ def test_training_matrix_rows_and_order(market):
 def test_unknown_creators_and_empty_decisions(market):
     decisions = pd.DataFrame({C.CREATOR_ID: ["nobody"], C.AS_OF: [pd.Timestamp("2025-01-01", tz="UTC")]})
     row = engine.build_features(market, decisions).iloc[0]
-    assert row["posts_seen"] == 0 and row["response_rate"] == 0.5 and np.isnan(row["days_since_joined"])
+    assert row["posts_seen"] == 0 and np.isnan(row["response_rate"]) and np.isnan(row["days_since_joined"])
+    assert row["idx_cooperation_evidence"] == 0 and np.isnan(row["idx_cooperation"])
     empty = engine.build_features(market, decisions.iloc[:0])
     assert len(empty) == 0 and list(empty.columns) == [C.CREATOR_ID, C.AS_OF, *specs.feature_names()]
 
@@ -148,7 +154,8 @@ def test_empty_tables():
     decisions = random_decisions(tables, 30, 0)
     no_events = {k: (v.iloc[:0].copy() if k in (C.POSTS, C.ORDERS, C.INVITATIONS) else v) for k, v in tables.items()}
     out = engine.build_features(no_events, decisions)
-    assert len(out) == 30 and (out["posts_seen"] == 0).all() and out["idx_sales"].notna().all()
+    assert len(out) == 30 and (out["posts_seen"] == 0).all() and out["idx_sales"].isna().all()
+    assert (out["idx_sales_evidence"] == 0).all() and out["refund_rate"].isna().all()
     assert len(engine.training_matrix(no_events)) == 0
     nothing = {k: v.iloc[:0].copy() for k, v in tables.items()}
     assert len(engine.build_features(nothing, decisions)) == 30

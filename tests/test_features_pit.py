@@ -14,7 +14,7 @@ import pytest
 from creatorrank.core import constants as C
 from creatorrank.data.contract import CONTRACT
 from creatorrank.data.load import coerce_table
-from creatorrank.features import engine, reference
+from creatorrank.features import engine, reference, specs
 
 pytestmark = pytest.mark.data
 
@@ -172,29 +172,26 @@ def test_orders_and_refunds(features):
     assert a["rate_card_to_gmv_per_post"] == pytest.approx(300 / 30)
 
 
-def test_creator_without_history_gets_defined_values(features):
+def test_creator_without_history_gets_counts_and_no_invented_values(features):
     c = _row(features, "c")
     for name in ("posts_seen", "posts_30d", "invitations_seen", "orders_seen", "gmv_365d", "views_90d",
                  "campaigns_completed", "cat_views_365d"):
         assert c[name] == 0, name
-    for name in ("response_rate", "acceptance_rate", "ignored_share", "delivery_rate", "on_time_rate",
-                 "first_pass_rate", "shoppable_share_90d"):
-        assert c[name] == 0.5, name
-    assert c["refund_rate"] == pytest.approx(1 / 20)
-    assert c["engagement_rate_90d"] == pytest.approx(0.05)
-    assert c["days_since_joined"] == pytest.approx(10)
-    for name in ("median_views_90d", "followers", "days_since_last_post", "median_fee_365d"):
+    # no evidence: every rate, percentile and index is missing, never a prior or a 50
+    for name in (*specs.RATES, "median_views_90d", "followers", "days_since_last_post", "median_fee_365d",
+                 "max_follower_jump_365d", "cat_views_peer_pct", "eng_per_view_peer_pct", *specs.INDEX_NAMES):
         assert np.isnan(c[name]), name
-    for name in ("idx_cooperation", "idx_diligence", "idx_content", "idx_sales", "idx_reliability",
-                 "idx_authenticity", "idx_category_influence"):
-        assert 0 <= c[name] <= 100, name
+    for name in specs.INDEX_NAMES:
+        assert c[specs.evidence_column(name)] == 0, name
+    assert c["days_since_joined"] == pytest.approx(10)
 
 
 def test_no_category_means_missing_category_features(features):
     b = _row(features, "b")
-    for name in ("cat_post_share_365d", "cat_views_peer_pct", "category_match", "idx_category_influence"):
+    for name in ("cat_post_share_365d", "cat_views_peer_pct", "category_match", "idx_category_influence",
+                 "idx_category_influence_evidence"):
         assert np.isnan(b[name]), name
-    assert not np.isnan(b["idx_cooperation"])
+    assert b["idx_content_evidence"] == 3  # indices that do not need the category keep their evidence
 
 
 def test_hand_fixture_matches_reference(features):

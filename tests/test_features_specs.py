@@ -63,3 +63,21 @@ def test_specs_are_frozen():
         specs.CATALOGUE[0].name = "x"
     with pytest.raises(ValueError):
         specs.FeatureSpec("x", "volume", "d", "u", None, 2)
+
+
+def test_evidence_rules_cover_every_index_and_enter_the_version():
+    names = specs.feature_names()
+    for index in specs.INDEX_NAMES:
+        column = specs.evidence_column(index)
+        assert column == f"{index}_evidence" and column in names
+        (spec,) = specs.get_specs([column])
+        assert spec.family == "confidence" and spec.direction == 0
+        assert specs.INDEX_EVIDENCE[index][0] in spec.description
+        assert specs.THIN_EVIDENCE[index] > 0 and specs.INDEX_SHRINK[index] > 0
+    assert set(specs.RATES) <= set(names)
+    lo, hi = specs.PRIOR_STRENGTH
+    assert 0 < lo < hi and specs.MIN_PRIOR_PEERS >= 2 and specs.JUMP_CAP > 1
+    for rule in (tuple(specs.RATES.items()), specs.PRIOR_STRENGTH, specs.MIN_PRIOR_PEERS, specs.JUMP_BASELINE_POSTS,
+                 specs.JUMP_CAP, tuple(specs.INDEX_SHRINK.items()), tuple(specs.THIN_EVIDENCE.items()),
+                 tuple(specs.INDEX_EVIDENCE.items())):
+        assert rule in specs._RULES, rule
