@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from creatorrank.core import constants as C
-from creatorrank.core.errors import ModelError
+from creatorrank.core.errors import EXIT_REFUSED, ModelError, RefusedError
 from creatorrank.training.config import TrainingConfig
 
 pytestmark = pytest.mark.model
@@ -162,11 +162,21 @@ def test_train_tracks_registers_and_round_trips(market, uri):
     assert m.loc["model", "ndcg@10"] > m.loc["random", "ndcg@10"]
     text = format_metrics(m)
     assert "past_gmv" in text and "without any net GMV" in text
+    # the quality gate: every baseline beaten on the test campaigns, with a bootstrap interval
+    gate = result.gate
+    assert gate.campaigns == int(m.loc["model", "campaigns"]) and gate.best_baseline in m.index
+    assert gate.beats_baselines and 0 < gate.best.ci_low < gate.best.delta < gate.best.ci_high
+    assert gate.best.delta == pytest.approx(m.loc["model", "ndcg@10"] - m.loc[gate.best_baseline, "ndcg@10"])
+    assert "beats every baseline" in format_metrics(result) and not result.warnings
 
     client = MlflowClient(uri, registry_uri=uri)
     assert int(client.get_model_version_by_alias("creator-ranker", "challenger").version) == 1
     run = client.get_run(result.run_id)
     assert run.data.params["lightgbm.objective"] == "lambdarank"
+    assert run.data.tags["beats_baselines"] == "true" and run.data.tags["beats.random"] == "true"
+    version_tags = client.get_model_version("creator-ranker", "1").tags
+    assert version_tags["beats_baselines"] == "true" and float(version_tags["delta_ci_low"]) > 0
+    assert int(version_tags["train.positive_campaigns"]) == result.data.summary()["train_positive_campaigns"] > 0
     assert run.data.tags[C.FEATURE_SET_VERSION] == load_ranker(result.model_uri, uri).feature_set_version
     assert "test.model.ndcg_at_10" in run.data.metrics
     assert {d.dataset.name for d in run.inputs.dataset_inputs} >= {"train-campaigns", "test-campaigns"}
@@ -201,35 +211,58 @@ def test_evaluate_and_promote(market, uri):
     first = train(folder, train_until=CUTOFF, trials=0, tracking_uri=uri, config=fast_config(), matrix=matrix)
     decision = promote(folder, tracking_uri=uri, config=fast_config(), matrix=matrix)
     assert decision.promoted and decision.champion_version is None and "first model" in decision.reason
+    assert "beats every baseline" in decision.reason  # the first model passes the baseline gate too
+    first_tags = MlflowClient(uri, registry_uri=uri).get_model_version("creator-ranker", "1").tags
+    assert first_tags["promotion"] == "promoted" and first_tags["promotion.beats_baselines"] == "true"
     assert promote(folder, tracking_uri=uri, config=fast_config(), matrix=matrix).promoted is False  # same version
 
-    worse = fast_config()
-    worse.lightgbm.num_boost_round = 2
-    worse.lightgbm.num_leaves = 2
-    second = train(folder, train_until=CUTOFF, trials=0, tracking_uri=uri, config=worse, matrix=matrix)
-    assert second.model_version == first.model_version + 1
-    kept = promote(folder, margin=0.0, tracking_uri=uri, config=fast_config(), matrix=matrix)
-    assert not kept.promoted and kept.champion_version == 1 and kept.challenger_version == 2
-    assert kept.challenger_score < kept.champion_score and kept.campaigns > 0
-    assert "kept champion" in str(kept)
+    # a challenger that ranks by followers alone loses to the past-GMV baseline: refused, exit 3
+    weak = fast_config(features=["followers"])
+    second = train(folder, train_until=CUTOFF, trials=0, tracking_uri=uri, config=weak, matrix=matrix)
+    assert second.model_version == first.model_version + 1 and not second.gate.beats_baselines
+    with pytest.raises(RefusedError, match="does NOT beat the baselines") as refused:
+        promote(folder, margin=-1.0, tracking_uri=uri, config=fast_config(), matrix=matrix)  # no margin helps
+    assert refused.value.exit_code == EXIT_REFUSED
     client = MlflowClient(uri, registry_uri=uri)
     tags = client.get_model_version("creator-ranker", "2").tags
-    assert tags["promotion.decision"] == "rejected" and "promotion.ndcg_at_10" in tags
+    assert tags["promotion"] == "refused" and tags["promotion.decision"] == "refused"
+    assert tags["promotion.reason"] == str(refused.value)
+    assert int(client.get_model_version_by_alias("creator-ranker", "champion").version) == 1
+
+    # a challenger that beats the baselines but not the champion + margin is kept out (exit 0)
+    third = train(folder, train_until=CUTOFF, trials=0, tracking_uri=uri, config=fast_config(), matrix=matrix)
+    assert third.model_version == 3 and third.gate.beats_baselines
+    kept = promote(folder, margin=0.01, tracking_uri=uri, config=fast_config(), matrix=matrix)
+    assert not kept.promoted and kept.champion_version == 1 and kept.challenger_version == 3
+    assert kept.challenger_score == kept.champion_score and kept.campaigns > 0  # same data, config, seed
+    assert not np.isnan(kept.challenger_score)
+    assert "kept champion" in str(kept)
+    tags = client.get_model_version("creator-ranker", "3").tags
+    assert tags["promotion.decision"] == "rejected" and tags["promotion"] == "not_promoted"
+    assert "promotion.ndcg_at_10" in tags
     assert client.get_model_version("creator-ranker", "1").tags["promotion.decision"] == "kept"
     assert int(client.get_model_version_by_alias("creator-ranker", "champion").version) == 1
 
     forced = promote(folder, margin=-1.0, tracking_uri=uri, config=fast_config(), matrix=matrix)
-    assert forced.promoted and forced.new_champion_version == 2
-    assert int(client.get_model_version_by_alias("creator-ranker", "champion").version) == 2
+    assert forced.promoted and forced.new_champion_version == 3
+    assert int(client.get_model_version_by_alias("creator-ranker", "champion").version) == 3
 
+    # trained until the end of the market: no campaign after the cutoff is complete yet
+    with pytest.raises(ModelError, match="training cutoff 2026-01-01.*--since"):
+        evaluate(folder, "models:/creator-ranker@champion", tracking_uri=uri, config=fast_config(), matrix=matrix)
     since = "2025-09-01"
     backtest = evaluate(folder, "models:/creator-ranker@champion", since=since, tracking_uri=uri,
                         config=fast_config(), matrix=matrix)
-    assert backtest.attrs["model_version"] == 2
-    assert {"model", "random", "past_gmv"} <= set(backtest.index)
-    per_campaign = backtest.attrs["per_campaign"]
+    assert backtest.model_version == 3 and not backtest.in_sample  # only its own held-out test campaigns
+    assert any("own test campaigns" in w for w in backtest.warnings)
+    assert {"model", "random", "past_gmv"} <= set(backtest.metrics.index)
+    per_campaign = backtest.per_campaign
     created = matrix.groupby(C.CAMPAIGN_ID)[C.AS_OF].first()
     assert (created.loc[per_campaign[C.CAMPAIGN_ID].unique()] >= pd.Timestamp(since, tz="UTC")).all()
+    earlier = evaluate(folder, "models:/creator-ranker@champion", since="2025-03-01", tracking_uri=uri,
+                       config=fast_config(), matrix=matrix)
+    assert earlier.in_sample and "IN-SAMPLE" in earlier.window  # campaigns it was fitted on
+    assert any("in-sample" in w for w in earlier.warnings)
 
 
 def test_tuning_resumes_its_study(data, tmp_path):

@@ -101,3 +101,75 @@ def test_digest_is_stable_and_sensitive():
     assert a.digest() == b.digest()
     b.lightgbm.num_leaves = 15
     assert a.digest() != b.digest()
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        ({"objective": "regression"}, "'objective' is a setting of its own"),
+        ({"bogus_param": 1}, "'bogus_param' is not a LightGBM parameter"),
+        ({"num_leaf": 7}, "'num_leaf' \\(an alias of 'num_leaves'\\)"),
+        ({"random_state": 1}, "alias of 'seed'"),
+        ({"n_jobs": 8}, "alias of 'num_threads'"),
+        ({"num_boost_round": 5}, "lightgbm.num_boost_round"),
+        ({"metric": "map"}, "'metric' is set by the config"),
+        ({"ndcg_eval_at": [5]}, "alias of 'eval_at'"),
+        ({"label_gain": [0, 1, 3]}, "label.label_gain"),
+        ({"mc": [1, -1]}, "alias of 'monotone_constraints'"),
+        ({"bagging_seed": 3}, "lightgbm.seed"),
+        ({"force_col_wise": True}, "force_col_wise"),
+        ({"task": "predict"}, "not a training parameter"),
+        ({"sigmoid": float("nan")}, "finite"),
+        ({"max_depth": {"a": 1}}, "a number, a string"),
+    ],
+)
+def test_lightgbm_extra_refuses_owned_and_unknown_keys(extra, match):
+    from creatorrank.training.config import config_from_dict
+
+    with pytest.raises(ConfigError, match=match) as info:
+        config_from_dict({"lightgbm": {"extra": extra}})
+    assert "lightgbm.extra" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_lightgbm_extra_passes_real_free_parameters_through():
+    from creatorrank.training.config import config_from_dict
+
+    extra = {"max_depth": 6, "lambdarank_norm": False, "min_gain_to_split": 0.1}
+    cfg = config_from_dict({"lightgbm": {"extra": extra}})
+    params = cfg.lightgbm.params()
+    assert params["max_depth"] == 6 and params["lambdarank_norm"] is False and params["objective"] == "lambdarank"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["lightgbm:\n  learning_rate: .inf\n", "promotion:\n  margin: .nan\n", "lightgbm:\n  lambda_l2: 1e400\n",
+     "label:\n  thresholds_usd: [0, .inf]\n", "tuning:\n  timeout_s: .inf\n"],
+)
+def test_non_finite_numbers_are_refused(tmp_path, text):
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError, match="finite") as info:
+        load_config(p)
+    assert str(p) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_non_utf8_or_unparsable_file_is_one_line_naming_it(tmp_path):
+    latin = tmp_path / "latin1.yaml"
+    latin.write_bytes("experiment_name: caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8") as info:
+        load_config(latin)
+    assert str(latin) in str(info.value)
+    utf16 = tmp_path / "utf16.yaml"
+    utf16.write_bytes("tuning:\n  trials: 3\n".encode("utf-16"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(utf16)
+    bom = tmp_path / "bom.yaml"
+    bom.write_bytes("tuning:\n  trials: 3\n".encode("utf-8-sig"))
+    assert load_config(bom).tuning.trials == 3
+    for name, text in [("tabs.yaml", "lightgbm:\n\tnum_leaves: 3\n"), ("bad.json", '{"tuning": {"trials": 3,}}'),
+                       ("nan.json", '{"promotion": {"margin": NaN}}')]:
+        p = tmp_path / name
+        p.write_text(text)
+        with pytest.raises(ConfigError) as info:
+            load_config(p)
+        assert str(p) in str(info.value) and "\n" not in str(info.value)

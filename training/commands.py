@@ -17,14 +17,15 @@ import numpy as np
 import pandas as pd
 
 from ..core import constants as C
-from ..core.errors import ConfigError, ModelError
+from ..core.errors import ConfigError, ModelError, RefusedError
 from .config import LabelConfig, TrainingConfig, load_config
-from .metrics import compare_rankers, gap_closed
+from .metrics import QualityGate, compare_rankers, gap_closed, quality_gate
 
 logger = logging.getLogger(__name__)
 
 MODEL_ROW = "model"
 ORACLE_ROW = "oracle"
+POSITIVE_TAG = "train.positive_campaigns"  # training campaigns with a positive outcome (bundle meta + tag)
 TRUTH_FILE = Path("truth") / "invitation_truth.parquet"
 
 
@@ -56,6 +57,12 @@ class TrainResult:
         the model (NaN without truth).
     data : RankingData
         The splits the model was trained and tested on.
+    gate : QualityGate
+        Whether the model beats each baseline on the test campaigns, with the paired
+        bootstrap interval of (model - best baseline) NDCG@primary_k
+        (:func:`creatorrank.training.metrics.quality_gate`).
+    warnings : list of str
+        What the user must know about these numbers (e.g. too few test campaigns to tell).
     """
 
     run_id: str
@@ -68,6 +75,67 @@ class TrainResult:
     best_iteration: int = 0
     gap_closed: float = float("nan")
     data: Any = field(repr=False, default=None)
+    gate: QualityGate | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def beats_baselines(self) -> bool:
+        return bool(self.gate and self.gate.beats_baselines)
+
+
+@dataclass
+class EvaluationResult:
+    """What :func:`evaluate` measured, and on which campaigns.
+
+    Attributes
+    ----------
+    metrics : DataFrame
+        One row per ranker (``model``, the baselines, ``oracle`` with truth), as in
+        :class:`TrainResult`.
+    per_campaign : DataFrame
+        Metrics of every evaluated campaign and ranker.
+    window : str
+        Which campaigns were evaluated, in words (printed).
+    since : Timestamp
+        Campaigns created at or after this time were evaluated.
+    model_uri : str
+    model_version : int or None
+    cutoff : Timestamp or None
+        The model's training cutoff (None when the model does not record it).
+    in_sample : bool
+        The window holds campaigns the model was fitted on (training or validation campaigns,
+        or, when the model does not record its hold-out start, any campaign complete at its
+        cutoff): its numbers are not an out-of-sample test.
+    campaigns : int
+        Campaigns evaluated (with or without a positive outcome).
+    gate : QualityGate
+        Model against each baseline on these campaigns, with the bootstrap interval.
+    gap_closed : float
+    warnings : list of str
+    """
+
+    metrics: pd.DataFrame
+    per_campaign: pd.DataFrame = field(repr=False)
+    window: str
+    since: pd.Timestamp | None
+    model_uri: str
+    model_version: int | None
+    cutoff: pd.Timestamp | None
+    in_sample: bool
+    campaigns: int
+    gate: QualityGate | None = None
+    gap_closed: float = float("nan")
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def beats_baselines(self) -> bool:
+        return bool(self.gate and self.gate.beats_baselines)
+
+    @property
+    def delta_ci(self) -> tuple[float, float]:
+        """Bootstrap interval of (model - best baseline) on the primary metric."""
+        best = self.gate.best if self.gate else None
+        return (best.ci_low, best.ci_high) if best else (float("nan"), float("nan"))
 
 
 @dataclass
@@ -160,6 +228,32 @@ def score_rankers(frame: pd.DataFrame, model_scores: dict[str, np.ndarray], seed
     return scores
 
 
+def judge(per_campaign: pd.DataFrame, cfg: TrainingConfig, model: str = MODEL_ROW) -> QualityGate:
+    """The quality gate of ``model`` against every baseline on NDCG@primary_k (see :func:`quality_gate`).
+
+    Resamples and the "too few to tell" threshold come from ``evaluation.bootstrap_resamples``
+    and ``evaluation.min_campaigns_to_tell``; the bootstrap is seeded with ``evaluation.random_seed``.
+    """
+    ev = cfg.evaluation
+    return quality_gate(
+        per_campaign, f"ndcg@{ev.primary_k}", model,
+        n_resamples=ev.bootstrap_resamples,
+        seed=int(ev.random_seed),
+        min_campaigns=ev.min_campaigns_to_tell,
+    )
+
+
+def _report_gate(gate: QualityGate, what: str) -> list[str]:
+    """Log the gate's verdict and return its warnings (one line each)."""
+    logger.info("%s: %s", what, gate.verdict())
+    warnings = [] if gate.warning() is None else [f"{what}: {gate.warning()}"]
+    if not gate.beats_baselines:
+        warnings.append(f"{what}: {gate.verdict()}")
+    for line in warnings:
+        logger.warning("%s", line)
+    return warnings
+
+
 def _study_name(config: TrainingConfig, data_digest: str) -> str:
     import hashlib
     import json
@@ -225,6 +319,16 @@ def train(
     Returns
     -------
     TrainResult
+        With the quality gate: whether the model beats each baseline on the test campaigns
+        (paired bootstrap interval of model minus best baseline), also tagged on the run and
+        the registered version (``beats_baselines``, ``beats.<baseline>``, ``delta_ci_low``...).
+
+    Raises
+    ------
+    InputError
+        No complete campaign before the cutoff, none with a positive outcome, or too few to
+        give train, validation and test one each: raised before a run is started or anything
+        is registered.
     """
     import mlflow
     import yaml
@@ -233,7 +337,8 @@ def train(
     from .dataset import build_dataset
     from .model import log_bundle
     from .registry import register
-    from .tracking import ensure_experiment, flatten, log_evaluation, log_lineage, metric_key, study_storage, use_tracking
+    from .tracking import (ensure_experiment, flatten, log_evaluation, log_lineage, metric_key, study_storage,
+                           tracked_run, use_tracking)
     from .train import fit_ranker, make_bundle
     from .tune import tune
 
@@ -246,12 +351,13 @@ def train(
     tables = _load_tables(data_dir)
     if matrix is None:
         matrix = _training_matrix(tables)
-    data = build_dataset(tables, cfg, train_until, matrix=matrix)
+    data = build_dataset(tables, cfg, train_until, matrix=matrix)  # stops here when nothing can be learned
     digest = data.digest()
+    n_positive = int(data.summary()["train_positive_campaigns"])
     truth = read_truth(data_dir)
     primary = f"ndcg@{cfg.evaluation.primary_k}"
 
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{data.cutoff:%Y%m%dT%H%M}") as run, \
+    with tracked_run(experiment_id, f"train-{data.cutoff:%Y%m%dT%H%M}") as run, \
             tempfile.TemporaryDirectory(prefix="creatorrank-train-") as tmp:
         work = Path(tmp)
         run_id = run.info.run_id
@@ -279,7 +385,8 @@ def train(
                 mlflow.log_metric(f"validation.best_trial.{metric_key(primary)}", result.best_value)
         logger.info("fitting the final model%s", " with the best trial's parameters" if best_params else "")
         fit = fit_ranker(data, cfg, best_params)
-        bundle = make_bundle(fit, data, cfg, metadata={"data_digest": digest, "run_id": run_id})
+        bundle = make_bundle(fit, data, cfg, metadata={"data_digest": digest, "run_id": run_id,
+                                                       POSITIVE_TAG: n_positive})
         mlflow.log_metrics({"best_iteration": fit.best_iteration, f"validation.{metric_key(primary)}": fit.best_score})
 
         test = data["test"].frame
@@ -289,6 +396,10 @@ def train(
         )
         closed = gap_closed(summary, primary)
         summary.attrs["gap_closed"] = closed
+        gate = judge(per_campaign, cfg)
+        warnings = _report_gate(gate, "test campaigns")
+        mlflow.set_tags({**gate.tags(), POSITIVE_TAG: n_positive})
+        mlflow.log_metrics({f"test.{k}": v for k, v in gate.metrics().items()})
         shap_sample = None
         if cfg.evaluation.shap_rows > 0 and len(test):
             shap_sample = data.X("test").sample(n=min(cfg.evaluation.shap_rows, len(test)), random_state=0)
@@ -301,8 +412,11 @@ def train(
             "train_until": data.cutoff.isoformat(),
             "holdout_from": data.holdout_from.isoformat(),
             f"test.{metric_key(primary)}": f"{summary.loc[MODEL_ROW, primary]:.6f}",
+            POSITIVE_TAG: n_positive,
+            **gate.tags(),
         }
-        version = register(client, info.model_uri, cfg.registered_model, alias=C.CHALLENGER, tags=tags)
+        version = register(client, info.model_uri, cfg.registered_model, alias=C.CHALLENGER, tags=tags,
+                           bundle=bundle)
         mlflow.set_tag("registered_version", version)
 
     n_empty = int(summary.loc[MODEL_ROW, "no_positive"])
@@ -319,6 +433,8 @@ def train(
         best_iteration=fit.best_iteration,
         gap_closed=closed,
         data=data,
+        gate=gate,
+        warnings=warnings,
     )
 
 
@@ -344,6 +460,53 @@ def _evaluate_bundles(frame: pd.DataFrame, bundles: dict[str, Any], config: Trai
     return compare_rankers(frame, scores, config.evaluation.k, config.evaluation.gmv_k, gains)
 
 
+def model_cutoff(bundle, tracking_uri: str | None = None) -> pd.Timestamp | None:
+    """The training cutoff a model records: its bundle's ``cutoff``, else its version tag ``train_until``."""
+    value = (bundle.metadata or {}).get("cutoff")
+    if not value and bundle.model_name and bundle.model_version is not None:
+        from .registry import version_tags
+        from .tracking import use_tracking
+
+        value = version_tags(use_tracking(tracking_uri), bundle.model_name, bundle.model_version).get("train_until")
+    if not value:
+        return None
+    t = pd.Timestamp(value)
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def _window(frame: pd.DataFrame, tables, start: pd.Timestamp | None, explicit: bool,
+            cutoff: pd.Timestamp | None, bundle, settle_days: int) -> tuple[str, bool, list[str]]:
+    """Describe the evaluated campaigns; flag those the model was built from (in-sample)."""
+    from .dataset import complete_campaigns, when
+
+    n = int(frame[C.CAMPAIGN_ID].nunique())
+    if cutoff is None:
+        return (f"{n} complete campaign(s){' created since ' + when(start) if start is not None else ''}", True,
+                ["the model records no training cutoff: the window may hold campaigns it was trained on (in-sample)"])
+    if not explicit:
+        window = f"{n} complete campaign(s) created since the model's training cutoff {when(cutoff)} (out of sample)"
+        return window, False, []
+    window = f"{n} complete campaign(s) created since {when(start)} (since given)"
+    ids = frame[C.CAMPAIGN_ID].astype(str).unique()
+    seen_ids = set(complete_campaigns(tables[C.CAMPAIGNS], cutoff, settle_days)[C.CAMPAIGN_ID].astype(str))
+    seen = [i for i in ids if i in seen_ids]
+    if not seen:
+        return window + ", none complete at the model's training cutoff (out of sample)", False, []
+    holdout = (bundle.metadata or {}).get("holdout_from")
+    fitted = ""
+    if holdout:
+        created = frame.groupby(frame[C.CAMPAIGN_ID].astype(str), sort=False)[C.AS_OF].first()
+        n_fit = int((created.loc[seen] < pd.Timestamp(holdout)).sum())
+        if n_fit == 0:  # only its own held-out test campaigns: out of sample, but not news
+            return (window + f", {len(seen)} of them the model's own test campaigns", False,
+                    [f"the window starts before the model's training cutoff {when(cutoff)}: {len(seen)} of {n} "
+                     "campaigns are its own test campaigns (held out from fitting, already reported by train)"])
+        fitted = f" ({n_fit} fitted on, {len(seen) - n_fit} its own test campaigns)"
+    warning = (f"the window overlaps the model's training data: {len(seen)} of {n} campaigns were complete at its "
+               f"training cutoff {when(cutoff)}{fitted}; these numbers are in-sample")
+    return window + ", IN-SAMPLE", True, [warning]
+
+
 def evaluate(
     data_dir: str | os.PathLike,
     model_uri: str,
@@ -353,8 +516,8 @@ def evaluate(
     config_path: str | os.PathLike | None = None,
     config: TrainingConfig | None = None,
     matrix: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """Backtest a model on the complete campaigns created since ``since``.
+) -> EvaluationResult:
+    """Backtest a model on complete campaigns, by default those created after its training cutoff.
 
     Parameters
     ----------
@@ -362,7 +525,11 @@ def evaluate(
     model_uri : str
         e.g. ``models:/creator-ranker@champion`` (resolved to a version once).
     since : str or Timestamp, optional
-        Only campaigns created at or after this time (default: every complete campaign).
+        Only campaigns created at or after this time. Default: the model's training cutoff
+        (bundle ``cutoff``, else the version tag ``train_until``), so that the numbers are out of
+        sample. An earlier ``since`` may include campaigns the model was fitted on: the result
+        is then flagged ``in_sample`` and a warning says how many (its own held-out test
+        campaigns are named in a warning but are not in-sample).
     tracking_uri : str, optional
     config_path, config : optional
         Evaluation cut-offs and seeds; labels follow the model's own grading.
@@ -371,17 +538,17 @@ def evaluate(
 
     Returns
     -------
-    DataFrame
-        One row per ranker (``model``, baselines, ``oracle`` with truth); ``attrs`` holds
-        ``model_version``, ``model_uri``, ``per_campaign`` and ``gap_closed``.
+    EvaluationResult
+        Metrics of the model and the baselines, the window, the in-sample flag and the
+        quality gate (beats each baseline? bootstrap interval of the difference).
 
     Raises
     ------
     ModelError
-        Unknown model, or no complete campaign since ``since``.
+        Unknown model, or no complete campaign in the window.
     """
     from ..features.specs import FEATURE_SET_VERSION
-    from .dataset import to_cutoff
+    from .dataset import to_cutoff, when
     from .model import load_ranker
 
     cfg = _config(config_path, config)
@@ -389,19 +556,36 @@ def evaluate(
     if str(bundle.feature_set_version) != str(FEATURE_SET_VERSION):
         logger.warning("model was trained on feature set %s, the catalogue is %s",
                        bundle.feature_set_version, FEATURE_SET_VERSION)
+    cutoff = model_cutoff(bundle, tracking_uri)
+    start = to_cutoff(since) if since is not None else cutoff
     tables = _load_tables(data_dir)
     label = LabelConfig.model_validate(bundle.label)
     frame = _complete_frame(tables, label, cfg.label_settle_days, matrix)
-    if since is not None:
-        frame = frame[frame[C.AS_OF] >= to_cutoff(since)].reset_index(drop=True)
+    if start is not None:
+        frame = frame[frame[C.AS_OF] >= start].reset_index(drop=True)
     if frame.empty:
-        raise ModelError(f"no complete campaign{' since ' + str(since) if since else ''} to evaluate on")
+        if since is None and cutoff is not None:
+            raise ModelError(
+                f"no complete campaign created since the model's training cutoff {when(cutoff)} to evaluate on "
+                f"(a campaign is complete {cfg.label_settle_days} days after it ends); pass --since to backtest "
+                "earlier campaigns (in-sample)")
+        raise ModelError(f"no complete campaign{' created since ' + when(start) if start is not None else ''} "
+                         "to evaluate on")
+    window, in_sample, warnings = _window(frame, tables, start, since is not None, cutoff, bundle,
+                                          cfg.label_settle_days)
+    for line in warnings:
+        logger.warning("%s", line)
     summary, per_campaign = _evaluate_bundles(frame, {MODEL_ROW: bundle}, cfg, read_truth(data_dir))
-    summary.attrs.update(model_uri=bundle.model_uri or model_uri, model_version=bundle.model_version,
-                         per_campaign=per_campaign,
-                         gap_closed=gap_closed(summary, f"ndcg@{cfg.evaluation.primary_k}"))
-    logger.info("evaluated %s on %d campaign(s)", bundle.model_uri or model_uri, frame[C.CAMPAIGN_ID].nunique())
-    return summary
+    gate = judge(per_campaign, cfg)
+    warnings += _report_gate(gate, "evaluated campaigns")
+    uri = bundle.model_uri or model_uri
+    logger.info("evaluated %s on %s", uri, window)
+    return EvaluationResult(
+        metrics=summary, per_campaign=per_campaign, window=window, since=start, model_uri=uri,
+        model_version=bundle.model_version, cutoff=cutoff, in_sample=in_sample,
+        campaigns=int(frame[C.CAMPAIGN_ID].nunique()), gate=gate,
+        gap_closed=gap_closed(summary, f"ndcg@{cfg.evaluation.primary_k}"), warnings=warnings,
+    )
 
 
 # ---------------------------------------------------------------------- promote
@@ -416,21 +600,26 @@ def promote(
     config: TrainingConfig | None = None,
     matrix: pd.DataFrame | None = None,
 ) -> PromotionDecision:
-    """Move ``champion`` to the challenger if it is at least as good on the same campaigns.
+    """Move ``champion`` to the challenger if it beats the baselines and is at least as good as the champion.
 
-    Both versions are scored on the same complete campaigns: those created at or after the
-    later of the two models' hold-out starts (neither trained on them), or, when fewer than
-    ``promotion.min_campaigns`` remain, the ``promotion.recent_campaigns`` most recent ones.
-    The challenger wins when its mean NDCG@primary_k >= the champion's + ``margin``. Both
-    versions are tagged with the decision, the scores and the reason. Without a champion
-    the challenger becomes champion.
+    The challenger (and the champion, if any) is scored on the same complete campaigns: those
+    created at or after the later of the models' hold-out starts (neither trained on them),
+    or, when fewer than ``promotion.min_campaigns`` remain, the ``promotion.recent_campaigns``
+    most recent ones. Quality gates come first, the first model included: the challenger is
+    refused (:class:`RefusedError`, exit 3, registry aliases unchanged, version tagged
+    ``promotion=refused`` with the reason) when it was trained on data without a positive
+    outcome, when its NDCG@primary_k is NaN, or, unless ``promotion.require_beat_baselines``
+    is false, when it is not shown to beat every baseline on these campaigns (paired
+    bootstrap, see :func:`creatorrank.training.metrics.quality_gate`). Past the gates, without
+    a champion the challenger becomes champion; otherwise it wins when its mean
+    NDCG@primary_k >= the champion's + ``margin``. Both versions are tagged with the decision.
 
     Parameters
     ----------
     data_dir : path-like
     margin : float, optional
         Required gain over the champion (default ``promotion.margin``; negative tolerates
-        a small loss).
+        a small loss). Must be finite.
     tracking_uri : str, optional
 
     Returns
@@ -441,13 +630,18 @@ def promote(
     ------
     ModelError
         No challenger registered.
+    ConfigError
+        A non-finite margin.
+    RefusedError
+        A quality gate refused the challenger.
     """
     from .model import load_ranker
     from .registry import set_alias, tag_version, version_of
     from .tracking import metric_key, use_tracking
 
     cfg = _config(config_path, config)
-    margin = cfg.promotion.margin if margin is None else float(margin)
+    margin = _finite_margin(cfg.promotion.margin if margin is None else margin,
+                            "promotion.margin" if margin is None else "--margin")
     name = cfg.registered_model
     metric = f"ndcg@{cfg.evaluation.primary_k}"
     client = use_tracking(tracking_uri)
@@ -456,38 +650,51 @@ def promote(
         raise ModelError(f"model '{name}' has no @{C.CHALLENGER} version: run `creatorrank train` first")
     champion = version_of(client, name, C.CHAMPION)
     now = pd.Timestamp.now(tz="UTC").isoformat()
-
-    if champion is None:
-        reason = f"version {challenger} is the first model: no champion to compare with"
-        set_alias(client, name, C.CHAMPION, challenger)
-        tag_version(client, name, challenger, {"promotion.decision": "promoted", "promotion.reason": reason,
-                                               "promotion.at": now})
-        logger.info(reason)
-        return PromotionDecision(True, challenger, None, metric, float("nan"), float("nan"), margin, 0, reason)
     if champion == challenger:
         reason = f"version {challenger} is already the champion"
         return PromotionDecision(False, challenger, champion, metric, float("nan"), float("nan"), margin, 0, reason)
 
-    bundles = {
-        "challenger": load_ranker(f"models:/{name}/{challenger}", tracking_uri),
-        "champion": load_ranker(f"models:/{name}/{champion}", tracking_uri),
-    }
+    bundles = {"challenger": load_ranker(f"models:/{name}/{challenger}", tracking_uri)}
+    if champion is not None:
+        bundles["champion"] = load_ranker(f"models:/{name}/{champion}", tracking_uri)
     tables = _load_tables(data_dir)
     label = LabelConfig.model_validate(bundles["challenger"].label)
     frame = _complete_frame(tables, label, cfg.label_settle_days, matrix)
     frame, window = _comparison_window(frame, bundles, cfg)
-    summary, _ = _evaluate_bundles(frame, bundles, cfg, read_truth(data_dir))
-    ch_score, champ_score = float(summary.loc["challenger", metric]), float(summary.loc["champion", metric])
+    summary, per_campaign = _evaluate_bundles(frame, bundles, cfg, read_truth(data_dir))
+    ch_score = float(summary.loc["challenger", metric])
     n = int(summary.loc["challenger", "campaigns"])
+    gate = judge(per_campaign, cfg, "challenger")
+    common = {"promotion.at": now, "promotion.metric": metric, "promotion.margin": margin,
+              "promotion.campaigns": n, "promotion.window": window, **gate.tags("promotion.")}
+
+    refusal = _refusal(client, name, challenger, bundles["challenger"], ch_score, gate, cfg, window)
+    if refusal:
+        tag_version(client, name, challenger, {**common, "promotion": "refused", "promotion.decision": "refused",
+                                               "promotion.reason": refusal,
+                                               f"promotion.{metric_key(metric)}": f"{ch_score:.6f}"})
+        logger.warning("%s", refusal)
+        raise RefusedError(refusal)
+
+    if champion is None:
+        reason = f"version {challenger} is the first model and {gate.verdict().removeprefix('model ')} ({window})"
+        set_alias(client, name, C.CHAMPION, challenger)
+        tag_version(client, name, challenger, {**common, "promotion": "promoted", "promotion.decision": "promoted",
+                                               "promotion.reason": reason,
+                                               f"promotion.{metric_key(metric)}": f"{ch_score:.6f}"})
+        logger.info(reason)
+        return PromotionDecision(True, challenger, None, metric, ch_score, float("nan"), margin, n, reason, summary)
+
+    champ_score = float(summary.loc["champion", metric])
     promoted = ch_score >= champ_score + margin
     cmp = ">=" if promoted else "<"
     reason = (f"challenger v{challenger} {metric} {ch_score:.4f} {cmp} champion v{champion} "
               f"{champ_score:.4f} + margin {margin:g} on {n} campaigns ({window})")
     if promoted:
         set_alias(client, name, C.CHAMPION, challenger)
-    common = {"promotion.at": now, "promotion.metric": metric, "promotion.margin": margin,
-              "promotion.campaigns": n, "promotion.reason": reason}
-    tag_version(client, name, challenger, {**common, "promotion.decision": "promoted" if promoted else "rejected",
+    common["promotion.reason"] = reason
+    tag_version(client, name, challenger, {**common, "promotion": "promoted" if promoted else "not_promoted",
+                                           "promotion.decision": "promoted" if promoted else "rejected",
                                            f"promotion.{metric_key(metric)}": f"{ch_score:.6f}",
                                            "promotion.compared_with": champion})
     tag_version(client, name, champion, {**common, "promotion.decision": "replaced" if promoted else "kept",
@@ -497,6 +704,43 @@ def promote(
     return PromotionDecision(promoted, challenger, champion, metric, ch_score, champ_score, margin, n, reason, summary)
 
 
+def _finite_margin(value, option: str) -> float:
+    """The margin as a finite float (``nan`` or ``inf`` would make every comparison meaningless)."""
+    import math
+
+    try:
+        margin = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{option} must be a number, got {value!r}") from None
+    if not math.isfinite(margin):
+        raise ConfigError(f"{option} must be a finite number, got {value!r}")
+    return margin
+
+
+def _refusal(client, name: str, version: int, bundle, score: float, gate: QualityGate,
+             cfg: TrainingConfig, window: str) -> str | None:
+    """Why the challenger must not become champion, or None when every quality gate passes."""
+    from .registry import version_tags
+    from .tracking import metric_key
+
+    who = f"challenger v{version}"
+    tags = version_tags(client, name, version)
+    positive = tags.get(POSITIVE_TAG, (bundle.metadata or {}).get(POSITIVE_TAG))
+    if positive is not None and int(float(positive)) == 0:
+        return f"refused: {who} was trained on data without a positive outcome (no campaign sold): nothing was learned"
+    test_score = tags.get(f"test.{metric_key(gate.metric)}")
+    if test_score is not None and np.isnan(float(test_score)):
+        return f"refused: {who} has no test {gate.metric} (NaN: no test campaign with a positive outcome)"
+    if np.isnan(score):
+        return (f"refused: {who} {gate.metric} is NaN on the comparison campaigns ({window}): none has a positive "
+                "outcome, so nothing shows that it ranks well")
+    if cfg.promotion.require_beat_baselines and not gate.beats_baselines:
+        warning = f"; {gate.warning()}" if gate.warning() else ""
+        return (f"refused: {who} {gate.verdict().removeprefix('model ')} ({window}){warning} "
+                "(promotion.require_beat_baselines: false allows it)")
+    return None
+
+
 def _comparison_window(frame: pd.DataFrame, bundles: dict[str, Any], cfg: TrainingConfig) -> tuple[pd.DataFrame, str]:
     """Campaigns neither model trained on, or else the most recent ones."""
     starts = [pd.Timestamp(b.metadata["holdout_from"]) for b in bundles.values() if b.metadata.get("holdout_from")]
@@ -504,23 +748,33 @@ def _comparison_window(frame: pd.DataFrame, bundles: dict[str, Any], cfg: Traini
         start = max(starts)
         unseen = frame[frame[C.AS_OF] >= start]
         if unseen[C.CAMPAIGN_ID].nunique() >= cfg.promotion.min_campaigns:
-            return unseen.reset_index(drop=True), f"campaigns created since {start:%Y-%m-%d}, unseen by both"
+            unseen_by = "both" if len(bundles) > 1 else "the model"
+            return unseen.reset_index(drop=True), f"campaigns created since {start:%Y-%m-%d}, unseen by {unseen_by}"
     created = frame.groupby(C.CAMPAIGN_ID, sort=False)[C.AS_OF].first().sort_values(kind="stable")
     recent = created.index[-cfg.promotion.recent_campaigns:]
     return (frame[frame[C.CAMPAIGN_ID].isin(recent)].reset_index(drop=True),
-            f"the {len(recent)} most recent complete campaigns")
+            f"the {len(recent)} most recent complete campaigns: fewer than {cfg.promotion.min_campaigns} unseen, "
+            "so some may be in-sample")
 
 
 # ------------------------------------------------------------------------ print
 
 
-def format_metrics(df: pd.DataFrame) -> str:
-    """A metrics table (from :func:`train` or :func:`evaluate`) as aligned text.
+def format_metrics(result) -> str:
+    """Metrics of :func:`train` or :func:`evaluate` as aligned text, with what they mean.
+
+    Parameters
+    ----------
+    result : TrainResult, EvaluationResult or DataFrame
+        A result prints its window (evaluate), in-sample warning, the verdict against each
+        baseline with the bootstrap interval, and its warnings; a bare metrics table prints
+        the table and the notes below.
 
     Rows are rankers, columns the metrics (4 decimals) and campaign counts; a closing line
     states how many campaigns had no sales (left out of the means) and, with an oracle,
     the share of the gap to it that the model closed.
     """
+    df = result if isinstance(result, pd.DataFrame) or result is None else result.metrics
     if df is None or df.empty:
         return "(no metrics)"
     table = df.copy()
@@ -529,13 +783,23 @@ def format_metrics(df: pd.DataFrame) -> str:
     for c in counts:
         table[c] = table[c].astype(int)
     text = table.to_string(float_format=lambda v: f"{v:.4f}")
-    notes = []
+    head, notes = [], []
+    frame_only = isinstance(result, pd.DataFrame)
+    version = df.attrs.get("model_version") if frame_only else getattr(result, "model_version", None)
+    if isinstance(result, EvaluationResult):
+        head.append(f"model version {version} on {result.window}")
+    elif version is not None and frame_only:
+        notes.append(f"model version {version}")
     if "no_positive" in table.columns and len(table):
         notes.append(f"{int(table['no_positive'].iloc[0])} campaign(s) without any net GMV are left out of the means")
-    closed = df.attrs.get("gap_closed")
+    closed = df.attrs.get("gap_closed") if frame_only else result.gap_closed
     if closed is not None and not (isinstance(closed, float) and np.isnan(closed)):
         notes.append(f"model closes {closed:.0%} of the gap between the best baseline and the oracle")
-    version = df.attrs.get("model_version")
-    if version is not None:
-        notes.insert(0, f"model version {version}")
-    return text + ("\n" + "\n".join(notes) if notes else "")
+    gate = getattr(result, "gate", None)
+    if gate is not None:
+        notes.extend(gate.lines())
+    from_gate = [t for t in (gate.verdict(), gate.warning()) if t] if gate is not None else []
+    for line in getattr(result, "warnings", []):
+        if not any(t in line for t in from_gate):  # the gate's own lines are printed above
+            notes.append(f"warning: {line}")
+    return "\n".join([*head, text, *notes])

@@ -21,6 +21,7 @@ Grades must stay below ``len(label_gain)`` (LightGBM's default gain table has 31
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -37,7 +38,8 @@ DEFAULT_LABEL_GAIN_SIZE = 31  # LightGBM's default label_gain: 2**i - 1 for i < 
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: `.inf`, `.nan` or 1e400 (YAML reads it as inf) is an error, not a setting
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class LabelConfig(_Strict):
@@ -128,11 +130,86 @@ class LightGBMConfig(_Strict):
     verbosity: int = -1
     extra: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("extra")
+    @classmethod
+    def _extra_known_and_free(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key, value in v.items():
+            check_extra_param(str(key), value)
+        return v
+
     def params(self) -> dict[str, Any]:
         """The parameter dict for ``lgb.train`` (without rounds and early stopping)."""
         params = self.model_dump(exclude={"num_boost_round", "early_stopping_rounds", "extra"})
         params.update(self.extra)
         return params
+
+
+# LightGBM parameters (canonical names) that the validated config or the trainer sets: `extra`
+# may not override them. Seeds derive from `lightgbm.seed`; rounds and early stopping are
+# fields of their own; metric, eval_at, label_gain and monotone_constraints are set by
+# training.train.lgb_params from `evaluation`, `label` and `monotone_constraints`.
+_OWNED_ELSEWHERE = {
+    "num_iterations": "lightgbm.num_boost_round",
+    "early_stopping_round": "lightgbm.early_stopping_rounds",
+    "metric": "evaluation.primary_k (the metric is ndcg)",
+    "eval_at": "evaluation.primary_k",
+    "label_gain": "label.label_gain",
+    "monotone_constraints": "monotone_constraints",
+    "feature_pre_filter": "the trainer (False, so tuning can change min_data_in_leaf)",
+    "categorical_feature": "the feature catalogue",
+    "first_metric_only": "the trainer (early stopping on the first metric)",
+    "force_col_wise": "lightgbm.force_row_wise",
+    **{seed: "lightgbm.seed" for seed in ("bagging_seed", "feature_fraction_seed", "data_random_seed",
+                                           "drop_seed", "extra_seed", "objective_seed")},
+}
+# Parameters of LightGBM's command-line tool, prediction or distributed set-up: meaningless here.
+_NOT_TRAINING = {
+    "task", "data", "valid", "config", "input_model", "output_model", "output_result", "convert_model",
+    "convert_model_language", "save_binary", "snapshot_freq", "header", "label_column", "weight_column",
+    "group_column", "ignore_column", "parser_config_file", "num_machines", "local_listen_port", "time_out",
+    "machine_list_filename", "machines", "pre_partition", "num_iteration_predict", "start_iteration_predict",
+    "predict_raw_score", "predict_leaf_index", "predict_contrib", "predict_disable_shape_check",
+    "pred_early_stop", "pred_early_stop_freq", "pred_early_stop_margin", "saved_feature_importance_type",
+    "metric_freq", "is_provide_training_metric", "num_class",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def lightgbm_aliases() -> dict[str, str]:
+    """Every LightGBM parameter name and alias -> its canonical name (from LightGBM itself).
+
+    The table is dumped by LightGBM's C library (``LGBM_DumpParamAliases``), so it is the
+    installed version's exact list.
+    """
+    from lightgbm.basic import _ConfigAliases
+
+    aliases = _ConfigAliases._get_all_param_aliases()  # canonical -> [itself, *aliases]
+    return {name: canonical for canonical, names in aliases.items() for name in names}
+
+
+def check_extra_param(key: str, value: Any) -> None:
+    """Raise ``ValueError`` naming ``key`` unless ``lightgbm.extra`` may set it to ``value``.
+
+    Refused: names LightGBM does not know, names (or aliases of names) that the validated
+    config or the trainer sets, command-line/prediction parameters, and non-finite numbers.
+    """
+    import math
+
+    canonical = lightgbm_aliases().get(key)
+    if canonical is None:
+        raise ValueError(f"{key!r} is not a LightGBM parameter")
+    alias = "" if canonical == key else f" (an alias of {canonical!r})"
+    if canonical in LightGBMConfig.model_fields:
+        raise ValueError(f"{key!r}{alias} is a setting of its own: set lightgbm.{canonical}")
+    if canonical in _OWNED_ELSEWHERE:
+        raise ValueError(f"{key!r}{alias} is set by the config: {_OWNED_ELSEWHERE[canonical]}")
+    if canonical in _NOT_TRAINING:
+        raise ValueError(f"{key!r}{alias} is not a training parameter")
+    values = value if isinstance(value, (list, tuple)) else [value]
+    if any(isinstance(x, float) and not math.isfinite(x) for x in values):
+        raise ValueError(f"{key!r} must be a finite number, got {value!r}")
+    if not all(x is None or isinstance(x, (bool, int, float, str)) for x in values):
+        raise ValueError(f"{key!r} must be a number, a string, a boolean or a list of those")
 
 
 class SearchRange(_Strict):
@@ -199,6 +276,9 @@ class EvaluationConfig(_Strict):
     gmv_k: int = Field(10, ge=1)
     random_seed: int = 0
     shap_rows: int = Field(2000, ge=0)
+    # The quality gate: a paired bootstrap over campaigns of model minus best baseline.
+    bootstrap_resamples: int = Field(2000, ge=100)
+    min_campaigns_to_tell: int = Field(30, ge=2)  # fewer test campaigns with a sale: "too few to tell"
 
     @model_validator(mode="after")
     def _primary_listed(self) -> "EvaluationConfig":
@@ -217,9 +297,16 @@ class PromotionConfig(_Strict):
     after the later of both models' hold-out starts (campaigns neither model trained on);
     when there are fewer than ``min_campaigns`` of those, the ``recent_campaigns`` most recent
     complete campaigns.
+
+    Before that, the challenger (the first model included) must beat every baseline on those
+    campaigns: mean NDCG@primary_k above each, with the 95% paired-bootstrap interval of
+    (challenger minus best baseline) above 0. ``require_beat_baselines: false`` turns that gate
+    off (for example to compare rankers on a market too small to show a win); a challenger
+    trained without positive outcomes or with NaN metrics is refused either way.
     """
 
     margin: float = 0.0
+    require_beat_baselines: bool = True
     recent_campaigns: int = Field(200, ge=1)
     min_campaigns: int = Field(20, ge=1)
 
@@ -310,9 +397,7 @@ def load_config(path: str | os.PathLike | None = None, **overrides: Any) -> Trai
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: config file not found")
-        text = path.read_text(encoding="utf-8")
+        text = _read_config_text(path)
         try:
             if path.suffix.lower() == ".json":
                 data = json.loads(text) if text.strip() else {}
@@ -327,6 +412,20 @@ def load_config(path: str | os.PathLike | None = None, **overrides: Any) -> Trai
             raise ConfigError(f"{path}: config must be a mapping of settings")
     data.update(overrides)
     return config_from_dict(data, source=str(path) if path is not None else "config")
+
+
+def _read_config_text(path: Path) -> str:
+    """The file's text (UTF-8, a BOM allowed), or a one-line :class:`ConfigError` naming it."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: config is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
 
 
 def config_from_dict(data: dict[str, Any], source: str = "config") -> TrainingConfig:

@@ -163,7 +163,8 @@ def assign_splits(created_at: pd.Series, split: SplitConfig) -> pd.Series:
     """
     n = len(created_at)
     if n < 3:
-        raise InputError(f"only {n} complete campaign(s) before the cutoff: need at least 3 to train and test")
+        raise InputError(f"only {n} complete campaign(s) before the cutoff: need at least 3, one each for "
+                         "training, validation and test")
     order = pd.DataFrame({"t": created_at.to_numpy(), "id": created_at.index.astype(str)}, index=created_at.index)
     order = order.sort_values(["t", "id"], kind="stable")
     n_train = min(max(1, int(round(n * split.train))), n - 2)
@@ -225,7 +226,8 @@ class RankingSplit:
     name : str
         "train", "validation" or "test".
     frame : DataFrame
-        Ids, ``as_of``, ``outcome_gmv``, ``label`` and the raw feature columns.
+        Ids, ``as_of``, ``outcome_gmv``, ``label``, the raw feature columns and the columns
+        the baselines rank by.
     group : ndarray
         Rows per campaign, in row order.
     """
@@ -260,6 +262,9 @@ class RankingData:
         Training cutoff (``train_until``).
     excluded_campaigns : int
         Campaigns not yet complete at the cutoff (left out).
+    unlabelled_validation_campaigns : int
+        Validation campaigns without a positive label, left out (see
+        :func:`drop_unlabelled_campaigns`).
     """
 
     splits: dict[str, RankingSplit]
@@ -268,6 +273,7 @@ class RankingData:
     categories: dict[str, list[str]]
     cutoff: pd.Timestamp
     excluded_campaigns: int = 0
+    unlabelled_validation_campaigns: int = 0
 
     def __getitem__(self, name: str) -> RankingSplit:
         return self.splits[name]
@@ -300,7 +306,9 @@ class RankingData:
         for name, split in self.splits.items():
             out[f"{name}_rows"] = len(split)
             out[f"{name}_campaigns"] = split.n_campaigns
+            out[f"{name}_positive_campaigns"] = int(positive_campaigns(split.frame).sum())
         out["excluded_campaigns"] = self.excluded_campaigns
+        out["unlabelled_validation_campaigns"] = self.unlabelled_validation_campaigns
         return out
 
 
@@ -377,31 +385,125 @@ def build_dataset(
     Raises
     ------
     InputError
-        Fewer than three complete campaigns, or a configured feature missing from the matrix.
+        No complete campaign, none with a positive outcome, a split without one (fewer than
+        three complete campaigns included), or a configured feature missing from the matrix.
+        Raised before anything is trained, tracked or registered.
     """
     cutoff = resolve_cutoff(tables, train_until)
     features = config.feature_list()
     frame, excluded = labelled_matrix(tables, config.label, cutoff, config.label_settle_days, matrix)
+    positive = check_learnable(frame, tables, config, cutoff)
     missing = [f for f in features if f not in frame.columns]
     if missing:
         raise InputError(f"feature '{missing[0]}' is not in the training matrix")
     created = frame.groupby(C.CAMPAIGN_ID, sort=False, observed=True)[C.AS_OF].first()
     splits_of = assign_splits(created, config.split)
-    frame = frame[[*ID_COLUMNS, C.OUTCOME_GMV, C.LABEL, *features]]
+    check_splits_learnable(splits_of, positive, config, cutoff)
+    frame = frame[[*ID_COLUMNS, C.OUTCOME_GMV, C.LABEL, *features, *baseline_columns(frame, features)]]
     frame = frame.assign(**{SPLIT: frame[C.CAMPAIGN_ID].map(splits_of).to_numpy()})
     categorical = categorical_features(features)
     splits: dict[str, RankingSplit] = {}
+    dropped = 0
     for name in SPLITS:
         part = frame[frame[SPLIT] == name].drop(columns=SPLIT)
         if name != "test":
             part = cap_rows(part, config.max_rows_per_campaign, config.lightgbm.seed)
+        if name == "validation":
+            part, dropped = drop_unlabelled_campaigns(part)
         part, group = sort_queries(part)
         splits[name] = RankingSplit(name, part, group)
     categories = fit_categories(splits["train"].frame, categorical)
-    data = RankingData(splits, features, categorical, categories, cutoff, excluded)
+    data = RankingData(splits, features, categorical, categories, cutoff, excluded, dropped)
     logger.info(
         "ranking data: %s campaigns train / %s validation / %s test (%s rows); %d incomplete at %s left out",
         f"{splits['train'].n_campaigns:,}", f"{splits['validation'].n_campaigns:,}",
         f"{splits['test'].n_campaigns:,}", f"{len(frame):,}", excluded, cutoff.isoformat(),
     )
     return data
+
+
+def baseline_columns(frame: pd.DataFrame, features: list[str]) -> list[str]:
+    """Matrix columns the baselines rank by that are not model inputs (kept so baselines never depend
+    on the configured feature list)."""
+    from .baselines import BASELINE_FEATURES
+
+    return [c for c in dict.fromkeys(BASELINE_FEATURES.values()) if c in frame.columns and c not in features]
+
+
+def when(t: pd.Timestamp) -> str:
+    """A cutoff for messages: the date alone at midnight, else date and time to the second."""
+    t = pd.Timestamp(t)
+    return f"{t:%Y-%m-%d}" if t == t.floor("D") else f"{t:%Y-%m-%d %H:%M:%S}"
+
+
+def positive_campaigns(frame: pd.DataFrame) -> pd.Series:
+    """Per campaign id of ``frame``: does any invitation have a positive label?"""
+    if frame.empty:
+        return pd.Series(dtype=bool)
+    return (frame[C.LABEL] > 0).groupby(frame[C.CAMPAIGN_ID], sort=False, observed=True).any()
+
+
+def check_learnable(frame: pd.DataFrame, tables: dict[str, pd.DataFrame], config: TrainingConfig,
+                    cutoff: pd.Timestamp) -> pd.Series:
+    """Stop before training when the complete campaigns hold nothing to learn from.
+
+    Returns
+    -------
+    Series
+        Per complete campaign: has a positive outcome (:func:`positive_campaigns`).
+
+    Raises
+    ------
+    InputError
+        No complete campaign with invitations, or none with a positive outcome.
+    """
+    settle = config.label_settle_days
+    if frame.empty:
+        n_all = len(tables[C.CAMPAIGNS]) if C.CAMPAIGNS in tables else 0
+        raise InputError(
+            f"no complete campaigns before {when(cutoff)}: nothing to train on (a campaign is complete "
+            f"{settle} days after it ends and needs invitations; the data holds {n_all:,} campaign(s))")
+    positive = positive_campaigns(frame)
+    if not positive.any():
+        raise InputError(
+            f"no complete campaign with a positive outcome (net GMV > {config.label.thresholds_usd[0]:g}) before "
+            f"{when(cutoff)}: nothing to learn from ({len(positive):,} complete campaign(s), no invited creator sold)")
+    if len(positive) < len(SPLITS):
+        raise InputError(f"only {len(positive)} complete campaign(s) before {when(cutoff)}: need at least "
+                         f"{len(SPLITS)}, one each for training, validation and test")
+    return positive
+
+
+def check_splits_learnable(splits_of: pd.Series, positive: pd.Series, config: TrainingConfig,
+                           cutoff: pd.Timestamp) -> None:
+    """Every split needs a campaign with a positive outcome: to learn from, to stop on, to test on.
+
+    Raises
+    ------
+    InputError
+        Naming the splits without one and how many campaigns with a positive outcome there are.
+    """
+    pos = positive.reindex(splits_of.index).fillna(False).astype(bool)
+    empty = [name for name in SPLITS if not pos[splits_of == name].any()]
+    if empty:
+        share = "/".join(f"{getattr(config.split, n):.0%}" for n in SPLITS)
+        raise InputError(
+            f"too few campaigns with a positive outcome before {when(cutoff)} to train, validate and test: "
+            f"{int(pos.sum())} of {len(pos)} complete campaign(s) have one and the {' and '.join(empty)} split "
+            f"(campaigns in time order, {share}) got none; need at least 3, one in each split")
+
+
+def drop_unlabelled_campaigns(part: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Leave out campaigns without a positive label (LightGBM would score them NDCG 1).
+
+    A campaign where nothing sold has no ideal ranking; LightGBM's ``ndcg@k`` counts it as a
+    perfect 1.0, which inflates validation scores and early stopping (a market without any
+    sale would report validation NDCG 1.0). Validation therefore keeps only campaigns with a
+    positive, as the test metrics do (:mod:`creatorrank.training.metrics`).
+    """
+    pos = positive_campaigns(part)
+    keep = part[C.CAMPAIGN_ID].isin(pos.index[pos.to_numpy(bool)]).to_numpy(bool)
+    dropped = int((~pos).sum())
+    if dropped:
+        logger.info("validation: %d campaign(s) without any net GMV left out (no ideal ranking to stop on)", dropped)
+    return part[keep], dropped

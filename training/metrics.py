@@ -16,9 +16,17 @@ ranking: every ordering is equally good. Its NDCG, AP and GMV share are *undefin
 per-campaign table holds NaN there (``empty=nan``, the default) and :func:`summarize` averages
 over campaigns with a positive only, reporting how many had none. LightGBM scores such a
 query 1.0 and scikit-learn 0.0; pass ``empty=1.0`` to reproduce LightGBM.
+
+Quality gate (:func:`quality_gate`): the model and every baseline are scored on the same
+campaigns; for each baseline the per-campaign difference of NDCG@primary_k is averaged and a
+paired percentile bootstrap over campaigns (2,000 seeded resamples, 95%) gives its interval.
+The model *beats* a baseline when the mean difference is > 0 and the interval's lower end is
+> 0; with fewer than 30 campaigns with a positive outcome the verdict carries a warning.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -242,3 +250,258 @@ def gap_closed(summary: pd.DataFrame, metric: str = "ndcg@10", model: str = "mod
     best = summary.loc[others, metric].max()
     gap = summary.loc[oracle, metric] - best
     return float((summary.loc[model, metric] - best) / gap) if gap > 0 else float("nan")
+
+
+# ------------------------------------------------------------------ quality gate
+
+BOOTSTRAP_RESAMPLES = 2000
+CI_LEVEL = 0.95
+# Below this many campaigns with a positive outcome a percentile bootstrap over campaigns is
+# too coarse to separate a model from a baseline: the verdict is reported with a warning.
+MIN_CAMPAIGNS_TO_TELL = 30
+_CHUNK_CELLS = 2_000_000  # resampled values held in memory at once
+
+
+def bootstrap_mean_ci(values, n_resamples: int = BOOTSTRAP_RESAMPLES, level: float = CI_LEVEL,
+                      seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and percentile bootstrap interval of the mean of each column of ``values``.
+
+    Rows (campaigns) are resampled with replacement, ``n_resamples`` times, the same draws
+    for every column (a paired bootstrap when the columns are differences against one
+    ranker). Draws come from ``numpy.random.default_rng(seed).integers(0, n, size=n)``, one
+    resample after the other, so a plain loop with the same seed reproduces them.
+
+    Parameters
+    ----------
+    values : array-like, shape (n,) or (n, m)
+        One row per campaign; rows holding NaN must be removed first.
+    n_resamples : int
+    level : float
+        Coverage of the interval (0.95: the 2.5th and 97.5th percentiles).
+    seed : int
+
+    Returns
+    -------
+    mean, low, high : ndarray of shape (m,) (0-d for 1-d input)
+        NaN for every column when there are fewer than two rows (no spread to resample).
+    """
+    arr = np.asarray(values, dtype=np.float64)
+    one = arr.ndim == 1
+    arr = arr.reshape(len(arr), -1)
+    n, m = arr.shape
+    if n < 2:
+        nan = np.full(m, np.nan)
+        mean = arr.mean(axis=0) if n else nan.copy()
+        out = (mean, nan, nan.copy())
+    else:
+        rng = np.random.default_rng(seed)
+        means = np.empty((n_resamples, m))
+        step = max(1, _CHUNK_CELLS // (n * m))
+        for start in range(0, n_resamples, step):
+            stop = min(n_resamples, start + step)
+            idx = rng.integers(0, n, size=(stop - start, n))
+            means[start:stop] = arr[idx].mean(axis=1)
+        alpha = (1.0 - level) / 2.0
+        low, high = np.quantile(means, [alpha, 1.0 - alpha], axis=0)
+        out = (arr.mean(axis=0), low, high)
+    return tuple(o[0] if one else o for o in out)
+
+
+@dataclass
+class BaselineComparison:
+    """The model against one baseline on the same campaigns (paired by campaign).
+
+    Attributes
+    ----------
+    baseline : str
+    model_score, baseline_score : float
+        Mean metric of each over the campaigns with a positive outcome.
+    delta, ci_low, ci_high : float
+        Mean of the per-campaign difference (model minus baseline) and its bootstrap interval.
+    """
+
+    baseline: str
+    model_score: float
+    baseline_score: float
+    delta: float
+    ci_low: float
+    ci_high: float
+
+    @property
+    def beats(self) -> bool:
+        """Shown to beat: mean difference > 0 and the whole interval above 0."""
+        return bool(self.delta > 0 and self.ci_low > 0)
+
+    @property
+    def verdict(self) -> str:
+        if self.beats:
+            return "beats"
+        if self.ci_high < 0:
+            return "loses to"
+        return "not shown to beat"
+
+
+@dataclass
+class QualityGate:
+    """Does the model beat every baseline on these campaigns? (see :func:`quality_gate`)
+
+    Attributes
+    ----------
+    metric : str
+        e.g. ``ndcg@10``.
+    model : str
+        Ranker name of the model in the per-campaign table.
+    campaigns : int
+        Campaigns with a positive outcome the comparison rests on.
+    comparisons : dict
+        ``{baseline: BaselineComparison}``.
+    best_baseline : str or None
+        The baseline with the highest mean metric.
+    level, resamples, min_campaigns : float, int, int
+        Interval coverage, bootstrap resamples, the campaign count below which the verdict
+        is flagged as too thin.
+    """
+
+    metric: str
+    model: str
+    campaigns: int
+    comparisons: dict[str, BaselineComparison]
+    best_baseline: str | None
+    level: float = CI_LEVEL
+    resamples: int = BOOTSTRAP_RESAMPLES
+    min_campaigns: int = MIN_CAMPAIGNS_TO_TELL
+
+    @property
+    def best(self) -> BaselineComparison | None:
+        return self.comparisons.get(self.best_baseline) if self.best_baseline else None
+
+    @property
+    def beats_baselines(self) -> bool:
+        """The model is shown to beat every baseline (the best one included)."""
+        return bool(self.comparisons) and all(c.beats for c in self.comparisons.values())
+
+    @property
+    def too_few(self) -> bool:
+        return self.campaigns < self.min_campaigns
+
+    @property
+    def model_score(self) -> float:
+        best = self.best
+        return best.model_score if best else float("nan")
+
+    def warning(self) -> str | None:
+        """A one-line warning when the campaigns are too few to tell, else None."""
+        if not self.too_few:
+            return None
+        return (f"only {self.campaigns} campaign(s) with a positive outcome: too few to tell the model "
+                f"from the baselines (at least {self.min_campaigns} needed); treat the verdict as a guess")
+
+    def verdict(self) -> str:
+        """One line: beats / does not beat the best baseline, with the interval."""
+        best = self.best
+        if best is None or np.isnan(best.delta):
+            return f"{self.metric}: no campaign with a positive outcome to compare the model with the baselines"
+        head = "beats every baseline" if self.beats_baselines else (
+            f"does NOT beat the baselines ({', '.join(self.failed())})")
+        return (f"model {head} on {self.metric}: {best.model_score:.4f} vs best baseline {best.baseline} "
+                f"{best.baseline_score:.4f}, difference {best.delta:+.4f} "
+                f"({self.level:.0%} CI {best.ci_low:+.4f} .. {best.ci_high:+.4f}, {self.campaigns} campaigns)")
+
+    def failed(self) -> list[str]:
+        """``"<verdict> <baseline>"`` for every baseline the model is not shown to beat."""
+        return [f"{c.verdict} {c.baseline}" for c in self.comparisons.values() if not c.beats]
+
+    def lines(self) -> list[str]:
+        """The verdict, one line per baseline, and the warning when campaigns are few."""
+        out = [self.verdict()]
+        for c in self.comparisons.values():
+            if not np.isnan(c.delta):
+                out.append(f"  vs {c.baseline:<16} {c.delta:+.4f} ({c.ci_low:+.4f} .. {c.ci_high:+.4f}): {c.verdict}")
+        warning = self.warning()
+        if warning:
+            out.append(f"warning: {warning}")
+        return out
+
+    def tags(self, prefix: str = "") -> dict[str, str]:
+        """MLflow tags: ``beats_baselines``, ``beats.<baseline>``, ``best_baseline``, ``delta_*``."""
+        best = self.best
+        tags = {
+            "beats_baselines": str(self.beats_baselines).lower(),
+            "best_baseline": self.best_baseline or "",
+            "delta_mean": f"{best.delta:.6f}" if best else "nan",
+            "delta_ci_low": f"{best.ci_low:.6f}" if best else "nan",
+            "delta_ci_high": f"{best.ci_high:.6f}" if best else "nan",
+            "gate.metric": self.metric,
+            "gate.campaigns": str(self.campaigns),
+            "gate.too_few": str(self.too_few).lower(),
+        }
+        tags.update({f"beats.{c.baseline}": str(c.beats).lower() for c in self.comparisons.values()})
+        if self.warning():
+            tags["gate.warning"] = self.warning()
+        return {f"{prefix}{k}": v for k, v in tags.items()}
+
+    def metrics(self, prefix: str = "gate.") -> dict[str, float]:
+        """Finite numbers for MLflow metrics (difference to the best baseline and its interval)."""
+        best = self.best
+        if best is None:
+            return {}
+        values = {"delta_mean": best.delta, "delta_ci_low": best.ci_low, "delta_ci_high": best.ci_high,
+                  "campaigns": float(self.campaigns)}
+        return {f"{prefix}{k}": float(v) for k, v in values.items() if np.isfinite(v)}
+
+
+def quality_gate(
+    per_campaign: pd.DataFrame,
+    metric: str,
+    model: str = "model",
+    baselines=None,
+    *,
+    n_resamples: int = BOOTSTRAP_RESAMPLES,
+    level: float = CI_LEVEL,
+    seed: int = 0,
+    min_campaigns: int = MIN_CAMPAIGNS_TO_TELL,
+) -> QualityGate:
+    """Compare a model with every baseline on the same campaigns, with bootstrap intervals.
+
+    For each baseline the per-campaign difference ``model - baseline`` of ``metric`` is
+    averaged over the campaigns with a positive outcome (campaigns without one have no
+    defined metric and are left out), and campaigns are resampled with replacement
+    (:func:`bootstrap_mean_ci`, the same draws for every baseline) for a percentile interval.
+    The model *beats* a baseline when the mean difference is > 0 and the interval's lower
+    end is > 0; a point-estimate win whose interval crosses 0 is "not shown to beat".
+    The best baseline is the one with the highest mean ``metric``.
+
+    Parameters
+    ----------
+    per_campaign : DataFrame
+        Stacked per-campaign metrics of :func:`compare_rankers` (``campaign_id``, ``model``,
+        metric columns).
+    metric : str
+    model : str
+        The ranker judged.
+    baselines : list of str, optional
+        Default: :data:`creatorrank.training.baselines.BASELINES` present in the table.
+
+    Returns
+    -------
+    QualityGate
+    """
+    from .baselines import BASELINES
+
+    table = per_campaign.pivot_table(index=C.CAMPAIGN_ID, columns="model", values=metric, dropna=False,
+                                     observed=True, aggfunc="first") if len(per_campaign) else pd.DataFrame()
+    names = [b for b in (BASELINES if baselines is None else baselines) if b in table.columns]
+    if model not in table.columns or not names:
+        return QualityGate(metric, model, 0, {}, None, level, n_resamples, min_campaigns)
+    table = table[[model, *names]].dropna()
+    delta = table[names].rsub(table[model], axis=0).to_numpy()
+    mean, low, high = bootstrap_mean_ci(delta, n_resamples, level, seed)
+    model_score = float(table[model].mean()) if len(table) else float("nan")
+    comparisons = {
+        b: BaselineComparison(b, model_score, float(table[b].mean()) if len(table) else float("nan"),
+                              float(mean[i]), float(low[i]), float(high[i]))
+        for i, b in enumerate(names)
+    }
+    scores = {b: c.baseline_score for b, c in comparisons.items() if not np.isnan(c.baseline_score)}
+    best = max(scores, key=scores.get) if scores else names[0]
+    return QualityGate(metric, model, len(table), comparisons, best, level, n_resamples, min_campaigns)

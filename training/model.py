@@ -8,6 +8,7 @@ pyfunc model (see :mod:`creatorrank.training.pyfunc`), and comes back with
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -120,29 +121,49 @@ class RankerBundle:
         }
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write ``model.txt`` and ``bundle.json`` into folder ``path`` (created)."""
+        """Write ``model.txt`` and ``bundle.json`` into folder ``path`` (created).
+
+        ``bundle.json`` records the sha256 and size of ``model.txt`` under ``files``;
+        :meth:`load` checks them before LightGBM reads the file.
+        """
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         write_text(path / BOOSTER_FILE, self.booster.model_to_string())
-        write_text(path / META_FILE, json.dumps(self.meta(), indent=2, sort_keys=True, default=str))
+        meta = self.meta()
+        meta[FILES_KEY] = {BOOSTER_FILE: file_digest((path / BOOSTER_FILE).read_bytes())}  # the bytes on disk
+        write_text(path / META_FILE, json.dumps(meta, indent=2, sort_keys=True, default=str))
         return path
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "RankerBundle":
-        """Read a bundle folder written by :meth:`save`.
+        """Read a bundle folder written by :meth:`save`, checking it before LightGBM sees it.
+
+        The model file must match the checksum and size recorded in ``bundle.json``; a
+        bundle saved before checksums were recorded gets a structural check of
+        ``model.txt`` instead (:func:`check_model_text`).
 
         Raises
         ------
         ModelError
-            The folder lacks the bundle's files.
+            A file is missing, truncated, altered or unreadable (one line naming it).
         """
         import lightgbm as lgb
 
         path = Path(path)
         if not (path / BOOSTER_FILE).is_file() or not (path / META_FILE).is_file():
             raise ModelError(f"{path}: not a creatorrank model bundle (expected {BOOSTER_FILE} and {META_FILE})")
-        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
-        booster = lgb.Booster(model_str=(path / BOOSTER_FILE).read_text(encoding="utf-8"))
+        meta = read_meta(path / META_FILE)
+        raw = _read_bytes(path / BOOSTER_FILE)
+        expected = meta.get(FILES_KEY, {}).get(BOOSTER_FILE)
+        if expected is not None:
+            verify_digest(path / BOOSTER_FILE, raw, expected)
+        text = _decode(path / BOOSTER_FILE, raw)
+        check_model_text(path / BOOSTER_FILE, text)
+        try:
+            booster = lgb.Booster(model_str=text)
+        except lgb.basic.LightGBMError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else "unreadable"
+            raise ModelError(f"{path / BOOSTER_FILE}: LightGBM cannot read the model ({first})") from None
         return cls(
             booster=booster,
             features=list(meta["features"]),
@@ -152,6 +173,81 @@ class RankerBundle:
             params=meta.get("params", {}),
             metadata=meta.get("metadata", {}),
         )
+
+
+# --------------------------------------------------------------- file integrity
+
+FILES_KEY = "files"
+_META_KEYS = ("features", "categories", "feature_set_version", "label")
+
+
+def file_digest(data: bytes) -> dict[str, Any]:
+    """``{"sha256": hex, "bytes": size}`` of ``data``."""
+    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+
+def verify_digest(path: Path, data: bytes, expected: dict[str, Any]) -> None:
+    """Raise :class:`ModelError` unless ``data`` (read from ``path``) has the recorded size and sha256."""
+    if int(expected.get("bytes", len(data))) != len(data):
+        raise ModelError(f"{path}: damaged model file ({len(data)} bytes, the bundle recorded {expected['bytes']})")
+    if expected.get("sha256") != hashlib.sha256(data).hexdigest():
+        raise ModelError(f"{path}: damaged model file (sha256 differs from the one the bundle recorded)")
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """The bundle's ``bundle.json``, checked to be a mapping with the keys :meth:`RankerBundle.load` needs."""
+    try:
+        meta = json.loads(_decode(path, _read_bytes(path)))
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{path}: damaged bundle metadata (not JSON: {exc.msg} at line {exc.lineno})") from None
+    if not isinstance(meta, dict) or any(k not in meta for k in _META_KEYS):
+        raise ModelError(f"{path}: damaged bundle metadata (expected the keys {', '.join(_META_KEYS)})")
+    files = meta.get(FILES_KEY, {})
+    if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
+        raise ModelError(f"{path}: damaged bundle metadata ('{FILES_KEY}' must map file names to checksums)")
+    return meta
+
+
+def check_model_text(path: Path, text: str) -> None:
+    """Structural check of a LightGBM text model, so that a damaged file never reaches LightGBM.
+
+    LightGBM aborts the process (not an exception) on some truncated files. A whole file
+    starts with ``tree``, holds ``end of trees`` and ``end of parameters``, and ends with a
+    ``pandas_categorical:`` line whose JSON is complete, and a newline.
+    """
+    tail = text.rstrip("\n").rsplit("\n", 1)[-1]
+    whole = (
+        text.startswith("tree\n")
+        and text.endswith("\n")
+        and "\nend of trees\n" in text
+        and "\nend of parameters\n" in text
+        and tail.startswith("pandas_categorical:")
+        and _is_json(tail[len("pandas_categorical:"):])
+    )
+    if not whole:
+        raise ModelError(f"{path}: damaged model file (truncated or not a LightGBM text model)")
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"{path}: damaged file (not UTF-8 text at byte {exc.start})") from None
 
 
 def trim_booster(booster, best_iteration: int | None):
@@ -225,9 +321,11 @@ def resolve_model_uri(model_uri: str, client=None) -> tuple[str, str | None, int
         Unknown registered model, alias or version.
     """
     from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
 
-    client = client or MlflowClient()
+    if client is None:
+        from .tracking import use_tracking
+
+        client = use_tracking()
     m = _ALIAS_URI.match(model_uri)
     if m:
         name, alias = m["name"], m["alias"]
@@ -287,3 +385,34 @@ def load_ranker(model_uri: str, tracking_uri: str | None = None) -> RankerBundle
     bundle = RankerBundle.load(folder)
     bundle.model_name, bundle.model_version, bundle.model_uri = name, version, uri
     return bundle
+
+
+def verify_logged_model(model_uri: str, bundle: RankerBundle | None = None) -> None:
+    """Check a logged pyfunc model's artifacts before it is registered.
+
+    Downloads the model (``MLmodel`` and the bundle), verifies every bundle file against
+    its recorded checksum (:meth:`RankerBundle.load`) and, when ``bundle`` is given, that
+    the stored model file is the one just trained.
+
+    Raises
+    ------
+    ModelError
+        An artifact is missing, incomplete or altered.
+    """
+    import tempfile
+
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    with tempfile.TemporaryDirectory(prefix="creatorrank-verify-") as tmp:
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
+        except (MlflowException, OSError) as exc:
+            raise ModelError(f"{model_uri}: logged model cannot be read back ({str(exc).splitlines()[0]})") from None
+        if not (local / "MLmodel").is_file():
+            raise ModelError(f"{model_uri}: logged model is incomplete (no MLmodel file)")
+        folder = local / "artifacts" / PYFUNC_ARTIFACT
+        RankerBundle.load(folder)
+        stored = (folder / BOOSTER_FILE).read_text(encoding="utf-8")
+        if bundle is not None and stored != bundle.booster.model_to_string():
+            raise ModelError(f"{model_uri}: logged model differs from the trained one")

@@ -10,8 +10,13 @@ from ..core.errors import ModelError
 logger = logging.getLogger(__name__)
 
 
-def register(client, model_uri: str, name: str, alias: str | None = None, tags: dict[str, Any] | None = None) -> int:
+def register(client, model_uri: str, name: str, alias: str | None = None, tags: dict[str, Any] | None = None,
+             bundle=None) -> int:
     """Register ``model_uri`` (e.g. ``runs:/ID/model``) as a new version of ``name``.
+
+    The logged artifacts are read back and checked first
+    (:func:`~creatorrank.training.model.verify_logged_model`), so no version points at an
+    incomplete model; the alias moves last, once the version and its tags exist.
 
     Parameters
     ----------
@@ -23,14 +28,24 @@ def register(client, model_uri: str, name: str, alias: str | None = None, tags: 
         Alias pointed at the new version (e.g. ``challenger``).
     tags : dict, optional
         Version tags (values stringified).
+    bundle : RankerBundle, optional
+        The bundle just logged: the stored model file must be this one.
 
     Returns
     -------
     int
         The new version number.
+
+    Raises
+    ------
+    ModelError
+        The logged model is incomplete or altered (nothing registered).
     """
     import mlflow
 
+    from .model import verify_logged_model
+
+    verify_logged_model(model_uri, bundle)
     mv = mlflow.register_model(model_uri, name, tags={k: str(v) for k, v in (tags or {}).items()})
     version = int(mv.version)
     if alias:

@@ -3,17 +3,35 @@
 Default store: ``sqlite:///mlflow.db`` in the working folder, unless ``MLFLOW_TRACKING_URI``
 is set or a URI is passed. With a sqlite store, artifacts go to ``mlartifacts/`` and the
 Optuna study to ``optuna.db``, both beside the database file.
+
+Opening a sqlite store (:func:`open_store`, called by :func:`use_tracking`, which every
+command goes through) is safe against concurrent first use and against kills:
+
+- the schema is created and migrated by one process at a time, under an exclusive
+  ``flock`` on ``<db>.lock``, into a temporary file renamed into place only once the
+  migrations are complete (a kill mid-creation leaves no half-made store);
+- an existing store must be at MLflow's schema head; a half-made one left by an older
+  crash is repaired when it holds no runs, else reported in one line;
+- runs whose process died (``kill -9``) are marked FAILED (:func:`recover_dead_runs`), with
+  their logged-but-unregistered models marked FAILED too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import socket
+import threading
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
+
+from ..core.errors import ModelError
 
 logger = logging.getLogger(__name__)
 
@@ -39,28 +57,430 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(uri[len("sqlite:///"):])
 
 
-def use_tracking(tracking_uri: str | None = None):
-    """Point MLflow (tracking and registry) at the store and create it once.
+LOCK_SUFFIX = ".lock"
+LOCK_TIMEOUT_S = 600.0
+TAG_PID = "creatorrank.pid"
+TAG_HOST = "creatorrank.host"
+TAG_PROCESS_START = "creatorrank.process_start"
+TAG_RECOVERED = "creatorrank.recovered"
+TAG_UNREGISTERED = "creatorrank.unregistered_model"
 
-    Creating the sqlite schema is done here, by one process, before any run writes to it
-    (concurrent first writers would race on the migrations).
+_OPENED: set[tuple[str, int, int]] = set()  # (path, device, inode) verified by this process
+_RECOVERED: set[str] = set()  # tracking URIs whose dead runs this process has looked for
+
+
+def use_tracking(tracking_uri: str | None = None):
+    """Point MLflow (tracking and registry) at the store, opened with :func:`open_store`.
+
+    Every command that reads or writes the store comes through here. Runs of dead
+    processes are marked FAILED once per process and store (:func:`recover_dead_runs`).
 
     Returns
     -------
     mlflow.tracking.MlflowClient
+
+    Raises
+    ------
+    ModelError
+        The store cannot be created, or is damaged (one line saying what to do).
     """
     import mlflow
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     uri = resolve_tracking_uri(tracking_uri)
-    db = sqlite_path(uri)
-    if db is not None:
-        db.parent.mkdir(parents=True, exist_ok=True)
+    open_store(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    client.search_experiments(max_results=1)  # creates/migrates the schema now
+    if uri not in _RECOVERED:
+        _RECOVERED.add(uri)
+        try:
+            recover_dead_runs(client)
+        except MlflowException as exc:  # best effort: never stop a command over another run's leftovers
+            logger.warning("could not check for runs left RUNNING: %s", str(exc).splitlines()[0])
     return client
+
+
+def open_store(tracking_uri: str | None = None) -> bool:
+    """Make a sqlite store usable before any MLflow client touches it.
+
+    Under an exclusive lock on ``<db>.lock``: a missing (or empty) database is created and
+    migrated to MLflow's schema head in a temporary file, then renamed into place; an
+    existing one is checked to be at the head. Other URIs (a tracking server) are left to
+    MLflow.
+
+    Parameters
+    ----------
+    tracking_uri : str, optional
+        Default: :func:`resolve_tracking_uri`.
+
+    Returns
+    -------
+    bool
+        True when this process had not opened this database file before (a sqlite store).
+
+    Raises
+    ------
+    ModelError
+        The folder is not writable, the lock is held too long, or the database is damaged,
+        not an MLflow store, or of an older schema.
+    """
+    db = sqlite_path(resolve_tracking_uri(tracking_uri))
+    if db is None:
+        return False
+    key = _file_key(db)
+    if key is not None and key in _OPENED:
+        return False
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelError(f"{db.parent}: cannot create the MLflow store folder ({exc.strerror})") from None
+    with store_lock(db):
+        state, detail = inspect_store(db)
+        if state == "missing":
+            _create_store(db)
+        elif state == "broken-empty":
+            aside = db.with_name(f"{db.name}.broken-{time.strftime('%Y%m%dT%H%M%S')}")
+            _forget_engines(f"sqlite:///{db.as_posix()}")
+            os.replace(db, aside)
+            _drop_journals(db)
+            logger.warning("%s was half-made (%s) and held no runs: moved to %s and created anew", db, detail, aside)
+            _create_store(db)
+        elif state != "ok":
+            raise ModelError(f"{db}: {detail}")
+    key = _file_key(db)
+    if key is not None:
+        _OPENED.add(key)
+    return True
+
+
+def _file_key(db: Path) -> tuple[str, int, int] | None:
+    try:
+        st = db.stat()
+    except OSError:
+        return None
+    return (str(db.resolve()), st.st_dev, st.st_ino)
+
+
+@contextlib.contextmanager
+def store_lock(db: Path, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[Path]:
+    """Hold an exclusive ``flock`` on ``<db>.lock`` (released when the process dies).
+
+    Raises
+    ------
+    ModelError
+        The lock could not be taken within ``timeout_s`` seconds, or the lock file cannot
+        be created.
+    """
+    import fcntl
+
+    import errno
+
+    path = db.with_name(db.name + LOCK_SUFFIX)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and db.is_file():
+            logger.debug("%s: read-only folder, store opened without its lock", db)  # nobody can create it here
+            yield path
+            return
+        raise ModelError(f"{path}: cannot create the MLflow store lock ({exc.strerror})") from None
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ModelError(f"{path}: another process has held the MLflow store lock for over "
+                                     f"{timeout_s:.0f} s") from None
+                time.sleep(0.05)
+        yield path
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _schema_head() -> str:
+    from mlflow.store.db.utils import _get_latest_schema_revision
+
+    return _get_latest_schema_revision()
+
+
+def _expected_tables() -> set[str]:
+    from mlflow.store.db.utils import Base  # importing utils registers every MLflow table
+
+    return set(Base.metadata.tables)
+
+
+def inspect_store(db: Path) -> tuple[str, str]:
+    """Classify a sqlite file: ``missing``, ``ok``, ``broken-empty`` or ``bad`` (with why).
+
+    ``missing``: no file, or an empty one. ``ok``: every MLflow table is there and the
+    schema is at the installed MLflow's head. ``broken-empty``: not ``ok`` but holding no
+    run, experiment of its own or registered model (safe to recreate). ``bad``: anything
+    else; the detail says what to do.
+    """
+    import sqlite3
+
+    if not db.exists() or db.stat().st_size == 0:
+        return "missing", ""
+    try:
+        con = sqlite3.connect(str(db), timeout=30)
+    except sqlite3.Error as exc:
+        return "bad", f"cannot open the MLflow store ({exc})"
+    try:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        revision = None
+        if "alembic_version" in tables:
+            row = con.execute("SELECT version_num FROM alembic_version").fetchone()
+            revision = row[0] if row else None
+        records = sum(_count(con, t, tables) for t in ("runs", "registered_models", "model_versions"))
+        records += max(0, _count(con, "experiments", tables) - 1)  # the Default experiment
+    except sqlite3.DatabaseError as exc:
+        return "bad", f"not an MLflow store ({exc}); move it aside or point MLFLOW_TRACKING_URI elsewhere"
+    finally:
+        con.close()
+    head = _schema_head()
+    leftovers = sorted(t for t in tables if t.startswith("_alembic_tmp_"))
+    missing = sorted(_expected_tables() - tables)
+    if not tables:
+        return "missing", ""
+    if revision == head and not missing and not leftovers:
+        return "ok", ""
+    why = (f"schema at {revision or 'no revision'}, expected {head}"
+           + (f", {len(missing)} table(s) missing" if missing else "")
+           + (f", leftover {leftovers[0]}" if leftovers else ""))
+    if records == 0:
+        return "broken-empty", why
+    if revision is not None and not leftovers and not missing and _is_known_revision(revision):
+        return "bad", (f"MLflow store schema {revision} is older than this MLflow's {head}: back it up, then run "
+                       f"`mlflow db upgrade sqlite:///{db}`")
+    return "bad", (f"MLflow store is half-made ({why}) and holds {records} record(s): restore a backup, "
+                   f"or move it aside to start a new store")
+
+
+def _count(con, table: str, tables: set[str]) -> int:
+    if table not in tables:
+        return 0
+    return int(con.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0])
+
+
+def _is_known_revision(revision: str) -> bool:
+    from alembic.script import ScriptDirectory
+    from mlflow.store.db.utils import _get_alembic_config
+
+    script = ScriptDirectory.from_config(_get_alembic_config(db_url=""))
+    try:
+        return script.get_revision(revision) is not None
+    except Exception:  # alembic raises several kinds for an unknown id
+        return False
+
+
+def _forget_engines(uri: str) -> None:
+    """Close MLflow's cached engines of ``uri`` (they would keep using a file moved aside)."""
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+
+    for store in (TrackingStore, RegistryStore):
+        engine = store._engine_map.pop(uri, None)
+        if engine is not None:
+            engine.dispose()
+
+
+def _drop_journals(db: Path) -> None:
+    for suffix in ("-journal", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            db.with_name(db.name + suffix).unlink()
+
+
+def _create_store(db: Path) -> None:
+    """Create and migrate the schema in a temporary file, then rename it into place.
+
+    MLflow's own stores do the work (tables, alembic migrations to the head, the Default
+    experiment); their engines on the temporary file are closed before the rename.
+    """
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+
+    for stale in db.parent.glob(f".{db.name}.*.creating*"):  # a killed creator's; we hold the lock
+        stale.unlink(missing_ok=True)
+    tmp = db.with_name(f".{db.name}.{os.getpid()}.creating")
+    tmp_uri = f"sqlite:///{tmp.as_posix()}"
+    started = time.monotonic()
+    logger.info("creating the MLflow store %s", db)
+    try:
+        TrackingStore(tmp_uri, (db.parent / ARTIFACT_DIR).resolve().as_uri())
+        RegistryStore(tmp_uri)
+        _forget_engines(tmp_uri)
+        state, detail = inspect_store(tmp)
+        if state != "ok":
+            raise ModelError(f"{db}: creating the MLflow store failed ({detail})")
+        _drop_journals(db)  # a stale journal of an older file must never be replayed onto the new one
+        os.replace(tmp, db)
+    finally:
+        tmp.unlink(missing_ok=True)
+        _drop_journals(tmp)
+    logger.info("created the MLflow store %s in %.1f s", db, time.monotonic() - started)
+
+
+# ------------------------------------------------------------------ runs that died
+
+
+def _proc_stat(pid: int) -> list[str]:
+    """Fields 3.. of ``/proc/<pid>/stat`` ([] where /proc is absent)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return []
+    return stat.rsplit(")", 1)[1].split()  # the command name in parentheses may hold spaces
+
+
+def process_start(pid: int) -> str:
+    """Start time of process ``pid`` in clock ticks since boot ("" where /proc is absent)."""
+    fields = _proc_stat(pid)
+    return fields[19] if len(fields) > 19 else ""  # field 22
+
+
+def process_alive(pid: int, started: str = "") -> bool:
+    """Whether ``pid`` runs on this host and (when known) is the process started at ``started``."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        pass
+    fields = _proc_stat(pid)
+    if fields and fields[0] == "Z":
+        return False  # killed, not yet reaped
+    if started and fields and process_start(pid) != started:
+        return False  # the pid was reused
+    return True
+
+
+def run_tags() -> dict[str, str]:
+    """Tags that let a later process tell whether this run's process is still alive."""
+    pid = os.getpid()
+    return {TAG_PID: str(pid), TAG_HOST: socket.gethostname(), TAG_PROCESS_START: process_start(pid)}
+
+
+def recover_dead_runs(client) -> list[str]:
+    """Mark FAILED the RUNNING runs whose process died on this host, and their nested runs.
+
+    A run records its pid, host and process start time (:func:`run_tags`). Its logged but
+    unregistered models are marked FAILED as well and named in the run's
+    ``creatorrank.unregistered_model`` tag. Runs of other hosts, and runs without these
+    tags, are left alone.
+
+    Returns
+    -------
+    list of str
+        Ids of the runs marked FAILED.
+    """
+    from mlflow.entities import ViewType
+
+    experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    if not experiments:
+        return []
+    running = client.search_runs(experiments, "attributes.status = 'RUNNING'", run_view_type=ViewType.ALL,
+                                 max_results=10_000)
+    if not running:
+        return []
+    host = socket.gethostname()
+    dead: dict[str, str] = {}
+    for run in running:
+        tags = run.data.tags
+        if tags.get(TAG_HOST) == host and tags.get(TAG_PID, "").isdigit():
+            pid = int(tags[TAG_PID])
+            if not process_alive(pid, tags.get(TAG_PROCESS_START, "")):
+                dead[run.info.run_id] = f"process {pid} on {host} died"
+    for run in running:  # nested trial runs of a dead parent
+        parent = run.data.tags.get("mlflow.parentRunId")
+        if run.info.run_id not in dead and parent in dead:
+            dead[run.info.run_id] = f"its parent run {parent} died"
+    for run_id, why in dead.items():
+        _mark_failed(client, run_id, why)
+    return list(dead)
+
+
+def _mark_failed(client, run_id: str, why: str) -> None:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    client.set_tag(run_id, TAG_RECOVERED, f"{why}; marked FAILED at {stamp}")
+    client.set_terminated(run_id, status="FAILED")
+    orphans = unregistered_models(client, run_id)
+    for model_id in orphans:
+        _fail_logged_model(client, model_id)
+    if orphans:
+        client.set_tag(run_id, TAG_UNREGISTERED, ",".join(orphans))
+    logger.warning("run %s was left RUNNING (%s): marked FAILED%s", run_id, why,
+                   f"; its unregistered model(s) {', '.join(orphans)} marked FAILED" if orphans else "")
+
+
+def unregistered_models(client, run_id: str) -> list[str]:
+    """Ids of the models logged by ``run_id`` that no registered version points at."""
+    run = client.get_run(run_id)
+    logged = [m.model_id for m in (run.outputs.model_outputs if run.outputs else [])]
+    if not logged:
+        return []
+    versions = client.search_model_versions(f"run_id = '{run_id}'")
+    registered = {getattr(v, "model_id", None) for v in versions}
+    return [m for m in logged if m not in registered]
+
+
+def _fail_logged_model(client, model_id: str) -> None:
+    from mlflow.entities import LoggedModelStatus
+    from mlflow.exceptions import MlflowException
+
+    with contextlib.suppress(MlflowException):
+        client.finalize_logged_model(model_id, LoggedModelStatus.FAILED)
+
+
+@contextlib.contextmanager
+def tracked_run(experiment_id: str, run_name: str) -> Iterator[Any]:
+    """An MLflow run that never stays RUNNING when this process stops.
+
+    It ends FINISHED on success, KILLED on Ctrl-C or SIGTERM (turned into
+    ``KeyboardInterrupt`` while the run is open: the CLI exits 130), FAILED on any other
+    error. It is tagged with :func:`run_tags`, so a ``kill -9`` is caught by the next
+    :func:`recover_dead_runs`.
+
+    Yields
+    ------
+    mlflow.ActiveRun
+    """
+    import mlflow
+
+    run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=run_tags())
+    status = "FAILED"
+    with _sigterm_as_interrupt():
+        try:
+            yield run
+            status = "FINISHED"
+        except KeyboardInterrupt:
+            status = "KILLED"
+            raise
+        finally:
+            while mlflow.active_run() is not None and mlflow.active_run().info.run_id != run.info.run_id:
+                mlflow.end_run(status=status if status != "FINISHED" else "FAILED")  # a nested run left open
+            mlflow.end_run(status=status)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises ``KeyboardInterrupt`` (main thread only; the old handler is restored)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt("terminated (SIGTERM)")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def ensure_experiment(client, name: str) -> str:

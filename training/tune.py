@@ -3,9 +3,9 @@
 Each trial fits on the train split and is scored by validation NDCG@``primary_k`` at its best
 iteration. The first trial of a new study is the configured parameter set, so tuning never
 ends below the untuned model on validation. :class:`PruningCallback` reports the metric every
-few boosting rounds so the median pruner can stop a hopeless trial early. The study lives in a sqlite file: running the same
-training again (same config and data) continues the same study and runs only the trials
-still missing.
+few boosting rounds so the median pruner can stop a hopeless trial early. The study lives in a
+sqlite file, created under the same lock as the MLflow store: running the same training again
+(same config and data) continues the same study and runs only the trials still missing.
 """
 
 from __future__ import annotations
@@ -112,6 +112,19 @@ class TuneResult:
     study_name: str
 
 
+def _storage_lock(storage: str):
+    """The store lock of a ``sqlite:///`` Optuna storage (see :func:`.tracking.store_lock`), else a no-op."""
+    import contextlib
+
+    from .tracking import sqlite_path, store_lock
+
+    db = sqlite_path(storage)
+    if db is None:
+        return contextlib.nullcontext()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    return store_lock(db)
+
+
 def tune(
     data: RankingData,
     config: TrainingConfig,
@@ -146,23 +159,24 @@ def tune(
     tcfg = config.tuning
     n_trials = tcfg.trials if n_trials is None else n_trials
     metric = f"ndcg@{config.evaluation.primary_k}"
-    study = optuna.create_study(
-        study_name=study_name,
-        storage=storage,
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=tcfg.seed),
-        pruner=optuna.pruners.MedianPruner(
-            n_startup_trials=tcfg.pruner_startup_trials, n_warmup_steps=tcfg.pruner_warmup_steps
-        ),
-        load_if_exists=True,
-    )
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    done = len(study.get_trials(deepcopy=False, states=finished))
+    with _storage_lock(storage):  # concurrent first users of a sqlite file would race on its schema
+        study = optuna.create_study(
+            study_name=study_name,
+            storage=storage,
+            direction="maximize",
+            sampler=optuna.samplers.TPESampler(seed=tcfg.seed),
+            pruner=optuna.pruners.MedianPruner(
+                n_startup_trials=tcfg.pruner_startup_trials, n_warmup_steps=tcfg.pruner_warmup_steps
+            ),
+            load_if_exists=True,
+        )
+        done = len(study.get_trials(deepcopy=False, states=finished))
+        if not done and not study.trials:
+            study.enqueue_trial(configured_point(config))  # tuning never ends worse than the config
     remaining = max(0, n_trials - done)
     if done:
         logger.info("study %s resumed with %d finished trial(s); %d to run", study_name, done, remaining)
-    elif not study.trials:
-        study.enqueue_trial(configured_point(config))  # tuning never ends worse than the config
     # Bin the data once for all trials, unless the search changes how it is binned.
     rebin = any(name in DATASET_PARAMS for name in tcfg.search_space)
     datasets = None if rebin else make_datasets(data, lgb_params(config, data))
