@@ -101,7 +101,7 @@ def run_stage(stage: str, work: Path, creators: int, campaigns: int, seed: int, 
 
         t0 = time.perf_counter()
         pages = explain_campaigns(work / "scores.parquet", market, work / "reports", top=top,
-                                  tracking_uri=_tracking(work), briefs=work / "briefs.parquet")
+                                  tracking_uri=_tracking(work))
         return {"seconds": time.perf_counter() - t0, "pages": len(pages), "top": top}
     raise SystemExit(f"unknown stage {stage!r} (known: {', '.join(STAGES)})")
 

@@ -67,6 +67,12 @@ MODEL_NAME = "model_name"
 MODEL_VERSION = "model_version"
 FEATURE_SET_VERSION = "feature_set_version"
 SCORED_AT = "scored_at"
+TIES = "ties"  # other candidates of the same brief with exactly the same score
+CONFIDENCE = "confidence"  # none / low / medium / high evidence (serving/ranking.py)
+POSTS_SEEN = "posts_seen"
+INVITATIONS_SEEN = "invitations_seen"
+ORDERS_SEEN = "orders_seen"
+CATEGORY_POSTS_SEEN = "category_posts_seen"  # posts in the brief's category before as_of
 
 # Point-in-time constants of the contract.
 ENGAGEMENT_DELAY_DAYS = 7  # *_7d counts are known at posted_at + 7 days

@@ -50,8 +50,9 @@ def read_briefs(path: str | os.PathLike) -> pd.DataFrame:
     raw = _read_raw(path)
     if raw.empty:
         raise InputError(f"{path}: briefs file has no rows")
-    briefs = coerce_table(raw, _SPEC)
-    check_briefs(briefs, source=str(path), unparsed=briefs.attrs.get("unparsed", {}), raw=raw)
+    briefs = coerce_table(raw, _SPEC, source=str(path))
+    check_briefs(briefs, source=str(path), unparsed=briefs.attrs.get("unparsed", {}), raw=raw,
+                 nonfinite=briefs.attrs.get("nonfinite", {}))
     briefs.attrs = {"path": str(path)}
     return briefs
 
@@ -65,15 +66,14 @@ def _read_raw(path: Path) -> pd.DataFrame:
         raise InputError(f"{path}: briefs file must end in .csv or .parquet")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: briefs file is empty")
-    try:
+    from ..data.load import reading
+
+    with reading(path, "briefs file"):
         if suffix == ".parquet":
             raw = pd.read_parquet(path)
         else:
             # keep_default_na=False: only a truly empty field is missing ("NA" is a country code).
             raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except Exception as exc:  # corrupt or unparseable file: one line, not a traceback
-        first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-        raise InputError(f"{path}: unreadable briefs file ({first})") from None
     missing = [c for c in _SPEC.column_names if c not in raw.columns]
     if missing:
         raise InputError(f"{path}: briefs file is missing required column '{missing[0]}'")
@@ -85,6 +85,7 @@ def check_briefs(
     source: str = "briefs",
     unparsed: dict | None = None,
     raw: pd.DataFrame | None = None,
+    nonfinite: dict | None = None,
 ) -> None:
     """Raise :class:`InputError` on the first broken rule of coerced briefs.
 
@@ -98,8 +99,12 @@ def check_briefs(
         ``{column: mask}`` of values that could not be read (``coerce_table``'s attrs).
     raw : DataFrame, optional
         The uncoerced values, quoted in the message for an unreadable value.
+    nonfinite : dict, optional
+        ``{column: mask}`` of numbers that are not finite (``inf``, ``nan``, ``1e400``): refused,
+        never read as a missing budget.
     """
     unparsed = unparsed or {}
+    nonfinite = nonfinite or {}
     problems: list[tuple[int, int, str]] = []  # first (row, column order, message) of each broken rule
     order = {name: i for i, name in enumerate(_SPEC.column_names)}
 
@@ -113,6 +118,10 @@ def check_briefs(
         bad = unparsed.get(col.name)
         if bad is not None:
             add(bad, col.name, lambda i, c=col: f"'{_quote(raw, c.name, i)}' is not a valid {c.dtype}")
+        inf = nonfinite.get(col.name)
+        if inf is not None:
+            add(inf, col.name, lambda i, c=col: f"'{_quote(raw, c.name, i)}' is not a finite number")
+            bad = inf if bad is None else (bad | inf)
         missing = np.array(values.isna(), dtype=bool)  # a writable copy
         if bad is not None:
             missing &= ~bad
@@ -174,4 +183,42 @@ def lookup_briefs(campaigns: pd.DataFrame, campaign_ids: Iterable[str]) -> pd.Da
         )
     out = known.loc[ids, _SPEC.column_names].reset_index(drop=True)
     out.attrs = {}
+    return out
+
+
+def known_codes(tables: dict[str, pd.DataFrame], column: str) -> list[str]:
+    """The distinct values of ``country`` or ``category`` in the data, sorted.
+
+    Countries come from the creators; categories from the creators' primary categories and
+    the posts' categories.
+    """
+    sources = [(C.CREATORS, C.COUNTRY)] if column == C.COUNTRY else [(C.CREATORS, C.PRIMARY_CATEGORY), (C.POSTS, C.CATEGORY)]
+    values: set[str] = set()
+    for table, col in sources:
+        frame = tables.get(table)
+        if frame is not None and col in frame.columns:
+            values.update(str(v) for v in frame[col].dropna().unique())
+    return sorted(values)
+
+
+def canonical_code(value, known: Iterable[str]):
+    """``value`` spelt as the data spells it, matched case-insensitively ("vn" -> "VN").
+
+    A value the data does not know (in any case) is returned unchanged; a missing one too.
+    """
+    if value is None or pd.isna(value):
+        return value
+    by_key = {}
+    for k in known:
+        by_key.setdefault(str(k).strip().upper(), k)
+    return by_key.get(str(value).strip().upper(), value)
+
+
+def canonical_codes(briefs: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Briefs with country and category spelt as in the data (ISO codes match case-insensitively)."""
+    out = briefs.copy()
+    for column in (C.COUNTRY, C.CATEGORY):
+        known = known_codes(tables, column)
+        out[column] = out[column].astype(object).map(lambda v, k=known: canonical_code(v, k)).astype(briefs[column].dtype)
+    out.attrs = dict(briefs.attrs)
     return out

@@ -1,7 +1,9 @@
 """Who is ranked for a brief: every eligible creator, or exactly a campaign's invitees.
 
 ``eligible`` is the production question ("whom should we invite?"): creators who joined
-before the decision time, posted recently, and (by default) serve the brief's country.
+before the decision time, posted recently, have at least ``min_posts`` posts before it and
+(by default) serve the brief's country (ISO codes compared case-insensitively: "vn" finds
+"VN").
 ``invited`` replays history ("how would the model have ordered the creators that were
 actually invited?"), the population the model was trained and backtested on.
 """
@@ -20,6 +22,7 @@ from ..core.timeutil import to_micros as _us
 ELIGIBLE = "eligible"
 INVITED = "invited"
 MODES = (ELIGIBLE, INVITED)
+DEFAULT_MIN_POSTS = 1
 
 
 @dataclass(frozen=True)
@@ -35,15 +38,22 @@ class EligibilityRules:
         Keep only creators whose country is the brief's country.
     same_category : bool
         Keep only creators whose primary_category is the brief's category.
+    min_posts : int
+        Minimum evidence: posts published (at any time) before the decision time. The
+        default 1 adds nothing to ``active_days`` (an active creator has posted); raise it
+        to keep creators judged on one or two posts out of a ranking.
     """
 
     active_days: int = 90
     same_country: bool = True
     same_category: bool = False
+    min_posts: int = DEFAULT_MIN_POSTS
 
     def describe(self) -> str:
         """The rules in words, for error messages."""
         parts = ["joined before as-of", f"posted in the {self.active_days} days before it"]
+        if self.min_posts > 1:
+            parts.append(f"at least {self.min_posts} posts before it")
         if self.same_country:
             parts.append("in the brief's country")
         if self.same_category:
@@ -68,16 +78,22 @@ class CandidateFinder:
     def __init__(self, tables: dict[str, pd.DataFrame], rules: EligibilityRules):
         if rules.active_days < 0:
             raise InputError(f"active_days must be >= 0, got {rules.active_days}")
+        if rules.min_posts < 0:
+            raise InputError(f"min_posts must be >= 0, got {rules.min_posts}")
         self.rules = rules
         creators = tables[C.CREATORS]
         self._ids = creators[C.CREATOR_ID].astype(object).to_numpy()
         self._joined = _us(creators[C.JOINED_AT])
-        self._country = _strings(creators[C.COUNTRY])
-        self._category = _strings(creators[C.PRIMARY_CATEGORY])
+        self._country = _casefold(_strings(creators[C.COUNTRY]))
+        self._category = _casefold(_strings(creators[C.PRIMARY_CATEGORY]))
         posts = tables[C.POSTS]
         # Position of each post's creator in the creators table (-1: unknown creator).
         self._post_creator = _positions(posts[C.CREATOR_ID], creators[C.CREATOR_ID])
         self._posted = _us(posts[C.POSTED_AT])
+        # Post categories as integer codes (upper-cased): one integer comparison per brief, not 10M string ones.
+        codes, names = pd.factorize(_casefold(_strings(posts[C.CATEGORY]))) if C.CATEGORY in posts.columns else (None, [])
+        self._post_category = codes
+        self._category_code = {str(n): i for i, n in enumerate(names)}
         self._invitations = tables[C.INVITATIONS][[C.CAMPAIGN_ID, C.CREATOR_ID]]
         self._campaign_ids = set(tables[C.CAMPAIGNS][C.CAMPAIGN_ID].astype(object))
 
@@ -86,14 +102,34 @@ class CandidateFinder:
         t = _us(pd.Series([as_of]))[0]
         keep = self._joined < t
         if self.rules.same_country:
-            keep &= self._country == brief[C.COUNTRY]
+            keep &= self._country == _casefold_one(brief[C.COUNTRY])
         if self.rules.same_category:
-            keep &= self._category == brief[C.CATEGORY]
+            keep &= self._category == _casefold_one(brief[C.CATEGORY])
         window = (self._posted < t) & (self._posted >= t - self.rules.active_days * 86_400_000_000)
         active = np.zeros(len(self._ids), dtype=bool)
         who = self._post_creator[window]
         active[who[who >= 0]] = True
+        if self.rules.min_posts > 1:
+            active &= self._post_counts(self._posted < t) >= self.rules.min_posts
         return np.sort(self._ids[keep & active])
+
+    def _post_counts(self, mask: np.ndarray) -> np.ndarray:
+        """Posts per creator (creators-table order) among the posts where ``mask`` holds."""
+        who = self._post_creator[mask]
+        return np.bincount(who[who >= 0], minlength=len(self._ids))
+
+    def category_posts(self, ids: np.ndarray, category, as_of: pd.Timestamp) -> np.ndarray:
+        """Posts in ``category`` (case-insensitive) each creator of ``ids`` published before ``as_of``.
+
+        Returns float64 counts, NaN for every creator when the brief has no category.
+        """
+        pos = _positions(pd.Series(np.asarray(ids, dtype=object)), pd.Series(self._ids))
+        if self._post_category is None or category is None or pd.isna(category):
+            return np.full(len(pos), np.nan)
+        t = _us(pd.Series([as_of]))[0]
+        code = self._category_code.get(_casefold_one(category), -2)  # -2: a category no post has
+        counts = self._post_counts((self._posted < t) & (self._post_category == code))
+        return np.where(pos >= 0, counts[np.maximum(pos, 0)], 0).astype(np.float64)
 
     def invited(self, brief: pd.Series) -> np.ndarray:
         """Sorted ids of the creators the campaign invited (each once)."""
@@ -135,6 +171,21 @@ def _positions(values: pd.Series, keys: pd.Series) -> np.ndarray:
 
     found = pc.index_in(arrow(values), value_set=arrow(keys))
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _casefold(values: np.ndarray) -> np.ndarray:
+    """Upper-cased object array (in Arrow: fast on millions of posts): codes compare case-insensitively."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not len(values):
+        return values
+    return pc.utf8_upper(pa.array(values, type=pa.large_string())).to_numpy(zero_copy_only=False).astype(object)
+
+
+def _casefold_one(value) -> str:
+    """A brief's code upper-cased; a missing one matches no creator (not those without a code)."""
+    return "\0missing" if value is None or pd.isna(value) else str(value).upper()
 
 
 def _strings(series: pd.Series) -> np.ndarray:

@@ -45,6 +45,7 @@ import pandas as pd
 
 from ..core import constants as C
 from ..core.errors import ModelError
+from .ranking import within_campaign_rank  # the one tie rule, shared with score (re-exported here)
 
 logger = logging.getLogger(__name__)
 
@@ -429,17 +430,6 @@ def catalogue_families(features: list[str]) -> dict[str, str]:
 
     known = {spec.name: spec.family for spec in CATALOGUE}
     return {f: known.get(f, OTHER_FAMILY) for f in features}
-
-
-def within_campaign_rank(campaign: np.ndarray, score: np.ndarray, creator: np.ndarray) -> np.ndarray:
-    """Rank 1 = highest score in its campaign; ties go to the smaller creator id (as scoring does)."""
-    order = np.lexsort((creator, -score, campaign))
-    sorted_campaign = campaign[order]
-    starts = np.r_[0, np.flatnonzero(sorted_campaign[1:] != sorted_campaign[:-1]) + 1] if len(order) else np.zeros(0, int)
-    position = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-    rank = np.empty(len(score), dtype=np.int64)
-    rank[order] = position + 1
-    return rank
 
 
 # ---------------------------------------------------------------------------- explanation

@@ -3,17 +3,28 @@
 ``explain_campaigns()`` is the body of ``creatorrank explain``. For a scores file written by
 ``creatorrank score`` it:
 
-1. loads the model stamped in the file (or the one given) and refuses a feature-set mismatch;
-2. rebuilds the features of the listed creators as of the file's ``as_of`` and checks that
+1. reads the scores file and the manifest ``score`` wrote beside it
+   (:mod:`creatorrank.serving.manifest`; a scores file without one is refused: run score
+   again). The manifest, not guesswork, says which model version made the scores, each
+   brief as scored, the eligibility rules and how many candidates each brief had;
+2. loads that model version (or the one given) and refuses a feature-set mismatch;
+3. rebuilds the features of the listed creators as of the file's ``as_of`` and checks that
    the model reproduces the file's scores (otherwise the explanation would be of another
    score). A file cut with ``score --top`` lists only the best creators, but comparisons
-   must be with every creator scored: their number is read back from the percentiles and
-   the rest of the field is rebuilt (:func:`complete_candidates`);
-3. explains the top ``K`` creators of each campaign relative to the campaign mean
+   must be with every creator scored: the rest of the field is found again with the run's
+   own rules and checked against the manifest's hash of the scored ids
+   (:func:`complete_candidates`);
+4. explains the top ``K`` creators of each campaign relative to the campaign mean
    (:func:`creatorrank.serving.explain.explain`);
-4. writes, atomically, one self-contained HTML page and one JSON file per campaign (no
-   external assets: charts are inline SVG, CSS is inline) and an ``index.html`` listing
-   the campaigns, written last so it only ever links complete pages.
+5. writes the whole report folder at once (:func:`creatorrank.core.io.atomic_dir`): one
+   self-contained HTML page and one JSON file per campaign (no external assets: charts are
+   inline SVG, CSS is inline) and an ``index.html``. A run killed midway leaves the previous
+   folder, never pages of two runs side by side.
+
+Every creator row says what it rests on: a tie is "tied with N others at rank a-b", thin
+evidence is marked ("based on 2 posts", confidence levels of
+:mod:`creatorrank.serving.ranking`), a creator without a post in the brief's category is
+flagged, a missing input is "unknown", never evidence.
 
 Charts are drawn as inline SVG by this module rather than with matplotlib: a matplotlib
 figure costs about 0.1 s to save, i.e. 1,000 s for the top 100 of 100 campaigns, while an
@@ -40,8 +51,8 @@ from ..core.errors import CreatorRankError, InputError, ModelError
 
 logger = logging.getLogger(__name__)
 
-INDEX_PREFIX = "idx_"
 TOP_DRIVERS = 3  # drivers up and down shown per creator
+SHOWN_CONTRIBUTION = 0.005  # smaller pushes print as +0.00 / -0.00: not shown as drivers
 WATERFALL_BARS = 7  # families drawn in a waterfall; the rest are summed into one bar
 SCORE_COLUMNS = [C.CAMPAIGN_ID, C.CREATOR_ID, C.SCORE, C.RANK, C.MODEL_NAME, C.MODEL_VERSION,
                  C.FEATURE_SET_VERSION, C.AS_OF]
@@ -60,7 +71,6 @@ def explain_campaigns(
     top: int = 10,
     all_creators: bool = False,
     tracking_uri: str | None = None,
-    briefs: str | os.PathLike | None = None,
     timings: dict | None = None,
 ) -> list[Path]:
     """Write one HTML report and one JSON file per campaign of a scores file, and an index.
@@ -68,22 +78,21 @@ def explain_campaigns(
     Parameters
     ----------
     scores_path : path-like
-        Scores file (``.parquet`` or ``.csv``) written by ``creatorrank score``.
+        Scores file (``.parquet`` or ``.csv``) written by ``creatorrank score``, with its
+        manifest ``<scores>.manifest.json`` beside it.
     data_dir : path-like
         Folder of raw contract tables (the same data the scores were made from).
     out_dir : path-like
-        Output folder: ``index.html``, ``index.json`` and ``campaign-<id>.html|.json``.
+        Output folder: ``index.html``, ``index.json`` and ``campaign-<id>.html|.json``. Checked
+        before any work and replaced whole (its previous content goes).
     model_uri : str, optional
-        Default: the model name and version stamped in the scores file.
+        Default: the model version the manifest says made the scores.
     top : int
         Creators explained per campaign (the best-ranked ones).
     all_creators : bool
         Explain every creator of the file.
     tracking_uri : str, optional
         MLflow store (default ``MLFLOW_TRACKING_URI`` or ``./mlflow.db``).
-    briefs : path-like, optional
-        Briefs file for campaigns that are neither in the data nor described in the scores
-        file (category, country, budget).
     timings : dict, optional
         Filled with wall seconds per stage (and row counts), for benchmarks.
 
@@ -94,31 +103,42 @@ def explain_campaigns(
 
     Raises
     ------
+    CreatorRankError
+        An output folder that cannot be written (before any work).
     InputError
-        Unreadable scores file, missing columns, unknown campaigns.
+        Unreadable scores file, missing columns, no manifest beside the scores (run score
+        again), a scores file changed since its manifest was written.
     ModelError
         The model cannot be loaded, was trained on another feature set than the scores, or
-        does not reproduce the scores from the data.
+        does not reproduce the scores from the data; a ``--top`` cut whose full field the
+        data no longer gives.
     """
+    from ..core.io import check_output
     from .explain import explain
     from ..data.validate import load_clean_tables
+    from .manifest import inputs_changed, read_manifest
     from .score import check_feature_set, load_model
 
     t0 = time.perf_counter()
     seconds: dict[str, float] = {}
     if int(top) < 1:
         raise CreatorRankError(f"top must be >= 1, got {top}")
+    out = check_output(out_dir, folder=True)
     scores = read_scores(scores_path)
-    uri = model_uri or stamped_model_uri(scores, scores_path)
+    manifest = read_manifest(scores_path)
+    uri = model_uri or manifest["model"].get("resolved_uri") or stamped_model_uri(scores, scores_path)
     bundle = load_model(uri, tracking_uri)
     check_versions(scores, bundle, scores_path)
     check_feature_set(bundle)
     seconds["model"] = time.perf_counter() - t0
 
     t = time.perf_counter()
+    changed = inputs_changed(manifest, data_dir)
+    if changed:
+        logger.warning("%s changed since scoring (the scores are checked against the model below)", ", ".join(changed))
     tables = load_clean_tables(data_dir)
-    brief_frame = campaign_briefs(scores, tables, briefs)
-    candidates, notes = complete_candidates(scores, tables, brief_frame)
+    brief_frame = campaign_briefs(scores, tables, manifest=manifest)
+    candidates, notes = complete_candidates(scores, tables, brief_frame, manifest)
     frame = rebuild_features(tables, candidates, brief_frame)
     seconds["features"] = time.perf_counter() - t
 
@@ -138,7 +158,6 @@ def explain_campaigns(
     seconds["assemble"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    out = Path(out_dir)
     pages = write_reports(docs, out)
     seconds["write"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - t0
@@ -218,12 +237,14 @@ def check_versions(scores: pd.DataFrame, bundle, path: Any = "scores") -> None:
 
 
 def campaign_briefs(
-    scores: pd.DataFrame, tables: Mapping[str, pd.DataFrame], briefs: str | os.PathLike | None = None
+    scores: pd.DataFrame, tables: Mapping[str, pd.DataFrame], briefs: str | os.PathLike | None = None,
+    manifest: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Category, country and budget of each campaign of the scores.
 
-    Taken, in this order, from the scores file's own columns, the briefs file, the data's
-    campaigns table.
+    With a manifest, the briefs exactly as they were scored (the manifest records them).
+    Without one (benchmarks reading a scores file directly), taken in this order from the
+    scores file's own columns, the briefs file, the data's campaigns table.
 
     Raises
     ------
@@ -232,6 +253,17 @@ def campaign_briefs(
     """
     ids = list(dict.fromkeys(scores[C.CAMPAIGN_ID]))
     found: dict[str, dict[str, Any]] = {}
+    if manifest is not None:
+        from .manifest import campaign_entries
+
+        entries = campaign_entries(manifest)
+        missing = [cid for cid in ids if cid not in entries]
+        if missing:
+            raise InputError(f"campaign {missing[0]}: in the scores file but not in its manifest; run score again")
+        found = {cid: {c: entries[cid].get(c) for c in BRIEF_COLUMNS} for cid in ids}
+        out = pd.DataFrame([{C.CAMPAIGN_ID: cid, **found[cid]} for cid in ids])
+        out[C.BUDGET_USD] = pd.to_numeric(out[C.BUDGET_USD], errors="coerce").astype(np.float64)
+        return out
     if C.CATEGORY in scores.columns and C.COUNTRY in scores.columns:
         first = scores.drop_duplicates(C.CAMPAIGN_ID).set_index(C.CAMPAIGN_ID)
         for cid in ids:
@@ -261,82 +293,70 @@ def campaign_briefs(
     return out
 
 
-def scored_counts(scores: pd.DataFrame) -> pd.Series:
-    """Creators each campaign's scoring run ranked, read back from ranks and percentiles.
-
-    Scoring writes ``percentile = 100 (n - rank + 1) / n`` (before ``--top`` cuts the file),
-    so any row ranked below the first gives ``n = (rank - 1) / (1 - percentile / 100)``.
-    Campaigns where that cannot be read (one row, ties) count their rows.
-    """
-    counts = scores.groupby(C.CAMPAIGN_ID, sort=False).size()
-    if C.PERCENTILE not in scores.columns:
-        return counts
-    pct = pd.to_numeric(scores[C.PERCENTILE], errors="coerce").to_numpy(dtype=np.float64)
-    rank = scores[C.RANK].to_numpy(dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        n = (rank - 1) / (1 - pct / 100)
-    usable = (rank > 1) & (pct < 100) & np.isfinite(n)
-    inferred = pd.Series(np.round(n[usable]), index=scores[C.CAMPAIGN_ID].to_numpy()[usable]).groupby(level=0).median()
-    return np.maximum(counts, inferred.reindex(counts.index).fillna(0)).astype(np.int64)
-
-
-def complete_candidates(scores: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
-                        briefs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+def complete_candidates(scores: pd.DataFrame, tables: Mapping[str, pd.DataFrame], briefs: pd.DataFrame,
+                        manifest: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, str]]:
     """Bring back the candidates a ``--top`` cut left out of the scores file.
 
-    The campaign mean must be taken over every creator the run scored. When a campaign's
-    file rows are fewer than the run scored (see :func:`scored_counts`), its candidates
-    are rebuilt with the default eligibility rules, then as its invitees; a rebuild is
-    kept only when it has exactly the scored count and contains every listed creator.
+    The campaign mean must be taken over every creator the run scored. The manifest says
+    how many that was, with which candidate mode and eligibility rules, and the hash of
+    their ids; the missing ones are found again with those same rules, and the set found
+    must hash to the manifest's.
 
     Returns
     -------
     candidates : DataFrame
         The scores plus rebuilt rows (``score`` and ``rank`` missing: not listed).
     notes : dict
-        Campaign -> a sentence for the report: how the full set was rebuilt, or that it
-        could not be (the reference is then the mean of the listed creators).
-    """
-    from .candidates import CandidateFinder, EligibilityRules
+        Campaign -> a sentence for the report on how the full field was brought back.
 
-    scored = scored_counts(scores)
+    Raises
+    ------
+    ModelError
+        The data no longer gives the scored candidate set (it changed since scoring).
+    """
+    from ..core.timeutil import to_utc
+    from .candidates import CandidateFinder, EligibilityRules
+    from .manifest import campaign_entries, ids_sha256
+
+    entries = campaign_entries(manifest)
     listed = scores.groupby(C.CAMPAIGN_ID, sort=False).size()
+    scored = {cid: int(entries[cid]["candidates"]) for cid in listed.index}
+    for cid in listed.index:
+        if listed[cid] > scored[cid]:
+            raise InputError(f"campaign {cid}: the scores file lists {listed[cid]:,} creators but its manifest "
+                             f"says {scored[cid]:,} were scored; run score again")
     cut = [cid for cid in listed.index if scored[cid] > listed[cid]]
     notes: dict[str, str] = {}
     if not cut:
         return scores, notes
-    finder = CandidateFinder(tables, EligibilityRules())
+    known = {f for f in EligibilityRules.__dataclass_fields__}
+    rules = EligibilityRules(**{k: v for k, v in (manifest.get("eligibility") or {}).items() if k in known})
+    mode = str(manifest.get("candidates", "eligible"))
+    finder = CandidateFinder(tables, rules)
     brief = briefs.set_index(C.CAMPAIGN_ID, drop=False)
     extra = []
     for cid in cut:
         rows = scores[scores[C.CAMPAIGN_ID] == cid]
         mine = set(rows[C.CREATOR_ID])
-        b = brief.loc[cid]
-        as_of = rows[C.AS_OF].iloc[0]
-        found = None
-        for mode in ("eligible", "invited"):
-            try:
-                ids = finder.eligible(b, as_of) if mode == "eligible" else finder.invited(b)
-            except CreatorRankError:
-                continue
-            ids = {str(i) for i in ids}
-            if len(ids) == scored[cid] and mine <= ids:
-                found = sorted(ids - mine)
-                break
-        if found is None:
-            notes[cid] = (f"The scores file holds the top {listed[cid]:,} of the {scored[cid]:,} creators scored and the "
-                          f"others could not be rebuilt: comparisons are with the average of these {listed[cid]:,}.")
-            continue
-        notes[cid] = (f"The scores file lists the top {listed[cid]:,} of {scored[cid]:,} scored creators; the other "
-                      f"{len(found):,} were rebuilt from the data so that comparisons are with the whole field.")
+        as_of = to_utc(pd.Timestamp(entries[cid][C.AS_OF]))
+        try:
+            ids = {str(i) for i in finder.find(brief.loc[cid], as_of, mode)}
+        except CreatorRankError:
+            ids = set()
+        if ids_sha256(ids) != entries[cid]["candidates_sha256"] or not mine <= ids:
+            raise ModelError(
+                f"campaign {cid}: the data no longer gives the {scored[cid]:,} {mode} candidates that were scored "
+                f"(found {len(ids):,}); the data changed since scoring: score again"
+            )
+        found = sorted(ids - mine)
+        notes[cid] = (f"The scores file lists the top {listed[cid]:,} of the {scored[cid]:,} creators scored; the other "
+                      f"{len(found):,} were found again with the run's own rules, so comparisons are with the whole field.")
         add = pd.DataFrame({C.CAMPAIGN_ID: cid, C.CREATOR_ID: found})
         for col in scores.columns:
             if col not in add.columns:
                 add[col] = rows[col].iloc[0] if col in (C.MODEL_NAME, C.MODEL_VERSION, C.FEATURE_SET_VERSION,
                                                         C.AS_OF, C.SCORED_AT) else np.nan
         extra.append(add)
-    if not extra:
-        return scores, notes
     out = pd.concat([scores, *extra], ignore_index=True)
     out[C.AS_OF] = pd.to_datetime(out[C.AS_OF], utc=True)
     return out, notes
@@ -403,6 +423,11 @@ def rebuild_features(tables: Mapping[str, pd.DataFrame], scores: pd.DataFrame, b
     features[C.RANK] = scores[C.RANK].to_numpy(dtype=np.float64)  # NaN: rebuilt, not in the file
     if C.PERCENTILE in scores.columns:
         features[C.PERCENTILE] = scores[C.PERCENTILE].to_numpy(dtype=np.float64)
+    for col in (C.TIES, C.CATEGORY_POSTS_SEEN):  # what the run recorded per row, kept as recorded
+        if col in scores.columns:
+            features[col] = pd.to_numeric(scores[col], errors="coerce").to_numpy(dtype=np.float64)
+    if C.CONFIDENCE in scores.columns:
+        features[C.CONFIDENCE] = scores[C.CONFIDENCE].astype(object).to_numpy()
     return features
 
 
@@ -520,8 +545,28 @@ def _top_drivers(contrib: np.ndarray, sign: int, k: int = TOP_DRIVERS) -> tuple[
     signed = sign * contrib
     k = min(k, contrib.shape[1])
     order = np.argsort(-signed, axis=1, kind="stable")[:, :k]
-    valid = np.take_along_axis(signed, order, axis=1) > 0
+    # What rounds to zero at two decimals ("-0.00") moves nothing worth reading: left out.
+    valid = np.take_along_axis(signed, order, axis=1) >= SHOWN_CONTRIBUTION
     return order, valid
+
+
+def _tie_columns(frame: pd.DataFrame, scores: pd.DataFrame, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``ties`` and first tied rank of every frame row (the file's ties where it has them)."""
+    from .ranking import tie_counts, tie_span
+
+    campaign = frame[C.CAMPAIGN_ID].astype(str).to_numpy()
+    score = frame["file_score"].to_numpy(dtype=np.float64)  # exact file values: ties are exact equalities
+    ties = tie_counts(campaign, score)
+    if C.TIES in frame.columns:  # counted over all candidates before --top: the file knows best
+        given = frame[C.TIES].to_numpy(dtype=np.float64)
+        ties = np.where(np.isnan(given), ties, given).astype(np.int64)
+    first, _ = tie_span(campaign, np.where(np.isnan(score), -np.inf, score), rank, ties)
+    return ties, first
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A numeric column as float64, NaN where absent."""
+    return frame[name].to_numpy(dtype=np.float64) if name in frame.columns else np.full(len(frame), np.nan)
 
 
 def campaign_documents(expl, frame: pd.DataFrame, scores: pd.DataFrame, briefs: pd.DataFrame,
@@ -531,15 +576,23 @@ def campaign_documents(expl, frame: pd.DataFrame, scores: pd.DataFrame, briefs: 
     Built column-wise (numpy over all explained creators, then small per-creator dicts):
     the top 100 of 100 campaigns are 10,000 creators.
     """
-    from .text import FAMILY_TEXT, INDEX_TEXT, family_title, feature_sentence, format_date, history_sentence
+    from .ranking import CONFIDENCE_RULES, THIN, confidence, evidence_text, rank_label, rank_text, thin_index_note
+    from .score import EVIDENCE_SUFFIX, index_columns
+    from .text import (FAMILY_TEXT, INDEX_TEXT, MISSING, family_title, feature_sentence, format_date,
+                       history_sentence, is_missing)
 
     features = list(bundle.features)
     specs = _specs(features)
     families = expl.feature_families
     fam_titles = [family_title(families.get(f, "other")) for f in features]
-    index_cols = [c for c in scores.columns if c.startswith(INDEX_PREFIX)]
+    index_cols = index_columns(frame.columns)
     numeric = [f for f in features if pd.api.types.is_numeric_dtype(frame[f].dtype)]
     medians = frame.groupby(C.CAMPAIGN_ID, sort=False)[numeric].median().reindex(columns=features)
+    # The real middle of this campaign's field for each index (over every candidate, NaN left out).
+    index_medians = frame.groupby(C.CAMPAIGN_ID, sort=False)[index_cols].median() if index_cols else None
+    all_rank = np.nan_to_num(frame[C.RANK].to_numpy(dtype=np.float64), nan=1e12).astype(np.int64)
+    all_ties, all_first = _tie_columns(frame, scores, all_rank)
+    category_of = briefs.set_index(C.CAMPAIGN_ID)[C.CATEGORY]
 
     rows = expl.rows
     pos = rows["position"].to_numpy()
@@ -557,6 +610,19 @@ def campaign_documents(expl, frame: pd.DataFrame, scores: pd.DataFrame, briefs: 
     indices = sub[index_cols].to_numpy(dtype=np.float64) if index_cols else np.zeros((len(sub), 0))
     percentile = sub[C.PERCENTILE].to_numpy(dtype=np.float64) if C.PERCENTILE in sub.columns else np.full(len(sub), np.nan)
     med = medians.reindex(rows[C.CAMPAIGN_ID].to_numpy()).to_numpy(dtype=object)
+    ties, first_rank = all_ties[pos], all_first[pos]
+    cat_posts = _column(sub, C.CATEGORY_POSTS_SEEN)
+    seen = [_column(sub, c) for c in (C.POSTS_SEEN, C.INVITATIONS_SEEN, C.ORDERS_SEEN)]
+    level = (sub[C.CONFIDENCE].astype(object).to_numpy() if C.CONFIDENCE in sub.columns
+             else confidence(*seen))
+    index_evidence = {c: _column(sub, c + EVIDENCE_SUFFIX) for c in index_cols}
+    seen_names = (C.POSTS_SEEN, C.INVITATIONS_SEEN, C.ORDERS_SEEN)
+
+    def thin_indices(i: int) -> dict[str, str | None]:
+        row = {c: indices[i, k] for k, c in enumerate(index_cols)}
+        row.update({c + EVIDENCE_SUFFIX: index_evidence[c][i] for c in index_cols})
+        row.update({name: seen[k][i] for k, name in enumerate(seen_names)})
+        return {c: thin_index_note(row, c) for c in index_cols}
 
     def drivers(i: int, cols: np.ndarray, ok: np.ndarray) -> list[dict[str, Any]]:
         out = []
@@ -569,6 +635,7 @@ def campaign_documents(expl, frame: pd.DataFrame, scores: pd.DataFrame, briefs: 
             out.append({
                 "feature": name, "family": families.get(name), "family_title": fam_titles[j],
                 "contribution": float(contrib[i, j]), "value": values[i, j], "campaign_median": peer,
+                "unknown": is_missing(values[i, j]),
                 "text": feature_sentence(name, values[i, j], specs.get(name), peer, PEERS_LABEL),
             })
         return out
@@ -586,13 +653,30 @@ def campaign_documents(expl, frame: pd.DataFrame, scores: pd.DataFrame, briefs: 
     creators_by_campaign: dict[str, list] = {}
     for i in range(len(rows)):
         posts, invitations, orders = int(n_posts[i]), int(n_invitations[i]), int(n_orders[i])
+        n_ties, first = int(ties[i]), int(first_rank[i])
+        lvl = str(level[i]) if isinstance(level[i], str) else "none"
+        category = category_of.get(campaign_of[i])
+        no_category = bool(cat_posts[i] == 0) and category is not None and not is_missing(category)
         creators_by_campaign.setdefault(campaign_of[i], []).append({
             "rank": int(rank[i]),
+            "ties": n_ties,
+            "rank_first": first,
+            "rank_last": first + n_ties,
+            "rank_label": rank_label(int(rank[i]), n_ties, first),
+            "rank_text": rank_text(int(rank[i]), n_ties, first),
+            "confidence": lvl,
+            "thin_evidence": lvl in THIN,
+            "evidence_text": evidence_text(posts, invitations, orders),
+            "category_posts": None if math.isnan(cat_posts[i]) else int(cat_posts[i]),
+            "category_warning": f"no post in {category} yet" if no_category else None,
             C.CREATOR_ID: str(creator_ids[i]),
             "score": float(score[i]),
             "relative_score": float(relative[i]),
             "percentile": None if math.isnan(percentile[i]) else float(percentile[i]),
             "indices": {c: (None if math.isnan(v) else float(v)) for c, v in zip(index_cols, indices[i])},
+            "index_evidence": {c: (None if math.isnan(index_evidence[c][i]) else float(index_evidence[c][i]))
+                               for c in index_cols},
+            "index_thin": thin_indices(i),
             "history": {
                 "posts": posts, "invitations": invitations, "orders": orders,
                 "first_activity": jsonable(first_activity[i]), "joined_at": jsonable(joined_at[i]),
@@ -622,6 +706,9 @@ def campaign_documents(expl, frame: pd.DataFrame, scores: pd.DataFrame, briefs: 
         as_of = as_of_by_campaign.loc[cid]
         fam_sorted = summary.loc[cid].sort_values(ascending=False)
         b = brief.loc[cid]
+        shown = creators_by_campaign.get(cid, [])
+        tied_shown = sum(1 for c in shown if c["ties"] > 0)
+        idx_med = index_medians.loc[cid] if index_medians is not None else pd.Series(dtype=float)
         docs.append({
             "campaign_id": cid,
             "brief": {"category": jsonable(b[C.CATEGORY]), "country": jsonable(b[C.COUNTRY]),
@@ -640,7 +727,15 @@ def campaign_documents(expl, frame: pd.DataFrame, scores: pd.DataFrame, briefs: 
             ],
             "index_names": {c: INDEX_TEXT[c].name if c in INDEX_TEXT else c for c in index_cols},
             "index_short": {c: INDEX_TEXT[c].short if c in INDEX_TEXT else c for c in index_cols},
-            "creators": creators_by_campaign.get(cid, []),
+            "index_medians": {c: jsonable(idx_med.get(c)) for c in index_cols},
+            "index_median_text": "; ".join(
+                f"{INDEX_TEXT[c].short if c in INDEX_TEXT else c} "
+                + (MISSING if is_missing(idx_med.get(c)) else f"{float(idx_med.get(c)):.0f}") for c in index_cols),
+            "confidence_rules": dict(CONFIDENCE_RULES),
+            "tie_note": (f"{tied_shown} of the {len(shown)} creators shown share their score with other candidates: "
+                         "the model cannot tell them apart, so they are shown as tied, not ranked."
+                         if tied_shown else None),
+            "creators": shown,
         })
     return docs
 
@@ -752,12 +847,16 @@ def family_waterfall(families: Mapping[str, float], bars: int = WATERFALL_BARS) 
     from .text import family_title
 
     items = sorted(families.items(), key=lambda kv: -abs(kv[1]))
-    shown, rest = items[:bars], items[bars:]
+    # Pushes that print as +0.00 / -0.00 are no drivers: they join the remainder, and a
+    # remainder that itself rounds to zero is left out.
+    shown = [kv for kv in items[:bars] if abs(kv[1]) >= SHOWN_CONTRIBUTION]
+    rest = items[len(shown):]
     labels = [family_title(f) for f, _ in shown]
     values = [v for _, v in shown]
-    if rest:
-        labels.append(f"{len(rest)} other families")
-        values.append(float(sum(v for _, v in rest)))
+    rest_total = float(sum(v for _, v in rest))
+    if rest and abs(rest_total) >= SHOWN_CONTRIBUTION:
+        labels.append(f"{len(rest)} other families" if len(rest) > 1 else family_title(rest[0][0]))
+        values.append(rest_total)
     return waterfall_svg(labels, values)
 
 
@@ -784,10 +883,20 @@ th{font-weight:600;font-size:12px;color:var(--muted);text-align:left;padding:6px
 td{padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:middle}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 td.idx{white-space:nowrap;text-align:right;font-variant-numeric:tabular-nums}
-td.idx span.t{display:inline-block;width:34px;height:8px;background:#eef1f7;border-radius:2px;margin-right:5px;vertical-align:middle}
+td.idx span.t{display:inline-block;width:24px;height:8px;background:#eef1f7;border-radius:2px;margin-right:4px;vertical-align:middle}
 td.idx span.b{display:block;height:100%;background:#7d93d6;border-radius:2px}
-td.idx span.v{display:inline-block;width:22px}
+td.idx span.v{display:inline-block;width:20px}
+table.ranking th,table.ranking td{padding:6px 5px}
+table.ranking th{font-size:11px}
 td.na{color:#9aa1ad;text-align:right}
+td.who{overflow-wrap:anywhere;min-width:9em}
+td.who .pill{margin-left:4px}
+td.rank{white-space:nowrap}
+span.tie{color:var(--muted)}
+td.conf{font-size:12px;color:var(--muted)}
+td.idx.thin span.v,.thin-key{color:#c2410c}
+td.conf.thin{color:#9a3412;font-weight:600}
+.note.warn{color:#9a3412}
 .up{color:var(--up)}.down{color:var(--down)}
 .pill{display:inline-block;padding:0 8px;border-radius:999px;background:#eef1f7;color:var(--muted);font-size:12px;margin-left:6px}
 .pill.warn{background:#fff1e6;color:#9a3412}
@@ -834,6 +943,7 @@ _CAMPAIGN = """{% extends "base.html" %}
 {%- if d.brief.budget_usd is not none %} &middot; budget {{ money(d.brief.budget_usd) }}{% endif %}
  &middot; {{ "{:,}".format(d.n_candidates) }} candidates ranked, top {{ d.n_explained }} explained below</p>
 {% if d.reference_note %}<p class="note">{{ d.reference_note }}</p>{% endif %}
+{% if d.tie_note %}<p class="note warn">{{ d.tie_note }}</p>{% endif %}
 
 <section class="card">
 <h2>What separates the candidates</h2>
@@ -846,28 +956,38 @@ the average size of its push, as a share of all pushes. <b>{{ d.family_drivers[0
 <section class="card">
 <h2>Ranking</h2>
 <div class="scroll"><table class="ranking">
-<thead><tr><th class="num">Rank</th><th>Creator</th><th class="num" title="Score minus the campaign's average score">vs average</th>
-<th class="num">Percentile</th>{% for c, name in d.index_names.items() %}<th class="num" title="{{ name }} index: 0-100 peer percentile">{{ d.index_short[c] }}</th>{% endfor %}
-<th class="num">Posts</th><th class="num">Invitations</th><th class="num">Orders</th></tr></thead>
+<thead><tr><th class="num">Rank</th><th>Creator</th><th class="num" title="Score minus the campaign's average score">vs avg</th>
+<th class="num">Pctl</th>{% for c, name in d.index_names.items() %}<th class="num" title="{{ name }} index: 0-100 peer percentile">{{ d.index_short[c] }}</th>{% endfor %}
+<th title="How much history the score rests on">Evidence</th><th class="num">Posts</th><th class="num" title="Invitations">Inv.</th><th class="num">Orders</th></tr></thead>
 <tbody>
-{% for c in d.creators %}<tr data-creator="{{ c.creator_id }}" data-rank="{{ c.rank }}">
-<td class="num">{{ c.rank }}</td><td><a href="#c-{{ loop.index }}">{{ c.creator_id }}</a></td>
+{% for c in d.creators %}<tr data-creator="{{ c.creator_id }}" data-rank="{{ c.rank }}" data-ties="{{ c.ties }}" data-confidence="{{ c.confidence }}">
+<td class="num rank" title="{{ c.rank_text }}">{% if c.ties %}<span class="tie">{{ c.rank_label }}</span>{% else %}{{ c.rank_label }}{% endif %}</td>
+<td class="who"><a href="#c-{{ loop.index }}">{{ c.creator_id }}</a>{% if c.ties %}<span class="pill" title="{{ c.rank_text }}">tied &times;{{ c.ties + 1 }}</span>{% endif %}
+{% if c.category_warning %}<span class="pill warn">{{ c.category_warning }}</span>{% endif %}</td>
 <td class="num {{ 'up' if c.relative_score >= 0 else 'down' }}">{{ "%+.2f"|format(c.relative_score) }}</td>
-<td class="num">{% if c.percentile is not none %}{{ "%.1f"|format(c.percentile) }}{% else %}&ndash;{% endif %}</td>
-{% for k in d.index_names %}{% set v = c.indices[k] %}{% if v is none %}<td class="na" title="no data yet">&ndash;</td>{% else %}<td class="idx"><span class="t"><span class="b" style="width:{{ "%.0f"|format(v) }}%"></span></span><span class="v">{{ "%.0f"|format(v) }}</span></td>{% endif %}{% endfor %}
+<td class="num">{% if c.percentile is not none %}{{ "%.0f"|format(c.percentile) }}{% else %}&ndash;{% endif %}</td>
+{% for k in d.index_names %}{% set v = c.indices[k] %}{% set thin = c.index_thin[k] %}{% if v is none %}<td class="na" title="not enough data yet">&ndash;</td>{% else %}<td class="idx{{ ' thin' if thin }}"{% if thin %} title="thin evidence: {{ thin }}"{% endif %}><span class="t"><span class="b" style="width:{{ "%.0f"|format(v) }}%"></span></span><span class="v">{{ "%.0f"|format(v) }}</span></td>{% endif %}{% endfor %}
+<td class="conf {{ 'thin' if c.thin_evidence else '' }}" title="{{ c.evidence_text }}">{{ c.confidence }}</td>
 <td class="num">{{ "{:,}".format(c.history.posts) }}</td><td class="num">{{ "{:,}".format(c.history.invitations) }}</td><td class="num">{{ "{:,}".format(c.history.orders) }}</td>
 </tr>
 {% endfor %}</tbody></table></div>
-<p class="note">Indices are 0-100 percentiles among peers at the start of the month (50 is typical). "vs average" is the
-creator's score minus the average score of all {{ "{:,}".format(d.n_candidates) }} candidates: lambdarank scores only compare
-creators within one campaign.</p>
+<p class="note">Indices are 0-100 percentiles among peers at the start of the month; &ndash; is not enough data yet, and a
+value in <span class="thin-key">orange</span> rests on thin evidence (hover it to see how much). The middle
+of this campaign's {{ "{:,}".format(d.n_candidates) }} candidates (median): {{ d.index_median_text }}. "vs avg" is the creator's
+score minus the average score of all candidates: lambdarank scores only compare creators within one campaign. Equal scores
+are ties: "1-9" means tied with the others at ranks 1 to 9 (listed by creator id).</p>
+<p class="note">Evidence: {% for level, rule in d.confidence_rules.items() %}<b>{{ level }}</b> = {{ rule }}{{ "; " if not loop.last else "." }}{% endfor %}
+Creators on <b>none</b> or <b>low</b> evidence are marked: their score rests on little.</p>
 </section>
 
 {% for c in d.creators %}
 <section class="card creator" id="c-{{ loop.index }}">
-<header><h3>#{{ c.rank }} {{ c.creator_id }}</h3>
+<header><h3>{% if c.ties %}Rank {{ c.rank_label }}{% else %}#{{ c.rank }}{% endif %} {{ c.creator_id }}</h3>
 <span class="{{ 'up' if c.relative_score >= 0 else 'down' }}">{{ "%+.2f"|format(c.relative_score) }} against the campaign average</span>
-{% if c.history.posts + c.history.invitations + c.history.orders == 0 %}<span class="pill warn">no history yet</span>{% endif %}
+{% if c.ties %}<span class="pill">{{ c.rank_text }}</span>{% endif %}
+{% if c.history.posts + c.history.invitations + c.history.orders == 0 %}<span class="pill warn">no history yet</span>
+{% elif c.thin_evidence %}<span class="pill warn">thin evidence: {{ c.evidence_text }}</span>{% endif %}
+{% if c.category_warning %}<span class="pill warn">{{ c.category_warning }}</span>{% endif %}
 </header>
 <div>
 {% if c.drivers_up %}<b>Pushing up</b><ul class="ups">{% for x in c.drivers_up %}<li>{{ x.text }} <span class="fam">{{ x.family_title }}, {{ "%+.2f"|format(x.contribution) }}</span></li>{% endfor %}</ul>{% endif %}
@@ -896,7 +1016,7 @@ _INDEX = """{% extends "base.html" %}
 <th>Top creator</th><th>Data as of</th><th>Main driver</th></tr></thead><tbody>
 {% for c in campaigns %}<tr data-campaign="{{ c.campaign_id }}"><td><a href="{{ c.href }}">{{ c.campaign_id }}</a></td><td>{{ c.category or "" }}</td>
 <td>{{ c.country or "" }}</td><td class="num">{{ "{:,}".format(c.n_candidates) }}</td><td class="num">{{ c.n_explained }}</td>
-<td>{{ c.top_creator }}</td><td>{{ c.as_of_text }}</td><td>{{ c.main_driver }}</td></tr>
+<td>{{ c.top_creator }}{% if c.top_tied %} <span class="pill">tied with {{ c.top_tied }}</span>{% endif %}</td><td>{{ c.as_of_text }}</td><td>{{ c.main_driver }}</td></tr>
 {% endfor %}</tbody></table></section>
 {% endblock %}
 """
@@ -939,44 +1059,39 @@ def render_campaign(doc: Mapping[str, Any], env=None) -> str:
     return env.get_template("campaign.html").render(d=doc, family_chart=family_chart, waterfalls=waterfalls)
 
 
-def publish(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` atomically, readable like any file the user creates.
-
-    The atomic writer's temporary file is private (mode 0600); reports are meant to be
-    shared, so the final file gets the mode the user's umask gives new files.
-    """
-    from ..core.io import write_text
-
-    path = write_text(path, text)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-    return Path(path)
-
-
 def write_reports(docs: list[dict[str, Any]], out: Path) -> list[Path]:
-    """Write each campaign's HTML and JSON, then the index (so it never links a missing page)."""
+    """Write each campaign's HTML and JSON and the index into a new folder, swapped in whole.
+
+    The folder is built beside ``out`` and renamed onto it only when complete
+    (:func:`creatorrank.core.io.atomic_dir`): a killed run leaves the previous reports, never
+    a mix of two runs or pages without their index.
+    """
+    from ..core.io import atomic_dir, write_text
+
     env = environment()
-    out.mkdir(parents=True, exist_ok=True)
-    pages, rows = [], []
-    for doc in docs:
-        name = f"campaign-{safe_name(doc['campaign_id'])}"
-        publish(out / f"{name}.json", dump_json(doc))
-        pages.append(publish(out / f"{name}.html", render_campaign(doc, env)))
-        fam = doc["family_drivers"]
-        rows.append({
-            "campaign_id": doc["campaign_id"], "href": f"{name}.html", "json": f"{name}.json",
-            "category": doc["brief"]["category"], "country": doc["brief"]["country"],
-            "n_candidates": doc["n_candidates"], "n_explained": doc["n_explained"],
-            "top_creator": doc["creators"][0]["creator_id"] if doc["creators"] else "",
-            "as_of": doc["as_of"], "as_of_text": doc["as_of_text"],
-            "main_driver": fam[0]["title"] if fam else "",
-        })
-    if docs:
-        s = docs[0]
-        as_ofs = [d["as_of_text"] for d in sorted(docs, key=lambda d: d["as_of"] or "")]
-        stamp = {k: s[k] for k in ("model_name", "model_version", "model_uri", "feature_set_version", "scored_at")}
-        stamp["as_of_text"] = as_ofs[0] if len(as_ofs) == 1 else f"{as_ofs[0]} to {as_ofs[-1]}"
-        publish(out / "index.json", dump_json({**stamp, "campaigns": rows}, indent=1))
-        publish(out / "index.html", env.get_template("index.html").render(s=stamp, campaigns=rows))
-    return pages
+    names, rows = [], []
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        for doc in docs:
+            name = f"campaign-{safe_name(doc['campaign_id'])}"
+            write_text(tmp / f"{name}.json", dump_json(doc))
+            write_text(tmp / f"{name}.html", render_campaign(doc, env))
+            names.append(f"{name}.html")
+            fam = doc["family_drivers"]
+            rows.append({
+                "campaign_id": doc["campaign_id"], "href": f"{name}.html", "json": f"{name}.json",
+                "category": doc["brief"]["category"], "country": doc["brief"]["country"],
+                "n_candidates": doc["n_candidates"], "n_explained": doc["n_explained"],
+                "top_creator": doc["creators"][0]["creator_id"] if doc["creators"] else "",
+                "top_tied": doc["creators"][0]["ties"] if doc["creators"] else 0,
+                "as_of": doc["as_of"], "as_of_text": doc["as_of_text"],
+                "main_driver": fam[0]["title"] if fam else "",
+            })
+        if docs:
+            s = docs[0]
+            as_ofs = [d["as_of_text"] for d in sorted(docs, key=lambda d: d["as_of"] or "")]
+            stamp = {k: s[k] for k in ("model_name", "model_version", "model_uri", "feature_set_version", "scored_at")}
+            stamp["as_of_text"] = as_ofs[0] if len(as_ofs) == 1 else f"{as_ofs[0]} to {as_ofs[-1]}"
+            write_text(tmp / "index.json", dump_json({**stamp, "campaigns": rows}, indent=1))
+            write_text(tmp / "index.html", env.get_template("index.html").render(s=stamp, campaigns=rows))
+    return [out / n for n in names]

@@ -21,16 +21,32 @@ campaign_id, creator_id
 score
     Raw lambdarank score: comparable within a campaign only.
 rank
-    1 = best; equal scores are ordered by creator_id.
+    1..n, 1 = best; equal scores are ordered by creator_id (deterministic, but see ``ties``).
+ties
+    How many *other* candidates of the brief have exactly this score (over all candidates,
+    before ``top``). A row with ``ties > 0`` is "tied with N others at rank a-b", not
+    ranked above or below them (:mod:`creatorrank.serving.ranking`).
 percentile
     Share of the campaign's candidates scoring at most as high, 0-100 (100 = best; equal
     scores share it), over all candidates, before ``top``.
+confidence
+    ``none`` / ``low`` / ``medium`` / ``high``: how much history the score rests on, from
+    the three counts below (thresholds in :mod:`creatorrank.serving.ranking`).
 idx_*
-    The seven named 0-100 indices of the feature catalogue.
+    The seven named 0-100 indices of the feature catalogue (NaN: not enough data), then
+    their evidence counts ``idx_*_evidence`` where the feature set has them.
+posts_seen, invitations_seen, orders_seen
+    Facts known before ``as_of`` that the score rests on.
+category_posts_seen
+    Posts in the brief's category before ``as_of`` (0: no post in that category yet; NaN:
+    the brief has no category).
 model_name, model_version, feature_set_version
     What produced the score (the version an alias resolved to).
 as_of, scored_at
     The features' decision time; when the run ranked them.
+
+Beside the output, ``<out>.manifest.json`` records the run for ``explain``
+(:mod:`creatorrank.serving.manifest`).
 """
 
 from __future__ import annotations
@@ -53,7 +69,9 @@ logger = logging.getLogger(__name__)
 ENGINES = ("local", "dask")
 DEFAULT_CHUNK_SIZE = 50_000
 INDEX_PREFIX = "idx_"
-SHARD_COLUMNS = [C.CAMPAIGN_ID, C.CREATOR_ID, C.SCORE]  # + the idx_* columns
+EVIDENCE_SUFFIX = "_evidence"  # idx_<name>_evidence: the evidence count of an index (when the feature set has it)
+EVIDENCE_COLUMNS = [C.POSTS_SEEN, C.INVITATIONS_SEEN, C.ORDERS_SEEN]
+SHARD_COLUMNS = [C.CAMPAIGN_ID, C.CREATOR_ID, C.SCORE]  # + the idx_* and evidence columns
 
 
 @dataclass
@@ -80,6 +98,8 @@ class ScoreResult:
     scored_at : Timestamp
     seconds : dict
         Wall seconds per stage (load, candidates, score, write, total).
+    manifest : Path
+        ``<path>.manifest.json``, the record of the run that ``explain`` reads.
     """
 
     path: Path
@@ -93,6 +113,7 @@ class ScoreResult:
     engine: str
     scored_at: pd.Timestamp
     seconds: dict[str, float] = field(default_factory=dict)
+    manifest: Path | None = None
 
     def summary(self) -> str:
         """One line for the command line."""
@@ -134,6 +155,7 @@ def score(
     same_country: bool = True,
     same_category: bool = False,
     tracking_uri: str | None = None,
+    min_posts: int = 1,
 ) -> ScoreResult:
     """Rank candidate creators for each brief and write one row per (campaign, creator).
 
@@ -167,6 +189,9 @@ def score(
         Eligibility rules (see :class:`creatorrank.serving.candidates.EligibilityRules`).
     tracking_uri : str, optional
         MLflow tracking/registry URI (default ``MLFLOW_TRACKING_URI`` or ``./mlflow.db``).
+    min_posts : int
+        Minimum evidence of an ``eligible`` candidate: posts before as-of (default 1, which
+        every active creator has).
 
     Returns
     -------
@@ -180,18 +205,18 @@ def score(
     ModelError
         Unknown model or alias, or a model trained on another feature set.
     """
-    from ..core.io import write_frame
+    from ..core.io import FRAME_SUFFIXES, check_output, write_frame
     from ..core.timeutil import parse_ts, to_utc
     from ..data.validate import load_clean_tables
-    from .briefs import lookup_briefs, read_briefs
+    from .briefs import canonical_codes, lookup_briefs, read_briefs
     from .candidates import MODES, CandidateFinder, EligibilityRules
+    from .manifest import manifest_path
 
     t_start = time.perf_counter()
     seconds: dict[str, float] = {}
-    out = Path(out)
     # Cheap argument checks first: a typo must not cost a market load.
-    if out.suffix.lower() not in (".parquet", ".csv"):
-        raise CreatorRankError(f"{out}: output must end in .parquet or .csv")
+    out = check_output(out, FRAME_SUFFIXES)
+    check_output(manifest_path(out), (".json",))
     if engine not in ENGINES:
         raise CreatorRankError(f"engine must be one of {', '.join(ENGINES)}, got '{engine}'")
     if candidates not in MODES:
@@ -202,7 +227,9 @@ def score(
         raise CreatorRankError(f"chunk_size must be >= 1, got {chunk_size}")
     if (campaign_ids is None) == (briefs is None):
         raise CreatorRankError("give either campaign ids or a briefs file (exactly one)")
-    rules = EligibilityRules(int(active_days), bool(same_country), bool(same_category))
+    if int(min_posts) < 0:
+        raise CreatorRankError(f"min_posts must be >= 0, got {min_posts}")
+    rules = EligibilityRules(int(active_days), bool(same_country), bool(same_category), int(min_posts))
     fixed_as_of = None
     if as_of is not None:
         fixed_as_of = parse_ts(as_of, "as-of") if isinstance(as_of, str) else to_utc(as_of)
@@ -223,15 +250,19 @@ def score(
     tables = load_clean_tables(data_dir)
     if brief_frame is None:
         brief_frame = lookup_briefs(tables[C.CAMPAIGNS], campaign_list)
+    brief_frame = canonical_codes(brief_frame, tables)  # "vn" -> the data's "VN"
     seconds["load"] = time.perf_counter() - t
 
     t = time.perf_counter()
     finder = CandidateFinder(tables, rules)
     plan: list[tuple[pd.Series, pd.Timestamp, np.ndarray]] = []
+    category_posts: dict[str, pd.Series] = {}
     for _, brief in brief_frame.iterrows():
         when = fixed_as_of if fixed_as_of is not None else to_utc(brief[C.CREATED_AT])
         ids = finder.find(brief, when, candidates)  # empty set: InputError, nothing written
         plan.append((brief, when, ids))
+        category_posts[str(brief[C.CAMPAIGN_ID])] = pd.Series(
+            finder.category_posts(ids, brief[C.CATEGORY], when), index=pd.Index(ids, dtype=object).astype(str))
         logger.info("campaign %s: %s %s candidates as of %s", brief[C.CAMPAIGN_ID], f"{len(ids):,}",
                     candidates, when.isoformat())
     del finder  # its arrays are not needed while the market is prepared (the memory peak)
@@ -259,8 +290,11 @@ def score(
     scored_at = pd.Timestamp.now(tz="UTC").floor("us")
     as_of_by_campaign = {str(b[C.CAMPAIGN_ID]): when for b, when, _ in plan}
     frame = rank_scores(parts, top=top)
+    frame = add_category_evidence(frame, category_posts)
     frame = stamp(frame, bundle, as_of_by_campaign, scored_at, model_uri)
     write_frame(frame, out)
+    manifest = write_run_manifest(out, frame, plan, bundle, model_uri, data_dir, briefs, rules, candidates,
+                                  fixed_as_of, top, engine, scored_at)
     seconds["write"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - t_start
 
@@ -276,6 +310,7 @@ def score(
         engine=engine,
         scored_at=scored_at,
         seconds={k: round(v, 3) for k, v in seconds.items()},
+        manifest=manifest,
     )
     logger.info("%s", result.summary())
     return result
@@ -415,23 +450,42 @@ def score_shard(context: Any, bundle, decisions: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        campaign_id, creator_id, score and the idx_* index columns, in the decisions' order.
+        campaign_id, creator_id, score, the idx_* index columns (and their ``_evidence``
+        counts when present) and posts_seen, invitations_seen, orders_seen, in the
+        decisions' order.
     """
     from ..features.engine import build_features
 
     features = build_features(context, decisions)
     scores = bundle.predict(features)
-    index_cols = [c for c in features.columns if c.startswith(INDEX_PREFIX)]
-    out = features[[C.CAMPAIGN_ID, C.CREATOR_ID, *index_cols]].reset_index(drop=True)
+    out = features[[C.CAMPAIGN_ID, C.CREATOR_ID, *shard_value_columns(features.columns)]].reset_index(drop=True)
     out.insert(2, C.SCORE, np.asarray(scores, dtype=np.float64))
     return out
+
+
+def index_columns(columns: Iterable[str]) -> list[str]:
+    """The seven named indices among ``columns``, in catalogue order (not their evidence counts)."""
+    from ..features.specs import INDEX_NAMES
+
+    present = set(columns)
+    return [c for c in INDEX_NAMES if c in present]
+
+
+def shard_value_columns(columns: Iterable[str]) -> list[str]:
+    """Feature columns a scores file carries: indices, their evidence counts, the evidence counts."""
+    columns = list(columns)
+    idx = index_columns(columns)
+    evidence = [c + EVIDENCE_SUFFIX for c in idx if c + EVIDENCE_SUFFIX in columns]
+    return [*idx, *evidence, *[c for c in EVIDENCE_COLUMNS if c in columns]]
 
 
 def rank_scores(parts: list[pd.DataFrame], top: int | None = None) -> pd.DataFrame:
     """Rank within each campaign: rank 1 is the highest score, ties go to the smaller creator_id.
 
-    ``percentile`` is the share of the campaign's candidates scoring at most as high
-    (100 = best; tied scores share a percentile). It is computed before ``top`` cuts.
+    ``ties`` counts the other candidates with the same score, ``percentile`` is the share of
+    the campaign's candidates scoring at most as high (100 = best; tied scores share a
+    percentile); both are computed before ``top`` cuts. ``confidence`` is the evidence level
+    of :func:`creatorrank.serving.ranking.confidence` (``none`` when the counts are absent).
 
     Parameters
     ----------
@@ -443,7 +497,8 @@ def rank_scores(parts: list[pd.DataFrame], top: int | None = None) -> pd.DataFra
     Returns
     -------
     DataFrame
-        campaign_id, creator_id, score, rank, percentile, idx_*; sorted by campaign_id, rank.
+        campaign_id, creator_id, score, rank, ties, percentile, confidence, idx_* and the
+        evidence counts; sorted by campaign_id, rank.
     """
     by_campaign: dict[str, list[pd.DataFrame]] = {}
     for part in parts:
@@ -462,19 +517,45 @@ def rank_scores(parts: list[pd.DataFrame], top: int | None = None) -> pd.DataFra
 
 def _rank_one(frame: pd.DataFrame, top: int | None) -> pd.DataFrame:
     """Rank one campaign's rows (see :func:`rank_scores`)."""
-    ids = pd.Index(frame[C.CREATOR_ID])
-    if not ids.is_monotonic_increasing:  # shards arrive in creator_id order; sort only if not
-        frame = frame.iloc[np.argsort(ids.to_numpy(dtype=object), kind="stable")].reset_index(drop=True)
+    from .ranking import confidence, tie_counts, within_campaign_rank
+
     score = frame[C.SCORE].to_numpy(dtype=np.float64)
-    order = np.argsort(-score, kind="stable")  # stable: equal scores keep creator_id order
     n = len(score)
+    same = np.zeros(n, dtype=np.int8)  # one campaign
+    rank = within_campaign_rank(same, score, frame[C.CREATOR_ID].to_numpy(dtype=object))
+    order = np.argsort(rank, kind="stable")
     at_or_below = np.searchsorted(np.sort(score), score, side="right")  # ties share the top count
     percentile = 100.0 * at_or_below / n
+    ties = tie_counts(same, score)
+    counts = [frame[c].to_numpy(dtype=np.float64) if c in frame.columns else np.zeros(n) for c in EVIDENCE_COLUMNS]
+    level = confidence(*counts)
     keep = order if top is None else order[: int(top)]
     out = frame.iloc[keep].reset_index(drop=True)
-    out.insert(3, C.RANK, np.arange(1, len(keep) + 1, dtype=np.int64))
-    out.insert(4, C.PERCENTILE, percentile[keep])
+    out.insert(3, C.RANK, rank[keep])
+    out.insert(4, C.TIES, ties[keep])
+    out.insert(5, C.PERCENTILE, percentile[keep])
+    out.insert(6, C.CONFIDENCE, _strings(level[keep]))
     return out
+
+
+def add_category_evidence(frame: pd.DataFrame, counts: dict[str, pd.Series]) -> pd.DataFrame:
+    """Add ``category_posts_seen``: each row's posts in its brief's category before as-of.
+
+    Parameters
+    ----------
+    counts : dict
+        Campaign id -> counts indexed by creator id
+        (:meth:`creatorrank.serving.candidates.CandidateFinder.category_posts`).
+    """
+    values = np.full(len(frame), np.nan)
+    campaign = frame[C.CAMPAIGN_ID].astype(object).to_numpy()
+    creator = frame[C.CREATOR_ID].astype(object).astype(str).to_numpy()
+    for cid, per_creator in counts.items():
+        mine = campaign == cid
+        if mine.any():
+            values[mine] = per_creator.reindex(creator[mine]).to_numpy(dtype=np.float64)
+    frame[C.CATEGORY_POSTS_SEEN] = values
+    return frame
 
 
 def _model_name(bundle, model_uri: str) -> str:
@@ -497,3 +578,41 @@ def stamp(frame: pd.DataFrame, bundle, as_of: dict[str, pd.Timestamp], scored_at
     frame[C.AS_OF] = _timestamps(np.array([_micros(as_of[k]) for k in keys], dtype=np.int64)[pos])
     frame[C.SCORED_AT] = _timestamps(np.full(n, _micros(scored_at), dtype=np.int64))
     return frame
+
+
+def write_run_manifest(out: Path, frame: pd.DataFrame, plan, bundle, model_uri: str, data_dir, briefs, rules,
+                       candidates: str, fixed_as_of, top, engine: str, scored_at: pd.Timestamp) -> Path:
+    """Write ``<out>.manifest.json``: what ``explain`` needs to know of this run (see :mod:`.manifest`)."""
+    from dataclasses import asdict
+
+    from .manifest import fingerprint, ids_sha256, table_fingerprints, write_manifest
+    from .ranking import CONFIDENCE_RULES
+
+    listed = frame.groupby(C.CAMPAIGN_ID, sort=False, observed=True).size()
+    name = _model_name(bundle, model_uri)
+    version = bundle.model_version
+    campaigns = []
+    for brief, when, ids in plan:
+        cid = str(brief[C.CAMPAIGN_ID])
+        campaigns.append({
+            C.CAMPAIGN_ID: cid, C.CATEGORY: brief[C.CATEGORY], C.COUNTRY: brief[C.COUNTRY],
+            C.BUDGET_USD: brief[C.BUDGET_USD], C.AS_OF: when, "candidates": int(len(ids)),
+            "candidates_sha256": ids_sha256(ids), "rows": int(listed.get(cid, 0)),
+        })
+    manifest = {
+        "rows": int(len(frame)),
+        "model": {"uri": model_uri, "name": name, "version": version,
+                  "resolved_uri": f"models:/{name}/{int(version)}" if version is not None else model_uri,
+                  "feature_set_version": str(bundle.feature_set_version)},
+        "engine": engine,
+        C.SCORED_AT: scored_at,
+        "candidates": candidates,
+        "eligibility": asdict(rules),
+        C.AS_OF: fixed_as_of,
+        "top": None if top is None else int(top),
+        "confidence_rules": CONFIDENCE_RULES,
+        "campaigns": campaigns,
+        "inputs": {"data_dir": str(Path(data_dir).resolve()), "tables": table_fingerprints(data_dir),
+                   "briefs": fingerprint(briefs) if briefs is not None else None},
+    }
+    return write_manifest(out, manifest)

@@ -91,13 +91,16 @@ def scorecard(
     ModelError
         The model cannot be loaded or was trained on another feature set.
     """
+    from ..core.io import check_output, write_text
     from ..core.timeutil import parse_ts, to_utc
     from ..features.engine import build_features, snapshot
-    from .report import creator_history, dump_json, publish
+    from .briefs import canonical_code, known_codes
+    from .report import creator_history, dump_json
     from ..data.validate import load_clean_tables
     from .score import check_feature_set, load_model
 
-    out = Path(out)
+    out = check_output(out, (".html", ".htm"))
+    check_output(out.with_suffix(".json"), (".json",))
     creator_id = str(creator_id)
     when = None
     if as_of is not None:
@@ -108,6 +111,13 @@ def scorecard(
     if match.empty:
         raise CreatorRankError(f"unknown creator id '{creator_id}' (not in the data's creators, or rejected by validation)")
     me = match.iloc[0]
+    if category is not None:  # a category nobody has is a typo, not an empty card
+        known = known_codes(tables, C.CATEGORY)
+        spelt = canonical_code(category, known)
+        if spelt not in known:
+            shown = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+            raise CreatorRankError(f"unknown category '{category}': the data's categories are {shown or 'none'}")
+        category = spelt
     when = when if when is not None else default_as_of(tables)
     category = category if category is not None else (None if pd.isna(me[C.PRIMARY_CATEGORY]) else str(me[C.PRIMARY_CATEGORY]))
     country = str(me[C.COUNTRY])
@@ -130,8 +140,8 @@ def scorecard(
 
     history = creator_history(tables, pd.DataFrame({C.CREATOR_ID: [creator_id], C.AS_OF: [when]})).iloc[0]
     doc = card_document(bundle, group, me, history, when, category, country, peer_label)
-    path = publish(out, render_card(doc))
-    publish(out.with_suffix(".json"), dump_json(doc, indent=1))
+    path = write_text(out, render_card(doc))
+    write_text(out.with_suffix(".json"), dump_json(doc, indent=1))
     logger.info("score card of %s written to %s", creator_id, path)
     return path
 
@@ -167,9 +177,19 @@ def creator_families(features) -> dict[str, str]:
     return families
 
 
-def _rank_of(scores: np.ndarray) -> tuple[int, int]:
-    """Rank of row 0 among all rows (1 = best; ties counted in its favour) and the group size."""
-    return int((scores[1:] > scores[0]).sum()) + 1, len(scores)
+def _rank_of(scores: np.ndarray) -> tuple[int, int, int]:
+    """Row 0's place among all rows: (first rank of its tie group, others tied with it, group size).
+
+    The same tie rule as scoring (:mod:`creatorrank.serving.ranking`): rows with exactly the
+    same score are tied, and row 0 is "tied with N others at rank a-b", not ranked first.
+    """
+    from .ranking import tie_counts, tie_span, within_campaign_rank
+
+    same = np.zeros(len(scores), dtype=np.int8)
+    rank = within_campaign_rank(same, scores, np.arange(len(scores)).astype(str))
+    ties = tie_counts(same, scores)
+    first, _ = tie_span(same, scores, rank, ties)
+    return int(first[0]), int(ties[0]), len(scores)
 
 
 def card_document(bundle, group: pd.DataFrame, me: pd.Series, history: pd.Series, when: pd.Timestamp,
@@ -178,12 +198,13 @@ def card_document(bundle, group: pd.DataFrame, me: pd.Series, history: pd.Series
     from ..features.specs import CATALOGUE, INDEX_NAMES
     from .explain import explain
     from .report import jsonable
+    from .ranking import confidence, evidence_text, index_evidence, rank_text, thin_index_note
     from .text import FAMILY_TEXT, INDEX_TEXT, family_title, format_date, history_sentence, index_how
 
     specs = {s.name: s for s in CATALOGUE}
     no_history = int(history["posts"]) + int(history["invitations"]) + int(history["orders"]) == 0
     scores = bundle.predict(group)
-    rank, n = _rank_of(scores)
+    rank, ties, n = _rank_of(scores)
     ranks = np.r_[1, np.arange(2, len(group) + 1)]  # explain row 0 only
     expl = explain(bundle, group, top=1, rank=ranks, score=scores, families=creator_families(bundle.features))
     fam = expl.families.iloc[0].sort_values()
@@ -195,17 +216,21 @@ def card_document(bundle, group: pd.DataFrame, me: pd.Series, history: pd.Series
         value = row.get(name)
         value = None if value is None or pd.isna(value) else float(value)
         peers_of_index = f"{category} creators" if name == "idx_category_influence" and category else "all creators"
+        median = pd.to_numeric(group[name].iloc[1:], errors="coerce").median() if name in group.columns else np.nan
+        evidence, _ = index_evidence(row, name)
+        thin_note = thin_index_note(row, name)
         indices.append({
             "index": name, "name": text.name, "value": value, "measures": text.measures,
             "how": index_how(name, specs), "peers": peers_of_index,
-            "reading": _index_reading(value, peers_of_index, no_history),
+            "peer_median": None if pd.isna(median) else float(median),
+            "evidence": evidence, "thin_evidence": thin_note,
+            "reading": _index_reading(value, peers_of_index, no_history, thin_note),
         })
 
     advice = _advice(bundle, group, scores, rank, specs)
     helping = [f for f, v in fam[::-1].items() if v > 0][:STRENGTHS]
     holding = [f for f, v in fam.items() if v < 0][:STRENGTHS]
     posts, invitations, orders = int(history["posts"]), int(history["invitations"]), int(history["orders"])
-    top_share = 100.0 * rank / n
     doc = {
         "creator_id": str(me[C.CREATOR_ID]),
         "country": country,
@@ -220,9 +245,15 @@ def card_document(bundle, group: pd.DataFrame, me: pd.Series, history: pd.Series
         "peers": peer_label,
         "n_peers": n,
         "rank": rank,
-        "rank_text": (f"For a typical {category + ' ' if category else ''}campaign in {country}, you rank "
-                      f"#{rank:,} of {n:,} {peer_label}" + (f": in the top {math.ceil(top_share)}%." if top_share <= 50
-                                                            else ".")),
+        "ties": ties,
+        "rank_last": rank + ties,
+        "confidence": str(confidence(posts, invitations, orders)),
+        "evidence_text": evidence_text(posts, invitations, orders),
+        "rank_text": (f"For a typical {category + ' ' if category else ''}campaign in {country}, you "
+                      + (f"rank #{rank:,} of {n:,} {peer_label}" if not ties else
+                         f"are {rank_text(rank, ties, rank, n)} {peer_label} (the model cannot tell you apart)")
+                      + (f": in the top {math.ceil(100.0 * (rank + ties) / n)}%." if 100.0 * (rank + ties) / n <= 50
+                         else ".")),
         "no_history": no_history,
         "indices": indices,
         "advice": advice,
@@ -243,15 +274,16 @@ def card_document(bundle, group: pd.DataFrame, me: pd.Series, history: pd.Series
     return doc
 
 
-def _index_reading(value: float | None, peers: str, no_history: bool) -> str:
-    """One sentence on an index value, kind to creators without history (their 50 is a default)."""
+def _index_reading(value: float | None, peers: str, no_history: bool, thin: str | None = None) -> str:
+    """One sentence on an index value; a missing index is "not enough data yet", thin evidence says so."""
     if value is None:
         return "Not enough data yet: it fills in as you post and work with brands."
     if no_history:
         return f"{value:.0f} is where every new creator starts: there is no activity of yours to compare yet."
+    caveat = f" ({thin}: it can move a lot with your next ones)" if thin else ""
     if value >= 99.5:
-        return f"You are among the very best of {peers} on this."
-    return f"You do better than {value:.0f}% of {peers} on this."
+        return f"You are among the very best of {peers} on this{caveat}."
+    return f"You do better than {value:.0f}% of {peers} on this{caveat}."
 
 
 def _advice(bundle, group: pd.DataFrame, scores: np.ndarray, rank: int, specs: dict) -> list[dict[str, Any]]:
@@ -271,8 +303,10 @@ def _advice(bundle, group: pd.DataFrame, scores: np.ndarray, rank: int, specs: d
         q = TARGET_QUANTILE if spec.direction > 0 else 1.0 - TARGET_QUANTILE
         target = float(peer_values.quantile(q))
         current = me[name].iloc[0]
-        current = None if pd.isna(current) else float(current)
-        if current is not None and (current - target) * spec.direction >= 0:
+        if pd.isna(current):
+            continue  # no advice built on a value nobody knows yet
+        current = float(current)
+        if (current - target) * spec.direction >= 0:
             continue  # already there
         trial = me.copy()
         trial[name] = target
@@ -283,7 +317,7 @@ def _advice(bundle, group: pd.DataFrame, scores: np.ndarray, rank: int, specs: d
         out.append({
             "feature": name,
             "text": advice_sentence(name, target, spec),
-            "you": value_text(name, current, spec) if current is not None else "no data yet",
+            "you": value_text(name, current, spec),
             "target": value_text(name, target, spec),
             "label": text.label,
             "score_gain": new_score - float(scores[0]),
@@ -306,7 +340,7 @@ _CARD = """{% extends "base.html" %}
 <p class="lead">{{ d.rank_text }}</p>
 {% if d.no_history %}<section class="card welcome"><h2>Welcome! Your card is just starting</h2>
 <p>We have not seen any posts, brand invitations or orders from you before {{ d.as_of_text }} yet, so there is little to
-judge by: your indices sit in the middle (50) or show "not enough data yet", and your rank rests on your profile only.
+judge by: your indices show "not enough data yet" (or where a new creator starts), and your rank rests on your profile only.
 That is normal for a new creator. Everything below fills in as you post and work with brands, and the tips show what
 brands' rankings reward most.</p></section>{% endif %}
 
@@ -326,13 +360,15 @@ the model rewards. Keep it up.</p>{% endif %}
 
 <section class="card">
 <h2>Your indices</h2>
-<p class="note">Each index is a 0-100 percentile: 50 is typical, 80 means you do better than 80% of the creators compared.
-They are computed from what you did before the start of the month ({{ d.month_start_text }}).</p>
+<p class="note">Each index is a 0-100 percentile: 80 means you do better than 80% of the creators compared; the typical
+value (median) of the {{ d.peers }} is shown with each. They are computed from what you did before the start of the month
+({{ d.month_start_text }}); &ndash; is not enough data yet.</p>
 <div class="indices">
 {% for x in d.indices %}<div class="index">
 <div class="head"><b>{{ x.name }}</b><span class="score">{% if x.value is not none %}{{ "%.0f"|format(x.value) }}{% else %}&ndash;{% endif %}</span></div>
 <div class="meter"><span class="fill" style="width:{{ "%.0f"|format(x.value or 0) }}%"></span><span class="mid"></span></div>
 <p>{{ x.reading }}</p>
+<p class="note">Typical for {{ d.peers }}: {% if x.peer_median is not none %}{{ "%.0f"|format(x.peer_median) }}{% else %}not enough data yet{% endif %}.</p>
 <p class="note">Measures {{ x.measures }}. Built from: {{ x.how }}.</p>
 </div>{% endfor %}
 </div>

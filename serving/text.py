@@ -23,7 +23,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-MISSING = "no data yet"
+MISSING = "not enough data yet"  # every missing value and NaN index, in every text
+UNKNOWN = "unknown: not enough data yet"  # a missing model input: explained as unknown, never as evidence
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,16 @@ class FeatureText:
         "creators who ..." phrase with ``{v}`` for a target value.
     fmt : str or None
         Formatting override ("signed_pct" for relative changes).
+    missing : str or None
+        What a missing value means for this feature ("not declared" for a rate card the
+        creator never gave); default :data:`MISSING`.
     """
 
     label: str
     action: str | None = None
     who: str | None = None
     fmt: str | None = None
+    missing: str | None = None
 
 
 FAMILY_TEXT: dict[str, FamilyText] = {
@@ -153,7 +158,7 @@ FEATURE_TEXT: dict[str, FeatureText] = {
     "follower_growth_90d": FeatureText("Follower change over 90 days", "Grow your audience", "grow {v} in 90 days",
                                        fmt="signed_pct"),
     # price
-    "rate_card_usd": FeatureText("Declared price per sponsored post"),
+    "rate_card_usd": FeatureText("Declared price per sponsored post", missing="not declared"),
     "rate_card_to_gmv_per_post": FeatureText("Price against sales per shoppable post",
                                              "Keep your price in line with the sales you bring",
                                              "ask no more than {v} what a post sells"),
@@ -168,9 +173,10 @@ FEATURE_TEXT: dict[str, FeatureText] = {
     # match
     "category_match": FeatureText("Main category is the campaign's category"),
     "country_match": FeatureText("Audience is in the campaign's country"),
-    "budget_to_rate_card": FeatureText("Campaign budget against the declared price"),
+    "budget_to_rate_card": FeatureText("Campaign budget against the declared price",
+                                       missing="unknown: no declared price or no budget"),
     # profile
-    "primary_category": FeatureText("Main category"),
+    "primary_category": FeatureText("Main category", missing="not declared"),
 }
 
 
@@ -200,6 +206,9 @@ INDEX_TEXT: dict[str, IndexText] = {
 # The indices are model features too: name them like the cards do.
 for _name, _text in INDEX_TEXT.items():
     FEATURE_TEXT.setdefault(_name, FeatureText(f"{_text.name} index"))
+    # ... and the evidence count behind each (idx_<name>_evidence), where the feature set has it.
+    FEATURE_TEXT.setdefault(f"{_name}_evidence", FeatureText(f"Evidence behind the {_text.name} index",
+                                                             missing="none yet"))
 
 TRANSFORM_WORDS = {"+": "higher is better", "-": "lower is better", "centre": "best near the middle"}
 
@@ -267,6 +276,8 @@ def format_value(value: Any, unit: str, fmt: str | None = None) -> str:
         return _plural(round(x / 24, 1), "day")
     if unit == "days":
         return _plural(round(x), "day")
+    if unit == "count":
+        return _number(x)
     if unit == "ratio":
         return f"{x:.2g}x" if abs(x) < 10 else f"{x:,.0f}x"
     if unit in ("posts", "views", "followers", "invitations", "orders", "campaigns"):
@@ -306,8 +317,23 @@ def family_title(family: str) -> str:
 def value_text(name: str, value: Any, spec=None) -> str:
     """A feature's value in words."""
     ft = feature_text(name, spec)
+    if is_missing(value):
+        return ft.missing or MISSING
     unit = getattr(spec, "unit", "") if spec is not None else ""
     return format_value(value, unit, ft.fmt)
+
+
+def is_missing(value: Any) -> bool:
+    """True for None, NaN, NaT and pd.NA (a string is a value)."""
+    if isinstance(value, str):
+        return False
+    return _finite(value) is None and not _is_time(value)
+
+
+def _is_time(value: Any) -> bool:
+    import pandas as pd
+
+    return isinstance(value, pd.Timestamp) and not pd.isna(value)
 
 
 def feature_sentence(name: str, value: Any, spec=None, peer: Any = None, peers: str | None = None) -> str:
@@ -327,7 +353,9 @@ def feature_sentence(name: str, value: Any, spec=None, peer: Any = None, peers: 
         Who the peers are ("peers in this campaign", "beauty creators").
     """
     ft = feature_text(name, spec)
-    line = f"{ft.label}: {value_text(name, value, spec)}"
+    # A missing input is unknown, not evidence: say so, whatever it does to the score.
+    shown = (ft.missing or UNKNOWN) if is_missing(value) else value_text(name, value, spec)
+    line = f"{ft.label}: {shown}"
     if peers and peer is not None and not (isinstance(peer, float) and math.isnan(peer)):
         line += f" ({peers}: {value_text(name, peer, spec)})"
     return line

@@ -2,7 +2,9 @@
 
 One small generated market, one quickly trained model (no tuning, few rounds, one thread,
 a temporary sqlite MLflow store) and one scores file serve the whole module. The market
-gets one extra creator who joined just before the campaigns and has no history at all.
+gets one extra creator who joined just before the campaigns and has no history at all, and
+three "twins": identical creators with one identical post each, outside the first campaign's
+category, so that they tie on one score with thin evidence and no post in the category.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ pytestmark = pytest.mark.model
 
 TRAIN_UNTIL = "2026-01-01"
 NEWCOMER = "c-new"
+TWINS = ["c-twin-a", "c-twin-b", "c-twin-c"]
 CHROMIUM = "/usr/bin/chromium"
 
 
@@ -34,7 +37,8 @@ def env(tmp_path_factory):
     from creatorrank.core.io import write_frame
     from creatorrank.data.generate import generate_market, write_market
     from creatorrank.data.validate import load_market
-    from creatorrank.serving.score import load_model, rank_scores, score_shard, stamp
+    from creatorrank.serving.candidates import EligibilityRules
+    from creatorrank.serving.score import load_model, rank_scores, score_shard, stamp, write_run_manifest
     from fast_training import train_fast
 
     root = tmp_path_factory.mktemp("report")
@@ -46,8 +50,22 @@ def env(tmp_path_factory):
         C.CREATOR_ID: [NEWCOMER], C.COUNTRY: [first[C.COUNTRY]], C.PRIMARY_CATEGORY: [first[C.CATEGORY]],
         C.JOINED_AT: [first[C.CREATED_AT] - pd.Timedelta(days=2)], C.RATE_CARD_USD: [150.0],
     })
-    market.tables[C.CREATORS] = pd.concat([market.tables[C.CREATORS], newcomer.astype(market.tables[C.CREATORS].dtypes)],
+    other_category = sorted(set(market.tables[C.POSTS][C.CATEGORY].dropna()) - {first[C.CATEGORY]})[0]
+    twins = pd.DataFrame({
+        C.CREATOR_ID: TWINS, C.COUNTRY: first[C.COUNTRY], C.PRIMARY_CATEGORY: other_category,
+        C.JOINED_AT: first[C.CREATED_AT] - pd.Timedelta(days=200), C.RATE_CARD_USD: np.nan,
+    })
+    creators = market.tables[C.CREATORS]
+    market.tables[C.CREATORS] = pd.concat([creators, newcomer.astype(creators.dtypes), twins.astype(creators.dtypes)],
                                           ignore_index=True)
+    posts = market.tables[C.POSTS]
+    twin_posts = pd.DataFrame({
+        C.POST_ID: [f"p-{t}" for t in TWINS], C.CREATOR_ID: TWINS,
+        C.POSTED_AT: first[C.CREATED_AT] - pd.Timedelta(days=20), C.CATEGORY: other_category, C.IS_SHOPPABLE: False,
+        C.CAMPAIGN_ID: pd.NA, C.FOLLOWERS_AT_POST: 5000, C.VIEWS_7D: 900, C.LIKES_7D: 40, C.COMMENTS_7D: 3,
+        C.SHARES_7D: 1,
+    })
+    market.tables[C.POSTS] = pd.concat([posts, twin_posts.astype(posts.dtypes)], ignore_index=True)
     data = write_market(market, root / "market")
     result, tracking = train_fast(data, root, TRAIN_UNTIL)
     uri = f"models:/{C.REGISTERED_MODEL}/{result.model_version}"
@@ -73,10 +91,20 @@ def env(tmp_path_factory):
         })
         parts.append(score_shard(tables, bundle, decisions))
         as_of[str(brief[C.CAMPAIGN_ID])] = when
-    frame = stamp(rank_scores(parts), bundle, as_of, pd.Timestamp.now(tz="UTC").floor("us"), uri)
+    scored_at = pd.Timestamp.now(tz="UTC").floor("us")
+    frame = stamp(rank_scores(parts), bundle, as_of, scored_at, uri)
     scores = write_frame(frame, root / "scores.parquet")
+    # The manifest `score` would write. The newcomer campaign's set (invitees + the newcomer) is
+    # not what "invited" finds in the data: for that campaign it reads like data changed since scoring.
+    plan = [(brief, as_of[str(brief[C.CAMPAIGN_ID])], np.array(sorted(frame.loc[frame[C.CAMPAIGN_ID] == brief[C.CAMPAIGN_ID],
+                                                                              C.CREATOR_ID].astype(str)), dtype=object))
+            for _, brief in chosen.iterrows()]
+    write_run_manifest(scores, frame, plan, bundle, uri, data, None, EligibilityRules(), "invited", None, None,
+                       "local", scored_at)
     return {"root": root, "data": data, "tracking": tracking, "uri": uri, "version": result.model_version,
-            "scores": scores, "campaigns": [str(c) for c in chosen[C.CAMPAIGN_ID]], "newcomer_campaign": str(first[C.CAMPAIGN_ID])}
+            "scores": scores, "campaigns": [str(c) for c in chosen[C.CAMPAIGN_ID]],
+            "newcomer_campaign": str(first[C.CAMPAIGN_ID]), "other_category": other_category,
+            "first_category": str(first[C.CATEGORY])}
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +115,27 @@ def reports(env):
     out = env["root"] / "reports"
     pages = explain_campaigns(env["scores"], env["data"], out, top=5, tracking_uri=env["tracking"])
     return out, pages
+
+
+def _with_manifest(frame: pd.DataFrame, source: Path, path: Path) -> Path:
+    """Write ``frame`` to ``path`` with the manifest of ``source`` re-stamped for it (as a re-run would)."""
+    from creatorrank.serving.manifest import file_sha256, manifest_path
+
+    frame.to_parquet(path)
+    doc = json.loads(manifest_path(source).read_text())
+    doc.update(scores_file=path.name, scores_sha256=file_sha256(path), rows=len(frame))
+    manifest_path(path).write_text(json.dumps(doc))
+    return path
+
+
+@pytest.fixture(scope="module")
+def eligible_run(env):
+    """A real `score` run (eligible candidates) of the newcomer campaign, where the three twins tie."""
+    from creatorrank.serving.score import score
+
+    out = env["root"] / "eligible.parquet"
+    score(env["data"], env["uri"], out, campaign_ids=[env["newcomer_campaign"]], tracking_uri=env["tracking"])
+    return out
 
 
 def _external_refs(html: str) -> list[str]:
@@ -156,14 +205,22 @@ def test_report_refuses_a_feature_set_mismatch_and_changed_scores(env, tmp_path)
     from creatorrank.serving.report import explain_campaigns
 
     scores = pd.read_parquet(env["scores"])
-    other = scores.assign(**{C.FEATURE_SET_VERSION: "fs0-other"})
-    other.to_parquet(tmp_path / "other.parquet")
+    other = _with_manifest(scores.assign(**{C.FEATURE_SET_VERSION: "fs0-other"}), env["scores"], tmp_path / "other.parquet")
     with pytest.raises(ModelError, match="feature set fs0-other"):
-        explain_campaigns(tmp_path / "other.parquet", env["data"], tmp_path / "out", tracking_uri=env["tracking"])
+        explain_campaigns(other, env["data"], tmp_path / "out", model_uri=env["uri"], tracking_uri=env["tracking"])
     changed = scores.copy()
     changed.loc[0, C.SCORE] += 0.5
-    changed.to_parquet(tmp_path / "changed.parquet")
+    _with_manifest(changed, env["scores"], tmp_path / "changed.parquet")
     with pytest.raises(ModelError, match="does not reproduce"):
+        explain_campaigns(tmp_path / "changed.parquet", env["data"], tmp_path / "out", tracking_uri=env["tracking"])
+    # Without its manifest, or with one of other content, a scores file is refused in one line.
+    scores.to_parquet(tmp_path / "bare.parquet")
+    with pytest.raises(InputError, match="no manifest .*run `creatorrank score` again") as err:
+        explain_campaigns(tmp_path / "bare.parquet", env["data"], tmp_path / "out", tracking_uri=env["tracking"])
+    assert "\n" not in str(err.value)
+    changed.loc[1, C.SCORE] += 0.25
+    changed.to_parquet(tmp_path / "changed.parquet")  # edited after the manifest was written
+    with pytest.raises(InputError, match="changed since"):
         explain_campaigns(tmp_path / "changed.parquet", env["data"], tmp_path / "out", tracking_uri=env["tracking"])
     with pytest.raises(InputError, match="not found"):
         explain_campaigns(tmp_path / "missing.parquet", env["data"], tmp_path / "out", tracking_uri=env["tracking"])
@@ -247,20 +304,172 @@ def test_pages_render_in_a_browser(env, reports, tmp_path):
 
 
 def test_a_top_cut_scores_file_is_compared_with_the_whole_field(env, reports, tmp_path):
+    """The manifest says how many were scored and with which rules: the field is found again, never guessed."""
     from creatorrank.serving.report import explain_campaigns
 
     out, _ = reports
     scores = pd.read_parquet(env["scores"])
-    scores[scores[C.RANK] <= 3].to_parquet(tmp_path / "top3.parquet")  # like `creatorrank score --top 3`
+    kept = [c for c in env["campaigns"] if c != env["newcomer_campaign"]]
+    cut = scores[(scores[C.RANK] <= 3) & scores[C.CAMPAIGN_ID].isin(kept)]  # like `creatorrank score --top 3`
+    _with_manifest(cut, env["scores"], tmp_path / "top3.parquet")
     explain_campaigns(tmp_path / "top3.parquet", env["data"], tmp_path / "cut", top=3, tracking_uri=env["tracking"])
-    for cid in env["campaigns"]:
-        cut = json.loads((tmp_path / "cut" / f"campaign-{cid}.json").read_text())
+    for cid in kept:
+        cut_doc = json.loads((tmp_path / "cut" / f"campaign-{cid}.json").read_text())
         full = json.loads((out / f"campaign-{cid}.json").read_text())
-        if cid == env["newcomer_campaign"]:  # a newcomer nobody invited: the field cannot be rebuilt
-            assert cut["n_candidates"] == 3 and "could not be rebuilt" in cut["reference_note"]
-            continue
-        assert cut["n_candidates"] == full["n_candidates"] > 3 and "rebuilt" in cut["reference_note"]
-        assert abs(cut["campaign_mean_score"] - full["campaign_mean_score"]) < 1e-9
-        for a, b in zip(cut["creators"], full["creators"]):
+        assert cut_doc["n_candidates"] == full["n_candidates"] > 3 and "found again" in cut_doc["reference_note"]
+        assert "could not be rebuilt" not in (tmp_path / "cut" / f"campaign-{cid}.html").read_text()
+        assert abs(cut_doc["campaign_mean_score"] - full["campaign_mean_score"]) < 1e-9
+        for a, b in zip(cut_doc["creators"], full["creators"]):
             assert a["creator_id"] == b["creator_id"] and abs(a["relative_score"] - b["relative_score"]) < 1e-9
     assert oct((tmp_path / "cut" / "index.html").stat().st_mode & 0o777) != oct(0o600)
+    # A field the data no longer gives (here: a set the manifest's rules do not find) is an error, not a note.
+    odd = scores[(scores[C.RANK] <= 3) & (scores[C.CAMPAIGN_ID] == env["newcomer_campaign"])]
+    _with_manifest(odd, env["scores"], tmp_path / "odd.parquet")
+    with pytest.raises(ModelError, match=f"campaign {env['newcomer_campaign']}: the data no longer gives"):
+        explain_campaigns(tmp_path / "odd.parquet", env["data"], tmp_path / "odd", tracking_uri=env["tracking"])
+    assert not (tmp_path / "odd").exists()
+
+
+@pytest.fixture(scope="module")
+def eligible_reports(env, eligible_run):
+    """Every creator of the eligible run explained."""
+    from creatorrank.serving.report import explain_campaigns
+
+    out = env["root"] / "reports-eligible"
+    pages = explain_campaigns(eligible_run, env["data"], out, all_creators=True, tracking_uri=env["tracking"])
+    doc = json.loads(pages[0].with_suffix(".json").read_text())
+    return pages[0].read_text(encoding="utf-8"), doc
+
+
+def test_tied_scores_are_shown_as_ties_with_their_evidence(env, eligible_run, eligible_reports):
+    html, doc = eligible_reports
+    scores = pd.read_parquet(eligible_run)
+    twins = scores[scores[C.CREATOR_ID].isin(TWINS)]
+    assert len(twins) == 3 and twins[C.SCORE].nunique() == 1  # identical creators, one score
+    assert (twins[C.TIES] >= 2).all()
+    first = int(scores.loc[scores[C.SCORE] == twins[C.SCORE].iloc[0], C.RANK].min())
+    ties = int(twins[C.TIES].iloc[0])
+    assert twins[C.RANK].tolist() == list(range(first, first + 3))  # rank stays 1..n, ordered by creator id
+    shown = {c["creator_id"]: c for c in doc["creators"]}
+    for t in TWINS:
+        c = shown[t]
+        assert c["ties"] == ties and (c["rank_first"], c["rank_last"]) == (first, first + ties)
+        assert c["rank_text"] == f"tied with {ties} others at rank {first}-{first + ties}"
+        assert c["confidence"] == "low" and c["thin_evidence"] and c["evidence_text"] == "based on 1 post"
+        assert c["category_posts"] == 0 and c["category_warning"] == f"no post in {env['first_category']} yet"
+    assert f"tied with {ties} others at rank {first}-{first + ties}" in html
+    assert f"no post in {env['first_category']} yet" in html and "thin evidence: based on 1 post" in html
+    assert doc["tie_note"] and "could not be rebuilt" not in html
+    # Everyone of the file is in the report; none is flagged for the category who has posted in it.
+    assert len(doc["creators"]) == doc["n_candidates"] == len(scores)
+    for c in doc["creators"]:
+        assert (c["category_warning"] is not None) == (c["category_posts"] == 0)
+        assert c["confidence"] == scores.set_index(C.CREATOR_ID).loc[c["creator_id"], C.CONFIDENCE]
+
+
+def test_report_words_on_missing_and_small_values(env, eligible_run, eligible_reports):
+    from creatorrank.features.specs import INDEX_NAMES
+
+    html, doc = eligible_reports
+    assert "no data yet" not in html and "50 is typical" not in html
+    scores = pd.read_parquet(eligible_run)
+    for idx in INDEX_NAMES:
+        median = scores[idx].median()
+        got = doc["index_medians"][idx]
+        assert (got is None) if pd.isna(median) else abs(got - median) < 1e-9
+    assert doc["index_median_text"] in html
+    unknown = 0
+    for c in doc["creators"]:
+        for d in c["drivers_up"] + c["drivers_down"]:
+            assert abs(d["contribution"]) >= 0.005  # nothing that prints as +0.00 / -0.00
+            if d["value"] is None:
+                unknown += 1
+                assert "unknown" in d["text"] or "not declared" in d["text"], d["text"]
+            if d["feature"] == "rate_card_usd" and d["value"] is None:
+                assert d["text"].startswith("Declared price per sponsored post: not declared")
+    assert "-0.00" not in re.sub(r"<svg.*?</svg>", "", html, flags=re.S)
+    assert unknown, "the twins' missing rate card is a driver somewhere"
+
+
+def test_scorecard_ties_categories_and_countries(env, tmp_path):
+    from creatorrank.serving.scorecard import scorecard
+
+    path = scorecard(env["data"], TWINS[0], tmp_path / "twin.html", model_uri=env["uri"], tracking_uri=env["tracking"])
+    doc = json.loads(path.with_suffix(".json").read_text())
+    html = path.read_text()
+    assert doc["ties"] >= 2 and f"tied with {doc['ties']} others at rank {doc['rank']}-{doc['rank'] + doc['ties']}" in html
+    assert "#1 of" not in html and "50 is typical" not in html and "no data yet" not in html
+    assert all(a["you"] != "not enough data yet" for a in doc["advice"])  # no advice built on missing values
+    with pytest.raises(CreatorRankError) as err:
+        scorecard(env["data"], TWINS[0], tmp_path / "x.html", category="cosmetics", model_uri=env["uri"],
+                  tracking_uri=env["tracking"])
+    msg = str(err.value)
+    assert "cosmetics" in msg and env["first_category"] in msg and "\n" not in msg
+    assert not (tmp_path / "x.html").exists()
+    upper = scorecard(env["data"], TWINS[0], tmp_path / "up.html", category=env["first_category"].upper(),
+                      model_uri=env["uri"], tracking_uri=env["tracking"])
+    assert json.loads(upper.with_suffix(".json").read_text())["category"] == env["first_category"]
+
+
+def test_explain_output_is_checked_first_and_swapped_in_whole(env, reports, tmp_path, monkeypatch):
+    import creatorrank.serving.report as report_mod
+
+    out, _ = reports
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(CreatorRankError, match="output path is a file"):
+        report_mod.explain_campaigns(env["scores"], env["data"], tmp_path / "file", tracking_uri=env["tracking"])
+    target = tmp_path / "reports"
+    report_mod.explain_campaigns(env["scores"], env["data"], target, top=2, tracking_uri=env["tracking"])
+    before = {p.name: p.read_bytes() for p in target.iterdir()}
+    real = report_mod.render_campaign
+    calls = []
+
+    def dying(doc, env=None):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # killed halfway through the pages
+        return real(doc, env)
+
+    monkeypatch.setattr(report_mod, "render_campaign", dying)
+    with pytest.raises(KeyboardInterrupt):
+        report_mod.explain_campaigns(env["scores"], env["data"], target, top=3, tracking_uri=env["tracking"])
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == before  # the old folder, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "reports"]  # no half-built folder left
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason="no headless Chromium at /usr/bin/chromium")
+def test_ranking_table_fits_at_1280_px(eligible_reports, env, tmp_path):
+    """The widest table (every creator, pills and all) fits its card at a 1280 px window: no sideways scroll."""
+    html, _ = eligible_reports
+    probe = ("<script>window.addEventListener('load',function(){var s=document.querySelector('.scroll');"
+             "var t=s.querySelector('table');document.body.setAttribute('data-fit',"
+             "t.scrollWidth+'/'+s.clientWidth);});</script></body>")
+    page = tmp_path / "probe.html"
+    page.write_text(html.replace("</body>", probe), encoding="utf-8")
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+           "--disable-background-networking", "--disable-component-update", f"--user-data-dir={tmp_path / 'profile'}",
+           "--window-size=1280,900", "--virtual-time-budget=3000", "--dump-dom", page.resolve().as_uri()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    found = re.search(r'data-fit="(\d+)/(\d+)"', proc.stdout)
+    assert found, proc.stderr[-2000:]
+    table, box = map(int, found.groups())
+    assert 0 < table <= box, f"ranking table {table}px wide in a {box}px container"
+
+
+def test_thin_indices_are_marked_in_the_table(eligible_reports):
+    from creatorrank.serving.ranking import thin_evidence_threshold
+
+    html, doc = eligible_reports
+    marked = 0
+    for c in doc["creators"]:
+        for idx, note in c["index_thin"].items():
+            value, evidence = c["indices"][idx], c["index_evidence"][idx]
+            if value is None:
+                assert note is None  # missing is "not enough data yet", not thin
+            elif evidence is not None:
+                assert (note is not None) == (evidence < thin_evidence_threshold(idx))
+            if note:
+                marked += 1
+                assert f'title="thin evidence: {escape(note)}"' in html
+    assert marked, "the twins' one post is thin evidence for their content indices"

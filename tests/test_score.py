@@ -99,11 +99,16 @@ def _brief_rows(env, ids) -> pd.DataFrame:
 def test_output_columns_order_ranks_and_percentiles(scored, env, campaigns):
     from creatorrank.features.specs import FEATURE_SET_VERSION, feature_names
 
+    from creatorrank.features.specs import INDEX_NAMES
+
     result, frame = scored
-    idx = [f for f in feature_names() if f.startswith("idx_")]
+    idx = [f for f in feature_names() if f in INDEX_NAMES]
     assert idx, "the catalogue has index features"
-    assert list(frame.columns) == [C.CAMPAIGN_ID, C.CREATOR_ID, C.SCORE, C.RANK, C.PERCENTILE, *idx,
-                                   C.MODEL_NAME, C.MODEL_VERSION, C.FEATURE_SET_VERSION, C.AS_OF, C.SCORED_AT]
+    evidence = [f"{i}_evidence" for i in idx if f"{i}_evidence" in feature_names()]
+    assert list(frame.columns) == [C.CAMPAIGN_ID, C.CREATOR_ID, C.SCORE, C.RANK, C.TIES, C.PERCENTILE, C.CONFIDENCE,
+                                   *idx, *evidence, C.POSTS_SEEN, C.INVITATIONS_SEEN, C.ORDERS_SEEN,
+                                   C.CATEGORY_POSTS_SEEN, C.MODEL_NAME, C.MODEL_VERSION, C.FEATURE_SET_VERSION,
+                                   C.AS_OF, C.SCORED_AT]
     assert result.rows == len(frame) == result.candidates
     assert sorted(frame[C.CAMPAIGN_ID].unique()) == sorted(campaigns)
     assert frame[[C.CAMPAIGN_ID, C.RANK]].equals(frame[[C.CAMPAIGN_ID, C.RANK]].sort_values([C.CAMPAIGN_ID, C.RANK]))
@@ -155,6 +160,85 @@ def test_top_k_keeps_the_best_and_csv_output(env, campaigns, scored, tmp_path):
     assert top[C.CREATOR_ID].astype(str).tolist() == expect[C.CREATOR_ID].astype(str).tolist()
     np.testing.assert_allclose(top[C.SCORE], expect[C.SCORE], rtol=1e-12)
     np.testing.assert_allclose(top[C.PERCENTILE], expect[C.PERCENTILE])  # percentiles of the full set
+
+
+def test_ties_confidence_and_category_evidence_columns(scored, env, campaigns):
+    """ties counts equal scores over all candidates; confidence and category posts follow the raw tables."""
+    from creatorrank.serving.ranking import confidence
+
+    _, frame = scored
+    tables = env["tables"]
+    posts = tables[C.POSTS]
+    briefs = _brief_rows(env, campaigns)
+    for cid, g in frame.groupby(C.CAMPAIGN_ID):
+        counts = g[C.SCORE].map(g[C.SCORE].value_counts())
+        assert (g[C.TIES].to_numpy() == counts.to_numpy() - 1).all()
+        assert g[C.TIES].dtype.kind == "i"
+        brief = briefs.loc[cid]
+        known = posts[posts[C.POSTED_AT] < brief[C.CREATED_AT]]
+        in_cat = known[known[C.CATEGORY] == brief[C.CATEGORY]].groupby(C.CREATOR_ID, observed=True).size()
+        expect = in_cat.reindex(g[C.CREATOR_ID].astype(str).to_numpy()).fillna(0).to_numpy()
+        np.testing.assert_array_equal(g[C.CATEGORY_POSTS_SEEN].to_numpy(), expect)
+        n_posts = known.groupby(C.CREATOR_ID, observed=True).size()
+        np.testing.assert_array_equal(g[C.POSTS_SEEN].to_numpy(),
+                                      n_posts.reindex(g[C.CREATOR_ID].astype(str).to_numpy()).fillna(0).to_numpy())
+    assert (frame[C.CATEGORY_POSTS_SEEN] == 0).any() and (frame[C.CATEGORY_POSTS_SEEN] > 0).any()
+    np.testing.assert_array_equal(frame[C.CONFIDENCE].to_numpy(dtype=object),
+                                  confidence(frame[C.POSTS_SEEN], frame[C.INVITATIONS_SEEN], frame[C.ORDERS_SEEN]))
+    assert frame[C.CONFIDENCE].nunique() >= 2
+
+
+def test_manifest_records_the_run(scored, env, campaigns):
+    import json
+
+    from creatorrank.features.specs import FEATURE_SET_VERSION
+    from creatorrank.serving.manifest import file_sha256, ids_sha256, manifest_path
+
+    result, frame = scored
+    doc = json.loads(manifest_path(result.path).read_text())
+    assert {"manifest_version", "kind", "scores_file", "scores_sha256", "rows", "model", "engine", "scored_at",
+            "candidates", "eligibility", "as_of", "top", "confidence_rules", "campaigns", "inputs"} <= set(doc)
+    assert doc["scores_sha256"] == file_sha256(result.path) and doc["rows"] == len(frame)
+    assert doc["model"] == {"uri": ALIAS_URI, "name": C.REGISTERED_MODEL, "version": env["version"],
+                            "resolved_uri": f"models:/{C.REGISTERED_MODEL}/{env['version']}",
+                            "feature_set_version": str(FEATURE_SET_VERSION)}
+    assert doc["eligibility"] == {"active_days": 90, "same_country": True, "same_category": False, "min_posts": 1}
+    assert doc["candidates"] == "eligible" and doc["top"] is None
+    by_id = {c[C.CAMPAIGN_ID]: c for c in doc["campaigns"]}
+    assert sorted(by_id) == sorted(campaigns)
+    briefs = _brief_rows(env, campaigns)
+    for cid, g in frame.groupby(C.CAMPAIGN_ID):
+        entry = by_id[cid]
+        assert entry["candidates"] == entry["rows"] == len(g)
+        assert entry["candidates_sha256"] == ids_sha256(g[C.CREATOR_ID])
+        assert pd.Timestamp(entry[C.AS_OF]) == briefs.loc[cid, C.CREATED_AT]
+        assert entry[C.COUNTRY] == briefs.loc[cid, C.COUNTRY]
+    tables = doc["inputs"]["tables"]
+    assert set(tables) == set(C.TABLES) and all(f["sha256"] and f["size"] > 0 for fs in tables.values() for f in fs)
+
+
+def test_min_posts_and_case_insensitive_country(env, campaigns, scored, tmp_path):
+    """min_posts keeps thin-evidence creators out; a brief's "vn" finds the data's "VN" creators."""
+    _, full = scored
+    cid = campaigns[0]
+    base = _brief_rows(env, [cid]).reset_index()
+    lower = base.assign(**{C.CAMPAIGN_ID: "brief-lower", C.COUNTRY: base[C.COUNTRY].str.lower()})
+    assert (lower[C.COUNTRY] != base[C.COUNTRY]).all()
+    out = tmp_path / "lower.parquet"
+    _score(env, out, briefs=_write_briefs(tmp_path / "lower.csv", lower))
+    got = pd.read_parquet(out)
+    mine = full[full[C.CAMPAIGN_ID] == cid]
+    assert set(got[C.CREATOR_ID]) == set(mine[C.CREATOR_ID])
+    np.testing.assert_array_equal(np.sort(got[C.SCORE].to_numpy()), np.sort(mine[C.SCORE].to_numpy()))
+
+    threshold = int(mine[C.POSTS_SEEN].median()) + 1
+    out = tmp_path / "min.parquet"
+    _score(env, out, campaign_ids=[cid], min_posts=threshold)
+    kept = pd.read_parquet(out)
+    assert set(kept[C.CREATOR_ID]) == set(mine.loc[mine[C.POSTS_SEEN] >= threshold, C.CREATOR_ID])
+    assert 0 < len(kept) < len(mine)
+    with pytest.raises(CreatorRankError, match="min_posts"):
+        _score(env, tmp_path / "x.parquet", campaign_ids=[cid], min_posts=-1)
 
 
 # ---------------------------------------------------------------------------- candidates
@@ -361,7 +445,8 @@ def test_rerun_gives_same_scores_and_replaces_the_file(env, campaigns, scored, t
     assert os.stat(out).st_ino != inode  # a new file renamed over the old one
     _same_scores(first, second)
     _same_scores(first, scored[1])
-    assert [p.name for p in tmp_path.iterdir()] == ["scores.parquet"]  # no temporary files left
+    # No temporary files left: the scores and their manifest only.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.parquet", "scores.parquet.manifest.json"]
 
 
 def test_failure_midway_leaves_the_previous_file(env, campaigns, tmp_path, monkeypatch):
@@ -392,7 +477,10 @@ def test_failure_midway_leaves_the_previous_file(env, campaigns, tmp_path, monke
     with pytest.raises(OSError):
         _score(env, out, campaign_ids=campaigns)
     assert out.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["scores.parquet"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.parquet", "scores.parquet.manifest.json"]
+    from creatorrank.serving.manifest import read_manifest
+
+    assert read_manifest(out)["rows"] == len(pd.read_parquet(out))  # the manifest still describes the file
 
 
 def test_bad_arguments_fail_before_loading(env, campaigns, tmp_path):
