@@ -7,15 +7,21 @@ Logging is configured here, in the entry point, and nowhere else.
 
 from __future__ import annotations
 
+import datetime
 import logging
+import math
 import os
 import sys
+import tempfile
+import traceback
 from pathlib import Path
 from typing import List, Optional
 
 import typer
+from typer import TyperException
 
-from .core.errors import CreatorRankError
+from .core import constants as C
+from .core.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, CreatorRankError
 
 app = typer.Typer(
     name="creatorrank",
@@ -27,37 +33,157 @@ app = typer.Typer(
 )
 
 DataOpt = typer.Option(..., "--data", help="Folder of raw tables (see docs/DATA_CONTRACT.md).")
+_STATE = {"debug": False}
+
+
+def _finite(value: Optional[float]) -> Optional[float]:
+    """Option callback: refuse nan and inf, which click's FLOAT type accepts."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, got {value}")
+    return value
+
+
+@app.callback()
+def _options(
+    debug: bool = typer.Option(
+        False, "--debug", help="On an internal error print the full traceback too (or set CREATORRANK_DEBUG=1)."
+    ),
+) -> None:
+    _STATE["debug"] = debug
 
 
 def _say(message: str) -> None:
     typer.echo(message)
 
 
+def _debug() -> bool:
+    return _STATE["debug"] or os.environ.get("CREATORRANK_DEBUG", "") not in ("", "0")
+
+
+def _one_line(text: str) -> str:
+    """The contract is one line on stderr: join a multi-line message."""
+    return "; ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def _log_dirs() -> list[Path]:
+    """Where a crash log may go, best first: the XDG state folder, then the temp folder."""
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return [Path(state) / "creatorrank" / "logs", Path(tempfile.gettempdir()) / "creatorrank-logs"]
+
+
+def _write_crash_log(exc: BaseException) -> Optional[Path]:
+    """Write the traceback of an internal error to a log file; return its path (None if no folder
+    could be written)."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    text = (
+        f"creatorrank internal error at {stamp}\n"
+        f"command: {' '.join(sys.argv)}\n"
+        f"python {sys.version.split()[0]}, pid {os.getpid()}, cwd {os.getcwd()}\n\n"
+        + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    )
+    for folder in _log_dirs():
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"internal-error-{stamp}-{os.getpid()}.log"
+            path.write_text(text, encoding="utf-8")
+            return path
+        except OSError:
+            continue
+    return None
+
+
+def _fail(message: str, code: int, exc: Optional[BaseException] = None) -> typer.Exit:
+    """Print ``message`` (after the traceback under --debug); return the Exit to raise."""
+    if exc is not None and _debug():
+        typer.echo("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip(), err=True)
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line naming the path a file-system error is about (name too long, disk full, no
+    permission, read-only folder...)."""
+    reason = exc.strerror or _one_line(str(exc)) or type(exc).__name__
+    if exc.filename is not None:
+        return f"error: {os.fsdecode(exc.filename)}: {reason}"
+    return f"error: {reason}"
+
+
 def _run(fn, *args, **kwargs):
-    """Run a command body; turn user errors into one line and a non-zero exit."""
+    """Run a command body under the exit-code contract of core/errors.py.
+
+    User errors (:class:`CreatorRankError`) and file-system errors exit 2 (3 when a quality
+    gate refused) with one line; anything else is a bug: one line naming a log file that holds
+    the traceback, exit 70. ``--debug`` (or ``CREATORRANK_DEBUG=1``) prints the traceback too.
+    """
     try:
         return fn(*args, **kwargs)
+    except (typer.Exit, typer.Abort, TyperException):
+        raise  # typer.Exit(1) of validate, usage errors: typer owns these
     except CreatorRankError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        raise typer.Exit(130) from None
+        raise _fail(f"error: {_one_line(exc)}", exc.exit_code, exc) from None
+    except KeyboardInterrupt as exc:
+        raise _fail("interrupted", EXIT_INTERRUPTED, exc) from None
+    except OSError as exc:
+        raise _fail(_os_error_line(exc), EXIT_INPUT, exc) from None
+    except Exception as exc:  # noqa: BLE001 -- the contract: no traceback, ever
+        raise _internal(exc) from None
+
+
+def _internal(exc: Exception) -> typer.Exit:
+    """A bug: the traceback goes to a log file, the user gets one line naming it (exit 70)."""
+    log = _write_crash_log(exc)
+    first = _one_line(str(exc).split("\n", 1)[0]) if str(exc) else ""
+    where = f"traceback in {log}" if log else "no log folder was writable; rerun with --debug"
+    return _fail(f"internal error: {type(exc).__name__}: {first} ({where})", EXIT_INTERNAL, exc)
+
+
+def _ts(text: Optional[str], option: str):
+    """Parse a time option before any work, so a typo costs nothing (None stays None)."""
+    if text is None:
+        return None
+    from .core.timeutil import parse_ts
+
+    return parse_ts(text, option)
+
+
+def _data(folder: Path) -> Path:
+    """Check a data folder holds the contract tables before any work (train would set up its
+    MLflow store first, score load a model)."""
+    from .data.load import check_headers
+
+    check_headers(folder)  # every missing table and column at once; headers and footers only
+    return folder
+
+
+def _out(target: Path, suffixes: Optional[tuple] = None, folder: bool = False, frame: bool = False) -> Path:
+    """Check an output path before any work (core.io.check_output); ``frame``: a table file
+    (.parquet or .csv, what core.io.write_frame writes)."""
+    from .core.io import FRAME_SUFFIXES, check_output
+
+    return check_output(target, suffixes=FRAME_SUFFIXES if frame else suffixes, folder=folder)
 
 
 @app.command()
 def generate(
     out: Path = typer.Option(..., "--out", help="Folder to write the market into."),
-    creators: int = typer.Option(10_000, "--creators", help="Number of creators."),
-    campaigns: int = typer.Option(2_500, "--campaigns", help="Number of campaigns."),
-    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same market)."),
+    creators: int = typer.Option(10_000, "--creators", min=1, help="Number of creators."),
+    campaigns: int = typer.Option(2_500, "--campaigns", min=1, help="Number of campaigns."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Random seed (same seed, same market)."),
     fmt: str = typer.Option("parquet", "--format", help="parquet or csv."),
 ) -> None:
-    """Generate a synthetic market (contract tables plus the latent truth in OUT/truth/)."""
+    """Generate a synthetic market (contract tables plus the latent truth in OUT/truth/).
+
+    The folder is written whole or not at all: built beside OUT, then swapped in.
+    """
 
     def body():
-        from .data.generate import generate_market, write_market
+        if fmt not in ("parquet", "csv"):
+            raise CreatorRankError(f"--format must be parquet or csv, got '{fmt}'")
+        _out(out, folder=True)
+        from .data.generate import check_market_target, generate_market, write_market
 
+        check_market_target(out)
         market = generate_market(creators, campaigns, seed)
         path = write_market(market, out, fmt=fmt)
         sizes = ", ".join(f"{len(f):,} {name}" for name, f in market.tables.items())
@@ -75,10 +201,14 @@ def validate(
     """Check a data folder against the contract. Exit 0 clean, 1 rows rejected, 2 unusable input."""
 
     def body():
+        when = _ts(now, "--now")
+        if rejects is not None:
+            _out(rejects, frame=True)
+        _data(data)
         from .core.io import write_frame
         from .data.validate import load_market
 
-        _, report = load_market(data, now=now)
+        _, report = load_market(data, now=when)
         _say(report.summary())
         if rejects is not None:
             write_frame(report.rejects, rejects)
@@ -102,13 +232,20 @@ def features(
     """Write a point-in-time snapshot of every creator's features as of a time."""
 
     def body():
+        when = _ts(as_of, "--as-of")
+        _out(out, frame=True)
+        _data(data)
         from .core.io import write_frame
-        from .core.timeutil import parse_ts
         from .data.validate import load_clean_tables
         from .features.engine import snapshot
 
+        from .serving.briefs import canonical_code, known_codes
+
         tables = load_clean_tables(data)
-        frame = snapshot(tables, parse_ts(as_of, "--as-of"), category=category, country=country)
+        # ISO codes and categories match case-insensitively, as in briefs ("vn" finds VN)
+        country_code = canonical_code(country, known_codes(tables, C.COUNTRY))
+        category_name = canonical_code(category, known_codes(tables, C.CATEGORY))
+        frame = snapshot(tables, when, category=category_name, country=country_code)
         write_frame(frame, out)
         _say(f"{len(frame):,} creators as of {as_of} written to {out} "
              f"(feature set {frame.attrs.get('feature_set_version')})")
@@ -121,17 +258,19 @@ def train(
     data: Path = DataOpt,
     config: Optional[Path] = typer.Option(None, "--config", help="Training config (YAML); defaults built in."),
     train_until: Optional[str] = typer.Option(None, "--train-until", help="Training cutoff (ISO-8601); default now."),
-    trials: Optional[int] = typer.Option(None, "--trials", help="Optuna trials (0: fit configured parameters)."),
+    trials: Optional[int] = typer.Option(None, "--trials", min=0, help="Optuna trials (0: fit configured parameters)."),
 ) -> None:
     """Train a lambdarank model on completed campaigns, track it in MLflow, register it as challenger."""
 
     def body():
+        until = _ts(train_until, "--train-until")
+        _data(data)
         from .training.commands import format_metrics, train as train_fn
 
-        result = train_fn(data, config_path=config, train_until=train_until, trials=trials)
+        result = train_fn(data, config_path=config, train_until=until, trials=trials)
         _say(f"run id:        {result.run_id}")
         _say(f"model version: {result.model_uri} (version {result.model_version})")
-        _say(format_metrics(result.metrics))
+        _say(format_metrics(result))
 
     _run(body)
 
@@ -145,9 +284,11 @@ def evaluate(
     """Backtest a model version on completed campaigns."""
 
     def body():
+        start = _ts(since, "--since")
+        _data(data)
         from .training.commands import evaluate as evaluate_fn, format_metrics
 
-        _say(format_metrics(evaluate_fn(data, model, since=since)))
+        _say(format_metrics(evaluate_fn(data, model, since=start)))
 
     _run(body)
 
@@ -155,11 +296,13 @@ def evaluate(
 @app.command()
 def promote(
     data: Path = DataOpt,
-    margin: Optional[float] = typer.Option(None, "--margin", help="Required NDCG@10 gain over the champion."),
+    margin: Optional[float] = typer.Option(None, "--margin", callback=_finite,
+                                           help="Required NDCG@10 gain over the champion."),
 ) -> None:
     """Compare challenger and champion on the latest campaigns; move 'champion' if the challenger wins."""
 
     def body():
+        _data(data)
         from .training.commands import promote as promote_fn
 
         decision = promote_fn(data, margin=margin)
@@ -177,10 +320,12 @@ def score(
     briefs: Optional[Path] = typer.Option(None, "--briefs", help="File of campaign briefs (contract campaign columns)."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Feature time (default: each brief's created_at)."),
     candidates: str = typer.Option("eligible", "--candidates", help="eligible (all matching creators) or invited."),
-    top: Optional[int] = typer.Option(None, "--top", help="Keep the best K per campaign."),
-    active_days: int = typer.Option(90, "--active-days", help="Eligible creators posted within this many days."),
+    top: Optional[int] = typer.Option(None, "--top", min=1, help="Keep the best K per campaign."),
+    active_days: int = typer.Option(90, "--active-days", min=1, help="Eligible creators posted within this many days."),
     any_country: bool = typer.Option(False, "--any-country", help="Do not require the brief's country."),
     same_category: bool = typer.Option(False, "--same-category", help="Only creators whose primary category is the brief's."),
+    min_posts: int = typer.Option(1, "--min-posts", min=0,
+                                  help="Minimum evidence: eligible creators have at least this many posts before the as-of."),
     engine: str = typer.Option("local", "--engine", help="local or dask."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (default: a local cluster)."),
 ) -> None:
@@ -191,10 +336,13 @@ def score(
 
         if bool(campaign) == (briefs is not None):
             raise CreatorRankError("give either --campaign ID ... or --briefs FILE")
+        when = _ts(as_of, "--as-of")
+        _out(out, frame=True)
+        _data(data)
         result = score_fn(
-            data, model, out, campaign_ids=campaign or None, briefs=briefs, as_of=as_of, candidates=candidates,
+            data, model, out, campaign_ids=campaign or None, briefs=briefs, as_of=when, candidates=candidates,
             top=top, engine=engine, scheduler=scheduler, active_days=active_days, same_country=not any_country,
-            same_category=same_category,
+            same_category=same_category, min_posts=min_posts,
         )
         _say(str(result))
 
@@ -203,21 +351,22 @@ def score(
 
 @app.command()
 def explain(
-    scores: Path = typer.Option(..., "--scores", help="Scores file written by `creatorrank score`."),
+    scores: Path = typer.Option(..., "--scores", help="Scores file written by `creatorrank score` "
+                                "(its manifest SCORES.manifest.json beside it records the briefs and the model)."),
     data: Path = DataOpt,
     out: Path = typer.Option(..., "--out", help="Folder for the HTML and JSON reports."),
     model: Optional[str] = typer.Option(None, "--model", help="Model URI (default: the version stamped in the scores)."),
-    top: int = typer.Option(10, "--top", help="Creators explained per campaign."),
+    top: int = typer.Option(10, "--top", min=1, help="Creators explained per campaign."),
     all_creators: bool = typer.Option(False, "--all", help="Explain every scored creator (slower)."),
-    briefs: Optional[Path] = typer.Option(None, "--briefs", help="Briefs file, for campaigns not in the data."),
 ) -> None:
     """Write one self-contained HTML report (and JSON) per campaign explaining its ranking."""
 
     def body():
+        _out(out, folder=True)
+        _data(data)
         from .serving.report import explain_campaigns
 
-        pages = explain_campaigns(scores, data, out, model_uri=model, top=top, all_creators=all_creators,
-                                  briefs=briefs)
+        pages = explain_campaigns(scores, data, out, model_uri=model, top=top, all_creators=all_creators)
         _say(f"{len(pages)} reports written to {out}")
 
     _run(body)
@@ -227,7 +376,7 @@ def explain(
 def scorecard(
     data: Path = DataOpt,
     creator: str = typer.Option(..., "--creator", help="Creator id."),
-    out: Path = typer.Option(..., "--out", help="Output HTML file."),
+    out: Path = typer.Option(..., "--out", help="Output HTML file (.html; a .json twin is written beside it)."),
     category: Optional[str] = typer.Option(None, "--category", help="Category to judge influence in."),
     model: str = typer.Option("models:/creator-ranker@champion", "--model", help="Model URI."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Card as of this time (default: latest data)."),
@@ -235,9 +384,12 @@ def scorecard(
     """Write a creator's own score card: indices, what they measure, what would move the rank."""
 
     def body():
+        when = _ts(as_of, "--as-of")
+        _out(out, (".html",))
+        _data(data)
         from .serving.scorecard import scorecard as scorecard_fn
 
-        path = scorecard_fn(data, creator, out, category=category, model_uri=model, as_of=as_of)
+        path = scorecard_fn(data, creator, out, category=category, model_uri=model, as_of=when)
         _say(f"score card written to {path}")
 
     _run(body)
@@ -246,22 +398,24 @@ def scorecard(
 @app.command()
 def demo(
     out: Path = typer.Option(Path("demo"), "--out", help="Folder for everything the demo writes."),
-    creators: int = typer.Option(4_000, "--creators", help="Creators in the generated market."),
-    campaigns: int = typer.Option(1_000, "--campaigns", help="Campaigns in the generated market."),
-    seed: int = typer.Option(7, "--seed", help="Random seed."),
-    trials: int = typer.Option(5, "--trials", help="Optuna trials."),
+    creators: int = typer.Option(4_000, "--creators", min=1, help="Creators in the generated market."),
+    campaigns: int = typer.Option(1_000, "--campaigns", min=1, help="Campaigns in the generated market."),
+    seed: int = typer.Option(7, "--seed", min=0, help="Random seed."),
+    trials: int = typer.Option(5, "--trials", min=0, help="Optuna trials."),
 ) -> None:
     """Run the whole pipeline on a generated market and print where each output went."""
 
     def body():
+        _out(out, folder=True)
         from .pipeline import run_demo
         from .training.commands import format_metrics
 
         result = run_demo(out, creators=creators, campaigns=campaigns, seed=seed, trials=trials)
         _say("")
         _say("test campaigns, model against baselines:")
-        _say(format_metrics(result.train_metrics))
+        _say(format_metrics(result.trained))
         _say(str(result.promotion))
+        _say(f"scored with:         {result.model_uri}")
         _say("")
         for what, path in result.outputs.items():
             _say(f"{what:<20} {path}")
@@ -271,15 +425,52 @@ def demo(
     _run(body)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Log to whatever ``sys.stderr`` is at the time of the record (tests swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def _configure_logging() -> None:
+    root = logging.getLogger()
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+        root.addHandler(handler)
+    level = os.environ.get("CREATORRANK_LOG_LEVEL", "INFO").upper()
+    root.setLevel(level if level in logging.getLevelNamesMapping() else logging.INFO)
+
+
 def main(argv: Optional[List[str]] = None) -> None:
-    """Console-script entry point."""
-    logging.basicConfig(
-        level=os.environ.get("CREATORRANK_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
-    app(args=argv, prog_name="creatorrank")
+    """Console-script entry point; always ends in ``SystemExit`` with a documented code."""
+    _configure_logging()
+    _STATE["debug"] = False
+    try:
+        code = app(args=argv, prog_name="creatorrank", standalone_mode=False)
+    except typer.Abort:  # Ctrl-C while the options were parsed
+        typer.echo("interrupted", err=True)
+        code = EXIT_INTERRUPTED
+    except TyperException as exc:  # usage errors: the usage line and the reason, exit 2
+        show = getattr(exc, "show", None)
+        show() if show else typer.echo(f"Error: {_one_line(exc.format_message())}", err=True)
+        code = EXIT_INPUT
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        code = EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 -- outside a command body (an option callback, typer itself)
+        code = _internal(exc).exit_code
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,8 +27,9 @@ class DemoResult:
     """Where the demo wrote each output."""
 
     outputs: dict[str, Path] = field(default_factory=dict)
-    train_metrics: object = None
-    promotion: object = None
+    trained: object = None  # the TrainResult (metrics, quality gate, version)
+    promotion: object = None  # the PromotionDecision, or the RefusedError when the gate refused
+    model_uri: str = ""  # the version that scored the briefs
     seconds: float = 0.0
 
 
@@ -85,6 +86,7 @@ def run_demo(
     import pandas as pd
 
     from .core import constants as C
+    from .core.errors import RefusedError
     from .core.io import write_frame
     from .data.generate import generate_market, write_market
     from .data.validate import load_market
@@ -120,23 +122,27 @@ def run_demo(
     say("feature snapshot", write_frame(snap, out / "features_snapshot.parquet"))
 
     log.info("4/7 training (%d Optuna trials), tracked in %s", trials, tracking_uri)
-    trained = train(market_dir, trials=trials, tracking_uri=tracking_uri)
-    result.train_metrics = trained.metrics
+    result.trained = train(market_dir, trials=trials, tracking_uri=tracking_uri)
     say("MLflow store", out / "mlflow.db")
 
     log.info("5/7 promotion")
-    result.promotion = promote(market_dir, tracking_uri=tracking_uri)
+    try:
+        result.promotion = promote(market_dir, tracking_uri=tracking_uri)
+        model_uri = f"models:/{C.REGISTERED_MODEL}@{C.CHAMPION}"
+    except RefusedError as refused:  # the gate is part of the demo: show it, score with the challenger
+        result.promotion = refused
+        model_uri = result.trained.model_uri
     log.info("%s", result.promotion)
+    result.model_uri = model_uri
 
     log.info("6/7 scoring every eligible creator for %d new briefs", len(DEMO_BRIEFS))
-    model_uri = f"models:/{C.REGISTERED_MODEL}@{C.CHAMPION}"
     scores_path = out / "scores.parquet"
     score(market_dir, model_uri, scores_path, briefs=briefs, tracking_uri=tracking_uri)
     say("scores", scores_path)
 
     log.info("7/7 explaining the top %d per brief and writing a creator's score card", top)
     explain_campaigns(scores_path, market_dir, out / "reports", model_uri=model_uri, top=top,
-                      tracking_uri=tracking_uri, briefs=briefs)
+                      tracking_uri=tracking_uri)
     say("campaign reports", out / "reports" / "index.html")
     scores = pd.read_parquet(scores_path)
     best = scores.sort_values([C.CAMPAIGN_ID, C.RANK]).iloc[0]

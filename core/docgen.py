@@ -52,8 +52,13 @@ def cli_md() -> str:
         "# Command-line reference",
         "",
         "Generated from the CLI by `python -m creatorrank.core.docgen`; do not edit.",
-        "`creatorrank COMMAND --help` prints the same. Exit codes: 0 success, 1 rows rejected",
-        "by validation, 2 unusable input or configuration (one line on stderr, no traceback).",
+        "`creatorrank COMMAND --help` prints the same.",
+        "",
+        "Exit codes (every command; see [RELIABILITY.md](RELIABILITY.md)): 0 success; 1 `validate` only,",
+        "rows rejected; 2 bad input, usage or configuration (one line on stderr naming the file, row,",
+        "column or option; nothing written); 3 refused by a quality gate (`promote`); 70 internal error",
+        "(one line with the path of a log holding the traceback); 130 interrupted. Never a traceback,",
+        "unless `creatorrank --debug COMMAND ...` (or `CREATORRANK_DEBUG=1`) asks for it.",
         "",
     ]
     for name, cmd in group.commands.items():  # declaration order
@@ -69,7 +74,7 @@ def cli_md() -> str:
                 continue
             default = "required" if p.required else ("" if p.default is None else f"`{p.default}`")
             opts = ", ".join(f"`{o}`" for o in p.opts)
-            lines.append(f"| {opts} | {_type_name(p)} | {default} | {p.help or ''} |")
+            lines.append(f"| {opts} | {_type_name(p)}{_range(p)} | {default} | {p.help or ''} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -83,6 +88,14 @@ def _type_name(param) -> str:
     return {"Path": "path", "str": "text", "int": "integer", "float": "number", "bool": "flag"}.get(
         getattr(annotation, "__name__", str(annotation)), str(annotation)
     )
+
+
+def _range(param) -> str:
+    """The bounds the CLI enforces on a number (values outside are a usage error, exit 2)."""
+    low, high = getattr(param, "min", None), getattr(param, "max", None)
+    if low is not None and high is not None:
+        return f" {low}..{high}"
+    return f" >= {low}" if low is not None else (f" <= {high}" if high is not None else "")
 
 
 def _is_option(param) -> bool:

@@ -71,11 +71,11 @@ def check_output(target: str | os.PathLike, suffixes: tuple[str, ...] | None = N
     target = Path(target)
     if suffixes is not None and target.suffix.lower() not in suffixes:
         raise CreatorRankError(f"{target}: output must end in {' or '.join(suffixes)}")
-    if target.exists() and target.is_dir() != folder:
-        kind = "a folder" if target.is_dir() else "a file"
-        raise CreatorRankError(f"{target}: output path is {kind}")
     parent = target.parent if str(target.parent) else Path(".")
     try:
+        if target.exists() and target.is_dir() != folder:
+            kind = "a folder" if target.is_dir() else "a file"
+            raise CreatorRankError(f"{target}: output path is {kind}")
         parent.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=parent)
         os.close(fd)

@@ -80,7 +80,7 @@ import pyarrow.compute as pc
 
 from ..core import constants as C
 from ..core.errors import CreatorRankError
-from ..core.io import write_frame, write_text
+from ..core.io import atomic_dir, write_frame, write_text
 from .contract import CONTRACT
 
 GENERATOR_VERSION = "1"
@@ -762,15 +762,56 @@ def generate_market(
     return Market(tables=tables, truth=truth, traits=cr.traits_frame(creator_ids, start_us), params=params)
 
 
+TRUTH_DIR = "truth"
+
+
+def _market_entry(name: str) -> bool:
+    """Whether a folder entry is part of a generated market (a stale temporary file of an
+    interrupted older writer counts too)."""
+    own = {f"{table}.{fmt}" for table in C.TABLES for fmt in ("parquet", "csv")} | {TRUTH_DIR}
+    return name in own or any(name.startswith(f".{entry}.") for entry in own)
+
+
+def check_market_target(out_dir: str | Path) -> Path:
+    """Refuse a target that :func:`write_market` must not replace; return it as a Path.
+
+    The market folder is replaced whole, so an existing target may hold only a generated
+    market: anything else (``--out .``, a folder of other files) is refused, never deleted.
+
+    Raises
+    ------
+    CreatorRankError
+        One line naming the folder and what it holds.
+    """
+    out = Path(out_dir)
+    if not out.exists():
+        return out
+    if not out.is_dir():
+        _fail(f"{out}: exists and is not a folder")
+    resolved, cwd = out.resolve(), Path.cwd().resolve()
+    if resolved == cwd or resolved in cwd.parents:
+        _fail(f"{out}: is the current folder or holds it; the market folder is replaced whole, choose a new one")
+    foreign = sorted(p.name for p in out.iterdir() if not _market_entry(p.name))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        _fail(f"{out}: holds files that are not a generated market ({shown}); the market folder is replaced "
+              "whole, choose an empty or new folder")
+    return out
+
+
 def write_market(market: Market, out_dir: str | Path, fmt: str = "parquet") -> Path:
-    """Write a market's tables and truth into a folder, each file atomically.
+    """Write a market's tables and truth into a folder, whole or not at all.
+
+    The folder is built beside ``out_dir`` and swapped in complete (:func:`core.io.atomic_dir`):
+    a killed writer leaves the previous market (or nothing), never some of the tables.
 
     Parameters
     ----------
     market : Market
         The output of :func:`generate_market`.
     out_dir : str or Path
-        Target folder, created if needed.
+        Target folder, created if needed; an existing one is replaced whole and may hold only
+        a generated market (see :func:`check_market_target`).
     fmt : {"parquet", "csv"}
         Format of the contract tables (CSV timestamps are ISO-8601 UTC). The truth
         is always Parquet.
@@ -784,14 +825,16 @@ def write_market(market: Market, out_dir: str | Path, fmt: str = "parquet") -> P
     Raises
     ------
     CreatorRankError
-        When ``fmt`` is neither ``parquet`` nor ``csv``.
+        When ``fmt`` is neither ``parquet`` nor ``csv``, or ``out_dir`` holds other files.
     """
     if fmt not in ("parquet", "csv"):
         _fail(f"fmt must be 'parquet' or 'csv', got {fmt!r}")
-    out = Path(out_dir)
-    for name in C.TABLES:
-        write_frame(market.tables[name], out / f"{name}.{fmt}")
-    write_frame(market.truth, out / "truth" / "invitation_truth.parquet")
-    write_frame(market.traits, out / "truth" / "creator_traits.parquet")
-    write_text(out / "truth" / "params.json", json.dumps(market.params, indent=2, sort_keys=True) + "\n")
+    out = check_market_target(out_dir)
+    with atomic_dir(out) as tmp:
+        for name in C.TABLES:
+            write_frame(market.tables[name], tmp / f"{name}.{fmt}")
+        truth = tmp / TRUTH_DIR
+        write_frame(market.truth, truth / "invitation_truth.parquet")
+        write_frame(market.traits, truth / "creator_traits.parquet")
+        write_text(truth / "params.json", json.dumps(market.params, indent=2, sort_keys=True) + "\n")
     return out

@@ -273,6 +273,61 @@ def test_write_market_round_trip(small: Market, tmp_path, fmt: str) -> None:
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
 
 
+def _files(folder) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_write_market_replaces_a_market_whole(small: Market, tmp_path) -> None:
+    other = generate_market(40, 8, 9)
+    out = write_market(other, tmp_path / "raw", fmt="csv")
+    write_market(small, out)  # parquet over csv: the csv tables must not linger
+    assert {p.name for p in out.iterdir()} == {f"{name}.parquet" for name in C.TABLES} | {"truth"}
+    assert json.loads((out / "truth" / "params.json").read_text())["seed"] == 5
+    assert [p.name for p in tmp_path.iterdir()] == ["raw"]  # no temporary folder beside it
+    # Same market, same bytes: the write is deterministic.
+    again = write_market(small, tmp_path / "again")
+    assert _files(again) == _files(out)
+
+
+def test_write_market_failing_midway_keeps_the_old_market(small: Market, tmp_path, monkeypatch) -> None:
+    import creatorrank.data.generate as generate
+
+    out = write_market(generate_market(40, 8, 9), tmp_path / "raw")
+    before = _files(out)
+    calls = []
+
+    def failing(frame, target):
+        calls.append(target)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device", str(target))
+        return write_frame(frame, target)
+
+    from creatorrank.core.io import write_frame
+
+    monkeypatch.setattr(generate, "write_frame", failing)
+    with pytest.raises(OSError):
+        write_market(small, out)
+    assert _files(out) == before  # not two tables of the new market over the old one
+    assert [p.name for p in tmp_path.iterdir()] == ["raw"]
+    assert all(p.parent != out for p in calls)  # the new tables were built elsewhere
+
+
+def test_write_market_refuses_a_folder_of_other_files(small: Market, tmp_path, monkeypatch) -> None:
+    from creatorrank.data.generate import check_market_target
+
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("keep me")
+    with pytest.raises(CreatorRankError, match="thesis.tex"):
+        write_market(small, tmp_path / "mine")
+    assert (tmp_path / "mine" / "thesis.tex").read_text() == "keep me"
+    monkeypatch.chdir(tmp_path / "mine")
+    with pytest.raises(CreatorRankError, match="current folder"):
+        check_market_target(tmp_path)  # holds the current folder
+    (tmp_path / "stale").mkdir()
+    (tmp_path / "stale" / ".posts.parquet.99999999.abc.tmp").write_text("")  # an old writer's leftover
+    assert check_market_target(tmp_path / "stale") == tmp_path / "stale"
+
+
 def test_write_market_rejects_unknown_format(small: Market, tmp_path) -> None:
     with pytest.raises(CreatorRankError, match="fmt"):
         write_market(small, tmp_path, fmt="json")
