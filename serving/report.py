@@ -976,8 +976,8 @@ value in <span class="thin-key">orange</span> rests on thin evidence (hover it t
 of this campaign's {{ "{:,}".format(d.n_candidates) }} candidates (median): {{ d.index_median_text }}. "vs avg" is the creator's
 score minus the average score of all candidates: lambdarank scores only compare creators within one campaign. Equal scores
 are ties: "1-9" means tied with the others at ranks 1 to 9 (listed by creator id).</p>
-<p class="note">Evidence: {% for level, rule in d.confidence_rules.items() %}<b>{{ level }}</b> = {{ rule }}{{ "; " if not loop.last else "." }}{% endfor %}
-Creators on <b>none</b> or <b>low</b> evidence are marked: their score rests on little.</p>
+<p class="note">Evidence: {% for level, rule in d.confidence_rules.items() %}<b>{{ level }}</b> = {{ rule }}{{ "; " if not loop.last else "." }}{% endfor %} Creators on
+<b>none</b> or <b>low</b> evidence are marked: their score rests on little.</p>
 </section>
 
 {% for c in d.creators %}
