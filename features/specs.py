@@ -418,6 +418,17 @@ def feature_names() -> list[str]:
     return [s.name for s in CATALOGUE]
 
 
+def model_feature_names() -> list[str]:
+    """The default model inputs: the catalogue less the indices' evidence counts.
+
+    Those counts are for people (how much an index rests on: "thin evidence"); the model
+    already sees the counts they are made of (``posts_90d``, ``invitations_seen``,
+    ``orders_seen``...). Measured at scale S, adding them cost about 0.01 NDCG@10.
+    """
+    evidence = {evidence_column(name) for name in INDEX_NAMES}
+    return [name for name in feature_names() if name not in evidence]
+
+
 def get_specs(names) -> list[FeatureSpec]:
     """The specs of ``names``, in the given order.
 

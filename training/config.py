@@ -362,12 +362,13 @@ class TrainingConfig(_Strict):
         return v
 
     def feature_list(self) -> list[str]:
-        """The configured features, or the whole catalogue in catalogue order."""
+        """The configured features, or the default model inputs in catalogue order (every
+        feature but the indices' evidence counts, see ``specs.model_feature_names``)."""
         if self.features is not None:
             return list(self.features)
-        from ..features.specs import feature_names
+        from ..features.specs import model_feature_names
 
-        return list(feature_names())
+        return model_feature_names()
 
     def digest(self) -> str:
         """Short hash of the configuration (stable across runs and machines)."""
