@@ -70,7 +70,8 @@ def _reference(creators: int, campaigns: int, seed: int) -> dict:
     import numpy as np
 
     from creatorrank.data.generate import generate_market
-    from creatorrank.features import engine, reference, specs
+    from creatorrank.features import engine, specs
+    from tests import feature_oracle as reference
 
     tables = generate_market(creators, campaigns, seed).tables
     matrix = engine.training_matrix(tables)  # decisions: every invitation at its campaign's creation

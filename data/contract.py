@@ -1,6 +1,7 @@
 """The raw data contract, declared once: tables, columns, types and nullability.
 
-docs/DATA_CONTRACT.md is the human-readable form of the same contract.
+docs/DATA_CONTRACT.md is generated from :data:`CONTRACT` by ``python -m tools.docgen`` (``make docs``);
+its prose lives in docs/src/DATA_CONTRACT.md.
 """
 
 from __future__ import annotations

@@ -3,5 +3,7 @@
 - :mod:`.specs`: the feature catalogue (names, families, plain-language meaning, direction).
 - :mod:`.engine`: ``build_features``, ``training_matrix``, ``snapshot``, ``prepare``.
 - :mod:`.indices`: peer percentiles and the seven named 0-100 indices.
-- :mod:`.reference`: the slow, obvious reference the engine is tested against.
+
+The slow, obvious reference the engine is tested against lives with the tests
+(``tests/feature_oracle.py``), not in the package.
 """

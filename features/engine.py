@@ -41,6 +41,7 @@ Public API
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -51,6 +52,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..core import constants as C
+from ..core.arrow import arrow_strings as _strings
+from ..core.arrow import positions as _lookup
+from ..core.arrow import rows_of as _rows_of
 from ..core.errors import ConfigError
 from ..core.timeutil import to_micros as _us
 from ..core.timeutil import to_utc
@@ -67,7 +71,15 @@ ENGAGEMENT_DELAY = C.ENGAGEMENT_DELAY_DAYS * DAY
 IGNORED_AFTER = C.IGNORED_AFTER_DAYS * DAY
 _I64_MAX = np.iinfo(np.int64).max
 _NAT = np.iinfo(np.int64).min  # NaT as int64
-PREPARE_THREADS = 2  # the posts, orders and invitations streams are built side by side
+PREPARE_THREADS = 2  # at most: the posts, orders and invitations streams are built side by side
+
+
+def prepare_threads() -> int:
+    """Threads for preparing a market: :data:`PREPARE_THREADS`, fewer on a smaller machine.
+
+    Results do not depend on it: the threads build independent streams and rows.
+    """
+    return max(1, min(PREPARE_THREADS, os.cpu_count() or 1))
 _STRING = pd.StringDtype("pyarrow")
 
 # Decision category codes below 0: -1 a category the market never saw (its counts are 0),
@@ -195,60 +207,12 @@ class PreparedMarket:
         return np.where(ok, idx, len(self.pairs))
 
 
-def _strings(values) -> pa.Array | pa.ChunkedArray:
-    """A column of ids or names as an Arrow string array (no copy for Arrow-backed strings)."""
-    s = pd.Series(values)
-    try:
-        arr = pa.array(s.array)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        arr = pa.array(s.astype(object).to_numpy(), from_pandas=True)
-    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        arr = pc.cast(arr, pa.large_string())
-    return arr
-
-
-def _lookup(values, universe) -> np.ndarray:
-    """Position of each value in ``universe`` (-1 when missing or absent): one hash lookup."""
-    arr = _strings(values)
-    if len(arr) == 0:
-        return np.zeros(0, dtype=np.int64)
-    vs = universe if isinstance(universe, (pa.Array, pa.ChunkedArray)) else pa.array(list(universe), type=arr.type)
-    if isinstance(vs, pa.ChunkedArray):
-        vs = vs.combine_chunks()
-    if vs.type != arr.type:
-        vs = vs.cast(arr.type)
-    found = pc.index_in(arr, value_set=vs).fill_null(-1)
-    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
 def _take(values: np.ndarray, idx: np.ndarray, missing) -> np.ndarray:
     """``values[idx]``, ``missing`` where ``idx`` is negative (also when ``values`` is empty)."""
     out = np.full(len(idx), missing, dtype=np.result_type(values, np.min_scalar_type(missing)))
     ok = idx >= 0
     out[ok] = values[idx[ok]]
     return out
-
-
-def _rows_of(keys, table_ids) -> np.ndarray:
-    """Row of ``table_ids`` (unique ids) holding each key; -1 when missing or absent.
-
-    Hashes the keys' distinct values (orders point at far fewer posts than there are)
-    and probes the table once, instead of hashing the whole table.
-    """
-    arr = _strings(keys)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if len(arr) == 0:
-        return np.zeros(0, dtype=np.int64)
-    enc = pc.dictionary_encode(arr)
-    if len(enc.dictionary) == 0:  # every key is null (the contract allows it): nothing to find
-        return np.full(len(arr), -1, dtype=np.int64)
-    in_keys = _lookup(table_ids, enc.dictionary)  # for every table row: its distinct-key index or -1
-    row_of = np.full(len(enc.dictionary), -1, dtype=np.int64)
-    hit = np.flatnonzero(in_keys >= 0)
-    row_of[in_keys[hit]] = hit
-    idx = np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
-    return _take(row_of, idx, -1)
 
 
 def _radix_by(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -528,7 +492,7 @@ def prepare(tables: dict[str, pd.DataFrame], until=None) -> PreparedMarket:
     lap("creators")
     # Posts, orders and invitations are independent: two threads (numpy sorts and gathers
     # and Arrow lookups release the GIL), so a 2-core machine prepares in about half the time.
-    with ThreadPoolExecutor(max_workers=PREPARE_THREADS) as pool:
+    with ThreadPoolExecutor(max_workers=prepare_threads()) as pool:
         posts_job = pool.submit(_post_streams, tables[C.POSTS], ids, categories, cutoff)
         orders_job = pool.submit(_order_streams, tables[C.ORDERS], tables[C.CAMPAIGNS], ids, categories, cutoff)
         post_of_order_job = pool.submit(_rows_of, tables[C.ORDERS][C.POST_ID], tables[C.POSTS][C.POST_ID])
@@ -765,6 +729,17 @@ def _peer_tables(mk: PreparedMarket, month: int, cap: int) -> PeerTables:
     return tables
 
 
+def warm_peer_tables(mk: PreparedMarket, as_ofs) -> None:
+    """Build the peer tables of every month of ``as_ofs`` now (they are cached on ``mk``).
+
+    Scoring fills this before shipping the market to Dask workers, so no worker recomputes them.
+    """
+    T = _us(pd.Series(list(as_ofs), dtype="datetime64[us, UTC]")) if len(as_ofs) else np.zeros(0, dtype=np.int64)
+    months = [int(m) for m in np.unique(_month_floor(T))]
+    with ThreadPoolExecutor(max_workers=prepare_threads()) as pool:
+        list(pool.map(lambda m: _peer_tables(mk, m, S.PEER_CAP), months))
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -837,7 +812,7 @@ def build_features(tables, decisions: pd.DataFrame) -> pd.DataFrame:
     c_s, T_s, cat_s = code[order], T[order], cat[order]
     months = _month_floor(T_s)
     month_list = [int(m) for m in np.unique(months)]
-    with ThreadPoolExecutor(max_workers=PREPARE_THREADS) as pool:
+    with ThreadPoolExecutor(max_workers=prepare_threads()) as pool:
         # Rows are independent: halves of the rows, and the months' peer tables, run side by side.
         halves = [slice(0, n // 2), slice(n // 2, n)] if n >= 100_000 else [slice(0, n)]
         base_jobs = [pool.submit(_base, mk, c_s[h], T_s[h], cat_s[h]) for h in halves]

@@ -193,22 +193,25 @@ class FeatureSpec:
             raise ValueError(f"{self.name}: kind must be numeric or categorical")
 
 
+# Title of each feature family, in words a marketer reads at a glance: the one source of
+# family titles (reports, score cards, docs/FEATURES.md). serving/text.py adds what each
+# family measures, in plain language.
 FAMILIES: dict[str, str] = {
-    "cooperation": "Cooperation: answers and accepts brand invitations",
-    "diligence": "Diligence: posts regularly, with shop links",
-    "category": "Influence in the campaign's category",
+    "cooperation": "Cooperation",
+    "diligence": "Diligence",
+    "category": "Category influence",
     "volume": "Content volume",
-    "content": "Content success: views and engagement",
-    "sales": "Sales: GMV driven and refunds",
-    "execution": "Execution: delivers campaign content on time",
+    "content": "Content success",
+    "sales": "Sales",
+    "execution": "Reliability",
     "authenticity": "Audience authenticity",
     "growth": "Audience size and growth",
-    "price": "Price against expected value",
+    "price": "Price",
     "tenure": "Tenure and recency",
-    "confidence": "How much history there is",
+    "confidence": "Track record",
     "match": "Fit with the campaign",
-    "profile": "Creator profile",
-    "index": "Named 0-100 indices (peer percentiles)",
+    "profile": "Profile",
+    "index": "0-100 indices",
 }
 
 

@@ -10,7 +10,7 @@ from creatorrank.core import constants as C
 from creatorrank.core.errors import ConfigError
 from creatorrank.data.generate import generate_market
 from creatorrank.features import engine, specs
-from creatorrank.features.testing import random_decisions, random_market
+from random_market import random_decisions, random_market
 
 pytestmark = pytest.mark.data
 
@@ -147,6 +147,28 @@ def test_prepared_market_pickles_with_its_peer_cache(market):
     clone = pickle.loads(pickle.dumps(prepared))
     assert set(clone._peer_cache) == set(prepared._peer_cache)
     pd.testing.assert_frame_equal(engine.build_features(clone, decisions), first, check_exact=True)
+
+
+def test_warm_peer_tables_builds_each_decision_month_once(market, monkeypatch):
+    """Serving warms the peer cache directly (no throwaway feature build): one table per month."""
+    decisions = random_decisions(market, 40, 6)
+    prepared = engine.prepare(market)
+    engine.warm_peer_tables(prepared, list(decisions[C.AS_OF]))
+    months = {int(m) for m in engine._month_floor(engine._us(decisions[C.AS_OF]))}
+    assert {month for month, _ in prepared._peer_cache} == months
+    built = []
+    real = engine.PeerTables.build
+    monkeypatch.setattr(engine.PeerTables, "build", staticmethod(lambda *a, **k: built.append(1) or real(*a, **k)))
+    warm = engine.build_features(prepared, decisions)
+    assert not built  # every month was ready
+    pd.testing.assert_frame_equal(warm, engine.build_features(market, decisions), check_exact=True)
+
+
+def test_prepare_threads_never_exceed_the_machine(monkeypatch):
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 1)
+    assert engine.prepare_threads() == 1
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 64)
+    assert engine.prepare_threads() == engine.PREPARE_THREADS
 
 
 def test_empty_tables():

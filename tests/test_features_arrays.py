@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from creatorrank.features import arrays, engine
 
-pytestmark = pytest.mark.data
+pytestmark = pytest.mark.unit
 
 
 @st.composite

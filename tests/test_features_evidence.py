@@ -15,8 +15,9 @@ from creatorrank.core import constants as C
 from creatorrank.data.contract import CONTRACT
 from creatorrank.data.generate import generate_market
 from creatorrank.data.load import coerce_table, read_tables
-from creatorrank.features import engine, indices, reference, specs
-from creatorrank.features.testing import random_decisions
+from creatorrank.features import engine, indices, specs
+import feature_oracle as reference
+from random_market import random_decisions
 from tiny_market import tiny_tables, write_tables
 
 pytestmark = pytest.mark.data

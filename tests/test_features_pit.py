@@ -14,7 +14,8 @@ import pytest
 from creatorrank.core import constants as C
 from creatorrank.data.contract import CONTRACT
 from creatorrank.data.load import coerce_table
-from creatorrank.features import engine, reference, specs
+from creatorrank.features import engine, specs
+import feature_oracle as reference
 
 pytestmark = pytest.mark.data
 

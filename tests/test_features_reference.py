@@ -1,6 +1,6 @@
 """The set-based engine equals the brute-force reference, feature by feature.
 
-Markets are adversarial (:mod:`creatorrank.features.testing`: a 6-hour time grid, ties,
+Markets are adversarial (:mod:`random_market`: a 6-hour time grid, ties,
 answers exactly 7 days late, deliveries exactly on the due date) and realistic
 (:mod:`creatorrank.data.generate`); decisions sit on their creators' event times, 1 µs either
 side, on month starts (the peer reference) and at random times.
@@ -14,8 +14,9 @@ import pytest
 
 from creatorrank.core import constants as C
 from creatorrank.data.generate import generate_market
-from creatorrank.features import engine, reference, specs
-from creatorrank.features.testing import random_decisions, random_market
+from creatorrank.features import engine, specs
+import feature_oracle as reference
+from random_market import random_decisions, random_market
 
 pytestmark = pytest.mark.data
 

@@ -10,7 +10,7 @@ import pytest
 from creatorrank.core.errors import ConfigError
 from creatorrank.features import specs
 
-pytestmark = pytest.mark.data
+pytestmark = pytest.mark.unit
 
 
 def test_catalogue_is_well_formed():

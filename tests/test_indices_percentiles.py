@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from creatorrank.features import engine, indices, specs
-from creatorrank.features.testing import random_decisions, random_market
+from random_market import random_decisions, random_market
 
 pytestmark = pytest.mark.data
 

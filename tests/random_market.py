@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..core import constants as C
-from ..data.contract import CONTRACT
-from ..data.load import coerce_table
+from creatorrank.core import constants as C
+from creatorrank.data.contract import CONTRACT
+from creatorrank.data.load import coerce_table
 
 START = pd.Timestamp("2024-01-01", tz="UTC")
 GRID = pd.Timedelta(hours=6)

@@ -1,10 +1,12 @@
-"""Brute-force reference of the feature engine: slow, obvious, independent.
+"""Brute-force oracle of the feature engine: slow, obvious, independent.
 
 For every decision (creator, ``T``) this module walks the creator's rows in plain Python and
 keeps those the data contract says are known strictly before ``T``; then it computes each
-feature as its spec describes. It shares no logic with :mod:`.engine` (no event streams, no
-prefix sums, no binary searches): the two agreeing is the test that the engine's
-set-based tricks are right. Only the rule constants of :mod:`.specs` are shared.
+feature as its spec describes. It shares no logic with :mod:`creatorrank.features.engine` (no
+event streams, no prefix sums, no binary searches): the two agreeing is the test that the
+engine's set-based tricks are right. Only the rule constants of
+:mod:`creatorrank.features.specs` are shared. It lives with the tests, outside the package: the
+product never needs it.
 
 Use it on small markets only (it costs O(decisions x history) Python steps, plus the peers
 of every reference month).
@@ -20,8 +22,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pandas as pd
 
-from ..core import constants as C
-from . import specs as S
+from creatorrank.core import constants as C
+from creatorrank.features import specs as S
 
 US_PER_DAY = 86_400 * 1_000_000
 NAN = float("nan")
