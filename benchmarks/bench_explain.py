@@ -93,7 +93,7 @@ def time_shap(env: dict, top: int, threads: int) -> dict:
 
     from creatorrank.core import constants as C
     from creatorrank.serving.explain import BatchTreeShap, shap_values, tree_contributions
-    from creatorrank.serving.report import campaign_briefs, read_scores, rebuild_features
+    from creatorrank.serving.scored_run import campaign_briefs, read_scores, rebuild_features
     from creatorrank.data.validate import load_clean_tables
     from creatorrank.serving.score import load_model
 

@@ -25,30 +25,39 @@ import pandas as pd
 
 from ..core import constants as C
 from ..core.errors import CreatorRankError
+from ..core.io import check_output, write_text
+from ..core.jsonio import dump_json, jsonable
+from ..core.timeutil import parse_ts, to_utc
+from ..data.timeline import data_end
+from ..data.validate import load_clean_tables
+from ..features.engine import build_features, snapshot
+from ..features.specs import CATALOGUE, INDEX_NAMES
+from ..training.config import champion_uri
+from .briefs import canonical_code, known_codes
+from .explain import catalogue_families, explain
+from .pages import creator_history
+from .ranking import (confidence, evidence_text, index_evidence, rank_text, thin_index_note, tie_counts, tie_span,
+                      within_campaign_rank)
+from .render import render_card
+from .score import check_feature_set, load_model
+from .text import (INDEX_TEXT, advice_sentence, family_measures, family_title, feature_text, format_date,
+                   history_sentence, index_how, value_text)
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = f"models:/{C.REGISTERED_MODEL}@{C.CHAMPION}"
+DEFAULT_MODEL = champion_uri()  # models:/<registered_model>@champion of the training config
 MIN_PEERS = 20  # fewer same-category peers in the country: compare with the whole country
 TARGET_QUANTILE = 0.75  # "what the better quarter of your peers reach"
 ADVICE = 3  # suggestions shown
 STRENGTHS = 2  # families shown as helping / holding back
 
 
-def latest_fact(tables) -> pd.Timestamp:
-    """The latest time any fact of the data became known."""
-    columns = {
-        C.CREATORS: [C.JOINED_AT], C.CAMPAIGNS: [C.CREATED_AT], C.POSTS: [C.POSTED_AT],
-        C.INVITATIONS: [C.INVITED_AT, C.RESPONDED_AT, C.DELIVERED_AT], C.ORDERS: [C.ORDERED_AT, C.REFUNDED_AT],
-    }
-    times = [tables[t][c].max() for t, cols in columns.items() for c in cols if len(tables[t])]
-    times = [t for t in times if pd.notna(t)]
-    return max(times) if times else pd.Timestamp.now(tz="UTC")
-
-
 def default_as_of(tables) -> pd.Timestamp:
     """The start of the day after the latest fact: the card then sees everything in the data."""
-    return (latest_fact(tables) + pd.Timedelta(microseconds=1)).ceil("D")
+    end = data_end(tables)
+    if end is None:  # no fact at all: nothing after now is known
+        end = pd.Timestamp.now(tz="UTC")
+    return (end + pd.Timedelta(microseconds=1)).ceil("D")
 
 
 def scorecard(
@@ -91,14 +100,6 @@ def scorecard(
     ModelError
         The model cannot be loaded or was trained on another feature set.
     """
-    from ..core.io import check_output, write_text
-    from ..core.timeutil import parse_ts, to_utc
-    from ..features.engine import build_features, snapshot
-    from .briefs import canonical_code, known_codes
-    from .report import creator_history, dump_json
-    from ..data.validate import load_clean_tables
-    from .score import check_feature_set, load_model
-
     out = check_output(out, (".html", ".htm"))
     check_output(out.with_suffix(".json"), (".json",))
     creator_id = str(creator_id)
@@ -167,9 +168,6 @@ def creator_families(features) -> dict[str, str]:
 
     A creator reads "Sales helps you" more easily than "the 0-100 indices help you".
     """
-    from .explain import catalogue_families
-    from .text import INDEX_TEXT
-
     families = catalogue_families(list(features))
     for name, text in INDEX_TEXT.items():
         if name in families:
@@ -183,8 +181,6 @@ def _rank_of(scores: np.ndarray) -> tuple[int, int, int]:
     The same tie rule as scoring (:mod:`creatorrank.serving.ranking`): rows with exactly the
     same score are tied, and row 0 is "tied with N others at rank a-b", not ranked first.
     """
-    from .ranking import tie_counts, tie_span, within_campaign_rank
-
     same = np.zeros(len(scores), dtype=np.int8)
     rank = within_campaign_rank(same, scores, np.arange(len(scores)).astype(str))
     ties = tie_counts(same, scores)
@@ -195,12 +191,6 @@ def _rank_of(scores: np.ndarray) -> tuple[int, int, int]:
 def card_document(bundle, group: pd.DataFrame, me: pd.Series, history: pd.Series, when: pd.Timestamp,
                   category: str | None, country: str, peer_label: str) -> dict[str, Any]:
     """Everything the card shows, JSON-ready. Row 0 of ``group`` is the creator."""
-    from ..features.specs import CATALOGUE, INDEX_NAMES
-    from .explain import explain
-    from .report import jsonable
-    from .ranking import confidence, evidence_text, index_evidence, rank_text, thin_index_note
-    from .text import FAMILY_TEXT, INDEX_TEXT, family_title, format_date, history_sentence, index_how
-
     specs = {s.name: s for s in CATALOGUE}
     no_history = int(history["posts"]) + int(history["invitations"]) + int(history["orders"]) == 0
     scores = bundle.predict(group)
@@ -257,9 +247,9 @@ def card_document(bundle, group: pd.DataFrame, me: pd.Series, history: pd.Series
         "no_history": no_history,
         "indices": indices,
         "advice": advice,
-        "helping": [{"family": f, "title": family_title(f), "measures": FAMILY_TEXT.get(f, FAMILY_TEXT["other"]).measures,
+        "helping": [{"family": f, "title": family_title(f), "measures": family_measures(f),
                      "contribution": float(fam[f])} for f in helping],
-        "holding": [{"family": f, "title": family_title(f), "measures": FAMILY_TEXT.get(f, FAMILY_TEXT["other"]).measures,
+        "holding": [{"family": f, "title": family_title(f), "measures": family_measures(f),
                      "contribution": float(fam[f])} for f in holding],
         "history": {
             "posts": posts, "invitations": invitations, "orders": orders,
@@ -288,8 +278,6 @@ def _index_reading(value: float | None, peers: str, no_history: bool, thin: str 
 
 def _advice(bundle, group: pd.DataFrame, scores: np.ndarray, rank: int, specs: dict) -> list[dict[str, Any]]:
     """What-if on each actionable feature: the creator at the better quarter of peers' value."""
-    from .text import advice_sentence, feature_text, value_text
-
     me = group.iloc[[0]]
     out = []
     for name in bundle.features:
@@ -326,91 +314,3 @@ def _advice(bundle, group: pd.DataFrame, scores: np.ndarray, rank: int, specs: d
         })
     out.sort(key=lambda a: (a["rank_now"] - a["rank_after"], a["score_gain"]), reverse=True)
     return out[:ADVICE]
-
-
-# ---------------------------------------------------------------------------- HTML
-
-_CARD = """{% extends "base.html" %}
-{% block title %}Score card of {{ d.creator_id }}{% endblock %}
-{% block stamp %}Model <b>{{ d.model_name or "model" }}{% if d.model_version is not none %} v{{ d.model_version }}{% endif %}</b>
-&middot; feature set <b>{{ d.feature_set_version }}</b> &middot; data as of <b>{{ d.as_of_text }}</b>
-&middot; made {{ d.generated_at[:16].replace('T', ' ') }} UTC{% endblock %}
-{% block body %}
-<h1>Your score card, {{ d.creator_id }}</h1>
-<p class="lead">{{ d.rank_text }}</p>
-{% if d.no_history %}<section class="card welcome"><h2>Welcome! Your card is just starting</h2>
-<p>We have not seen any posts, brand invitations or orders from you before {{ d.as_of_text }} yet, so there is little to
-judge by: your indices show "not enough data yet" (or where a new creator starts), and your rank rests on your profile only.
-That is normal for a new creator. Everything below fills in as you post and work with brands, and the tips show what
-brands' rankings reward most.</p></section>{% endif %}
-
-<section class="card">
-<h2>What would move your rank most</h2>
-{% if d.advice %}<ol class="advice">{% for a in d.advice %}<li><b>{{ a.text }}</b><br>
-<span class="note">{{ a.label }} &mdash; you: {{ a.you }}; the better quarter of {{ d.peers }}: {{ a.target }}.
-{% if a.rank_after < a.rank_now %}Getting there would move you from #{{ "{:,}".format(a.rank_now) }} to about #{{ "{:,}".format(a.rank_after) }}{% else %}Getting there would raise your score{% endif %}, other things equal.</span></li>
-{% endfor %}</ol>
-{% else %}<p>Nothing you can change moves your rank noticeably right now: you already match or beat most {{ d.peers }} on what
-the model rewards. Keep it up.</p>{% endif %}
-{% if d.helping or d.holding %}<p class="note">Compared with the average of {{ d.peers }}:</p><ul class="families">
-{% for f in d.helping %}<li class="up-item"><b>{{ f.title }}</b> helps you: {{ f.measures }}.</li>{% endfor %}
-{% for f in d.holding %}<li class="down-item"><b>{{ f.title }}</b> holds you back: {{ f.measures }}.</li>{% endfor %}
-</ul>{% endif %}
-</section>
-
-<section class="card">
-<h2>Your indices</h2>
-<p class="note">Each index is a 0-100 percentile: 80 means you do better than 80% of the creators compared; the typical
-value (median) of the {{ d.peers }} is shown with each. They are computed from what you did before the start of the month
-({{ d.month_start_text }}); &ndash; is not enough data yet.</p>
-<div class="indices">
-{% for x in d.indices %}<div class="index">
-<div class="head"><b>{{ x.name }}</b><span class="score">{% if x.value is not none %}{{ "%.0f"|format(x.value) }}{% else %}&ndash;{% endif %}</span></div>
-<div class="meter"><span class="fill" style="width:{{ "%.0f"|format(x.value or 0) }}%"></span><span class="mid"></span></div>
-<p>{{ x.reading }}</p>
-<p class="note">Typical for {{ d.peers }}: {% if x.peer_median is not none %}{{ "%.0f"|format(x.peer_median) }}{% else %}not enough data yet{% endif %}.</p>
-<p class="note">Measures {{ x.measures }}. Built from: {{ x.how }}.</p>
-</div>{% endfor %}
-</div>
-</section>
-
-<section class="card">
-<h2>What this card rests on</h2>
-<dl class="grid">
-<dt>Card date</dt><dd>{{ d.as_of_text }} (facts known before it)</dd>
-<dt>Your history</dt><dd>{{ d.history.text }}</dd>
-{% if d.history.joined_text %}<dt>Joined</dt><dd>{{ d.history.joined_text }}</dd>{% endif %}
-<dt>Compared with</dt><dd>{{ "{:,}".format(d.n_peers) }} {{ d.peers }} (you included)</dd>
-<dt>Category</dt><dd>{{ d.category or "none declared: category influence is not shown" }}</dd>
-</dl>
-<p class="note">Your rank is the model's ordering for a typical campaign of your category and country; brands' campaigns
-differ, so real rankings vary. The advice changes one thing at a time and asks the model what your rank would be.</p>
-</section>
-{% endblock %}
-"""
-
-_CARD_CSS = """
-.indices{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:14px}
-.index{border:1px solid var(--line);border-radius:8px;padding:10px 14px}
-.index .head{display:flex;justify-content:space-between;align-items:baseline}
-.index .score{font-size:24px;font-weight:700;color:var(--accent)}
-.meter{position:relative;height:10px;background:#eef1f7;border-radius:5px;margin:6px 0}
-.meter .fill{position:absolute;left:0;top:0;bottom:0;background:#7d93d6;border-radius:5px}
-.meter .mid{position:absolute;left:50%;top:-3px;bottom:-3px;border-left:2px solid #9aa1ad}
-ol.advice li{margin:8px 0}
-ul.families{list-style:none;padding-left:0;margin:4px 0}
-ul.families li{padding-left:20px;position:relative;margin:3px 0}
-ul.families li::before{position:absolute;left:0;font-weight:700}
-li.up-item::before{content:"\\2191";color:var(--up)}
-li.down-item::before{content:"\\2193";color:var(--down)}
-.welcome{border-color:#b7e4c7;background:#f3fbf6}
-"""
-
-
-def render_card(doc: dict[str, Any]) -> str:
-    """The HTML of a score card document."""
-    from .report import CSS, environment
-
-    env = environment({"card.html": _CARD})
-    env.globals["css"] = CSS + _CARD_CSS
-    return env.get_template("card.html").render(d=doc)

@@ -6,8 +6,10 @@ invitations faster: creators who answer within a day rank higher"). The catalogu
 descriptions (:mod:`creatorrank.features.specs`) are exact but technical (priors, windows);
 this module holds the short words, keyed by the catalogue's names:
 
-* :data:`FAMILY_TEXT` -- every feature family: a short title and what it measures. A family
-  added to the catalogue without an entry here fails the tests.
+* :data:`FAMILY_TEXT` -- every feature family: its title (from the catalogue,
+  :data:`creatorrank.features.specs.FAMILIES`, the one source of family titles) and what it
+  measures (:data:`FAMILY_MEASURES`, here). A family added to the catalogue without an
+  entry here fails the tests.
 * :data:`FEATURE_TEXT` -- per feature: a label (noun phrase) and, for what a creator can
   change, an imperative and a "creators who ..." phrase. A feature without an entry falls
   back to its catalogue description, so a new feature is never silent.
@@ -22,6 +24,8 @@ import math
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from ..features.specs import FAMILIES, INDEX_RECIPES
 
 MISSING = "not enough data yet"  # every missing value and NaN index, in every text
 UNKNOWN = "unknown: not enough data yet"  # a missing model input: explained as unknown, never as evidence
@@ -70,23 +74,30 @@ class FeatureText:
     missing: str | None = None
 
 
+# What each family measures, completing "This measures ..."; titles are the catalogue's
+# (features.specs.FAMILIES: one source for reports, cards and docs).
+FAMILY_MEASURES: dict[str, str] = {
+    "cooperation": "how readily the creator answers and accepts brand invitations",
+    "diligence": "how regularly the creator posts, and how often with shop links",
+    "category": "how much of the creator's audience and sales are in the campaign's category",
+    "volume": "how many posts the creator publishes",
+    "content": "how many views and how much engagement the posts get",
+    "sales": "how much the creator's posts sell, and how little is refunded",
+    "execution": "whether accepted campaigns are delivered, on time and approved first time",
+    "authenticity": "whether the audience looks real: engagement in line with size, no sudden follower jumps",
+    "growth": "how many followers the creator has and how fast that changes",
+    "price": "the creator's declared price and fees against the sales they bring",
+    "tenure": "how long the creator has been on the marketplace and how recently they posted",
+    "confidence": "how much history there is to judge by: posts, invitations and orders seen",
+    "match": "whether the creator's category, country and price fit the brief",
+    "profile": "what the creator declares about themselves (main category)",
+    "index": "the seven 0-100 peer percentiles (cooperation, diligence, ...)",
+}
+OTHER = "other"  # the family of features outside the catalogue (serving.explain.OTHER_FAMILY)
+
 FAMILY_TEXT: dict[str, FamilyText] = {
-    "cooperation": FamilyText("Cooperation", "how readily the creator answers and accepts brand invitations"),
-    "diligence": FamilyText("Diligence", "how regularly the creator posts, and how often with shop links"),
-    "category": FamilyText("Category influence", "how much of the creator's audience and sales are in the campaign's category"),
-    "volume": FamilyText("Content volume", "how many posts the creator publishes"),
-    "content": FamilyText("Content success", "how many views and how much engagement the posts get"),
-    "sales": FamilyText("Sales", "how much the creator's posts sell, and how little is refunded"),
-    "execution": FamilyText("Reliability", "whether accepted campaigns are delivered, on time and approved first time"),
-    "authenticity": FamilyText("Audience authenticity", "whether the audience looks real: engagement in line with size, no sudden follower jumps"),
-    "growth": FamilyText("Audience size and growth", "how many followers the creator has and how fast that changes"),
-    "price": FamilyText("Price", "the creator's declared price and fees against the sales they bring"),
-    "tenure": FamilyText("Tenure and recency", "how long the creator has been on the marketplace and how recently they posted"),
-    "confidence": FamilyText("Track record", "how much history there is to judge by: posts, invitations and orders seen"),
-    "match": FamilyText("Fit with the campaign", "whether the creator's category, country and price fit the brief"),
-    "profile": FamilyText("Profile", "what the creator declares about themselves (main category)"),
-    "index": FamilyText("0-100 indices", "the seven 0-100 peer percentiles (cooperation, diligence, ...)"),
-    "other": FamilyText("Other", "features outside the catalogue"),
+    **{family: FamilyText(title, FAMILY_MEASURES.get(family, "")) for family, title in FAMILIES.items()},
+    OTHER: FamilyText("Other", "features outside the catalogue"),
 }
 
 FEATURE_TEXT: dict[str, FeatureText] = {
@@ -310,8 +321,13 @@ def _sentence_case(text: str) -> str:
 
 
 def family_title(family: str) -> str:
-    """Short title of a family ("Cooperation")."""
+    """Short title of a family ("Cooperation"): the catalogue's (:data:`features.specs.FAMILIES`)."""
     return FAMILY_TEXT.get(family, FamilyText(family.replace("_", " ").capitalize(), "")).title
+
+
+def family_measures(family: str) -> str:
+    """What a family measures, in plain words (a family outside the catalogue: "other")."""
+    return FAMILY_TEXT.get(family, FAMILY_TEXT[OTHER]).measures
 
 
 def value_text(name: str, value: Any, spec=None) -> str:
@@ -375,8 +391,6 @@ def advice_sentence(name: str, target: Any, spec=None) -> str | None:
 
 def index_how(index: str, specs_by_name: dict | None = None) -> str:
     """How an index is built, in words, from the catalogue's recipe."""
-    from ..features.specs import INDEX_RECIPES
-
     parts = []
     for feature, transform in INDEX_RECIPES.get(index, ()):
         spec = (specs_by_name or {}).get(feature)

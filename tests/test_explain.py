@@ -138,28 +138,69 @@ def test_explain_all_creators_and_explicit_rank(fitted):
     assert list(explain(bundle, frame, top=1, rank=rank).rows["position"]) == [0]
 
 
-def test_disagreement_is_refused(fitted, monkeypatch):
+def test_shap_is_computed_once_per_call(fitted, monkeypatch):
+    """One pass of the batch engine over every row; shap.TreeExplainer is not run again on the top rows."""
     from creatorrank.serving import explain as ex
 
     bundle, frame = fitted
-    real = ex.shap_values
+    passes = []
+    real = ex.BatchTreeShap.tree_values
 
-    def skewed(booster, X):
-        phi, base = real(booster, X)
-        return phi + 1e-3, base
+    def counted(self, X):
+        passes.append(len(X))
+        yield from real(self, X)
 
-    monkeypatch.setattr(ex, "shap_values", skewed)
-    with pytest.raises(ex.ExplanationError, match="SHAP values"):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("explain() ran shap.TreeExplainer a second time")
+
+    monkeypatch.setattr(ex.BatchTreeShap, "tree_values", counted)
+    monkeypatch.setattr(ex, "shap_values", forbidden)
+    expl = ex.explain(bundle, frame, top=3)
+    assert passes == [len(frame)]
+    assert max(expl.checks.values()) < 1e-6 and set(expl.checks) == {"shap_vs_lightgbm", "additivity",
+                                                                     "relative_additivity"}
+
+
+@pytest.mark.parametrize("where", ["engine", "lightgbm"])
+def test_disagreement_is_refused(fitted, monkeypatch, where):
+    """Values that still add up to the score but split it wrongly are refused by the pred_contrib check."""
+    from creatorrank.serving import explain as ex
+
+    bundle, frame = fitted
+    if where == "engine":
+        real = ex.BatchTreeShap.tree_values
+
+        def skewed(self, X):
+            for feats, values, inverse in real(self, X):
+                if len(feats) >= 2:  # move mass between two features: additivity still holds
+                    values = values.copy()
+                    values[0] += 1e-3
+                    values[1] -= 1e-3
+                yield feats, values, inverse
+
+        monkeypatch.setattr(ex.BatchTreeShap, "tree_values", skewed)
+    else:
+        real = ex.tree_contributions
+
+        def skewed(booster, X, num_threads=1):
+            contrib = real(booster, X, num_threads)
+            contrib[:, 0] += 1e-3
+            return contrib
+
+        monkeypatch.setattr(ex, "tree_contributions", skewed)
+    with pytest.raises(ex.ExplanationError, match="SHAP values vs LightGBM pred_contrib"):
         ex.explain(bundle, frame.head(200), top=2)
 
 
 def test_every_family_and_feature_has_text():
     from creatorrank.features.specs import CATALOGUE, FAMILIES, INDEX_NAMES
-    from creatorrank.serving.text import (FAMILY_TEXT, FEATURE_TEXT, INDEX_TEXT, advice_sentence, feature_sentence,
-                                          format_value)
+    from creatorrank.serving.text import (FAMILY_TEXT, FEATURE_TEXT, INDEX_TEXT, advice_sentence, family_title,
+                                          feature_sentence, format_value)
 
-    missing = sorted(set(FAMILIES) - set(FAMILY_TEXT))
-    assert not missing, f"families without plain-language text: {missing}"
+    missing = sorted(f for f in FAMILIES if not FAMILY_TEXT[f].measures)
+    assert not missing, f"families without plain-language text in serving/text.py FAMILY_MEASURES: {missing}"
+    for family, title in FAMILIES.items():  # one source of titles: the catalogue's
+        assert FAMILY_TEXT[family].title == family_title(family) == title
     assert set(INDEX_NAMES) <= set(INDEX_TEXT)
     for name, text in INDEX_TEXT.items():
         assert text.family in FAMILIES and text.measures

@@ -473,3 +473,30 @@ def test_thin_indices_are_marked_in_the_table(eligible_reports):
                 marked += 1
                 assert f'title="thin evidence: {escape(note)}"' in html
     assert marked, "the twins' one post is thin evidence for their content indices"
+
+
+def test_pages_are_their_json_documents_through_packaged_templates(reports):
+    """Each page is its JSON twin rendered by the templates shipped as package data (no repo paths)."""
+    from importlib import resources
+
+    from creatorrank.serving import render
+
+    out, _ = reports
+    shipped = resources.files("creatorrank.serving").joinpath(render.TEMPLATE_DIR)
+    names = {p.name for p in shipped.iterdir()}
+    assert {"base.html.j2", render.CAMPAIGN_TEMPLATE, render.INDEX_TEMPLATE, render.CARD_TEMPLATE,
+            "report.css", "card.css"} <= names
+    assert set(render.environment().list_templates()) >= {render.CAMPAIGN_TEMPLATE, render.INDEX_TEMPLATE}
+    pages = sorted(Path(out).glob("campaign-*.html"))
+    assert pages
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert render.render_campaign(json.loads(page.with_suffix(".json").read_text())) == html
+        assert render.CSS.strip() in html  # the one style sheet, inlined
+
+
+def test_signed_score_differences_never_print_minus_zero():
+    from creatorrank.serving.render import signed
+
+    assert [signed(x) for x in (-0.0007, 0.004, 0.0, -0.005001, 3.491, -1.2)] == [
+        "0.00", "0.00", "0.00", "-0.01", "+3.49", "-1.20"]

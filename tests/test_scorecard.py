@@ -21,13 +21,13 @@ def tiny_dir(tiny, tmp_path):
 
 
 def test_unknown_category_names_the_known_ones(tiny_dir, tmp_path, monkeypatch):
-    import creatorrank.serving.score as score_mod
+    import creatorrank.serving.scorecard as card_mod
     from creatorrank.serving.scorecard import scorecard
 
     def no_model(*args, **kwargs):  # the category is checked before any model is loaded
         raise AssertionError("model loaded before the category was checked")
 
-    monkeypatch.setattr(score_mod, "load_model", no_model)
+    monkeypatch.setattr(card_mod, "load_model", no_model)
     with pytest.raises(CreatorRankError) as err:
         scorecard(tiny_dir, "c1", tmp_path / "card.html", category="cosmetics")
     msg = str(err.value)
