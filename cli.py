@@ -378,7 +378,8 @@ def scorecard(
     creator: str = typer.Option(..., "--creator", help="Creator id."),
     out: Path = typer.Option(..., "--out", help="Output HTML file (.html; a .json twin is written beside it)."),
     category: Optional[str] = typer.Option(None, "--category", help="Category to judge influence in."),
-    model: str = typer.Option("models:/creator-ranker@champion", "--model", help="Model URI."),
+    model: Optional[str] = typer.Option(
+        None, "--model", help="Model URI (default: models:/<registered_model>@champion of the training config)."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Card as of this time (default: latest data)."),
 ) -> None:
     """Write a creator's own score card: indices, what they measure, what would move the rank."""

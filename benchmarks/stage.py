@@ -67,10 +67,12 @@ def run_stage(stage: str, work: Path, creators: int, campaigns: int, seed: int, 
     if stage == "train":
         from creatorrank.features.engine import training_matrix
         from creatorrank.training.commands import train
+        from creatorrank.training.oracle import with_oracle
 
         matrix = training_matrix(tables)
         t0 = time.perf_counter()
         result = train(market, trials=0, tracking_uri=_tracking(work), config=_config(threads), matrix=matrix)
+        result = with_oracle(result, market, _config(threads))  # the generated market's gap to the oracle
         seconds = time.perf_counter() - t0
         metrics = result.metrics.set_index(result.metrics.columns[0]) if "ranker" in result.metrics.columns else result.metrics
         quality = {str(idx): {k: float(v) for k, v in row.items() if isinstance(v, (int, float))}

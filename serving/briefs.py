@@ -19,6 +19,7 @@ import pandas as pd
 from ..core import constants as C
 from ..core.errors import InputError
 from ..data.contract import CONTRACT, FLOAT, INT, STRING
+from ..data.load import coerce_table, reading
 
 _SPEC = CONTRACT[C.CAMPAIGNS]
 
@@ -44,8 +45,6 @@ def read_briefs(path: str | os.PathLike) -> pd.DataFrame:
         value, a negative budget, ``created_at > starts_at``, ``starts_at > ends_at`` or a
         repeated campaign_id. The message names the file, the 1-based data row and the column.
     """
-    from ..data.load import coerce_table
-
     path = Path(path)
     raw = _read_raw(path)
     if raw.empty:
@@ -66,8 +65,6 @@ def _read_raw(path: Path) -> pd.DataFrame:
         raise InputError(f"{path}: briefs file must end in .csv or .parquet")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: briefs file is empty")
-    from ..data.load import reading
-
     with reading(path, "briefs file"):
         if suffix == ".parquet":
             raw = pd.read_parquet(path)

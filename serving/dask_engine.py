@@ -3,7 +3,7 @@
 The client loads and validates the tables once, prepares them (event streams and the month's
 peer tables, see :func:`creatorrank.features.engine.prepare`) and broadcasts that prepared
 market, with the model bundle, to every worker: one copy per worker, not one per task. Each
-shard of candidates is a task running the same :func:`creatorrank.serving.score.score_shard`
+shard of candidates is a task running the same :func:`creatorrank.serving.shards.score_shard`
 as the local engine, so the gathered results are identical to local scoring. Workers never
 read the data folder or the model registry: the alias is resolved once, on the client.
 Dask is imported here only, when this engine is used.
@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import uuid
 from typing import Any, Iterator
 
 import pandas as pd
 
 from ..core.errors import CreatorRankError
+from .shards import score_shard
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +49,6 @@ def dask_client(scheduler: Any = None, n_workers: int | None = None) -> Iterator
         yield scheduler
         return
     if scheduler is None:
-        import os
-
         workers = n_workers or max(1, min(4, os.cpu_count() or 1))
         # processes=False: the prepared market is shared in memory, not pickled to child processes.
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=False,
@@ -69,17 +70,17 @@ def dask_client(scheduler: Any = None, n_workers: int | None = None) -> Iterator
 def score_shards_dask(
     context: Any, bundle, shards: list[pd.DataFrame], scheduler: Any = None
 ) -> list[pd.DataFrame]:
-    """Run :func:`~creatorrank.serving.score.score_shard` on every shard on a Dask cluster.
+    """Run :func:`~creatorrank.serving.shards.score_shard` on every shard on a Dask cluster.
 
     Parameters
     ----------
     context : PreparedMarket
-        The prepared market (:func:`creatorrank.serving.score.prepare_context`: event streams
+        The prepared market (:func:`creatorrank.serving.shards.prepare_context`: event streams
         and peer tables of the validated tables); scattered once with ``broadcast=True``.
     bundle : RankerBundle
         The loaded model (its version already resolved); scattered once.
     shards : list of DataFrame
-        Decision frames (see :func:`creatorrank.serving.score.make_shards`).
+        Decision frames (see :func:`creatorrank.serving.shards.make_shards`).
     scheduler : str, Client, cluster or None
         See :func:`dask_client`.
 
@@ -88,8 +89,6 @@ def score_shards_dask(
     list of DataFrame
         One result per shard, in shard order.
     """
-    import uuid
-
     with dask_client(scheduler) as client:
         n_workers = len(client.scheduler_info().get("workers", {}))
         if n_workers == 0:
@@ -118,6 +117,4 @@ def score_shards_dask(
 
 def _run_shard(decisions: pd.DataFrame, context: Any, bundle) -> pd.DataFrame:
     """Task body on a worker (decisions first: ``Client.map`` maps over the first argument)."""
-    from .score import score_shard
-
     return score_shard(context, bundle, decisions)

@@ -32,6 +32,8 @@ from typing import Any, Iterable
 
 from ..core import constants as C
 from ..core.errors import InputError
+from ..core.io import write_text
+from ..core.jsonio import dump_json, jsonable
 
 MANIFEST_VERSION = 1
 KIND = "creatorrank-scores"
@@ -84,9 +86,6 @@ def ids_sha256(ids: Iterable[Any]) -> str:
 
 def write_manifest(scores_path: str | os.PathLike, manifest: dict[str, Any]) -> Path:
     """Write the manifest beside the scores file (atomically), adding the file's own hash."""
-    from ..core.io import write_text
-    from .report import dump_json, jsonable
-
     scores_path = Path(scores_path)
     doc = {"manifest_version": MANIFEST_VERSION, "kind": KIND, "scores_file": scores_path.name,
            "scores_sha256": file_sha256(scores_path), **manifest}

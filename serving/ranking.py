@@ -32,8 +32,14 @@ Reports flag ``none`` and ``low`` rows ("thin evidence: based on 2 posts").
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..features import specs
 
 NONE, LOW, MEDIUM, HIGH = "none", "low", "medium", "high"
 CONFIDENCE_LEVELS = (NONE, LOW, MEDIUM, HIGH)
@@ -82,9 +88,6 @@ def within_campaign_rank(campaign: np.ndarray, score: np.ndarray, creator: np.nd
 
 def _string_order(values: np.ndarray) -> np.ndarray:
     """Stable sort order of strings, in Arrow (numpy sorts Python strings ~3x slower)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     try:
         array = pa.array(values, type=pa.large_string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # non-string ids: compare their text
@@ -165,8 +168,6 @@ FALLBACK_EVIDENCE = {
 def thin_evidence_threshold(index: str) -> float:
     """Evidence count below which an index is thin: the feature set's ``THIN_EVIDENCE`` (per
     index, or one number), else ``MEDIUM_POSTS``."""
-    from ..features import specs
-
     thin = getattr(specs, "THIN_EVIDENCE", MEDIUM_POSTS)
     if isinstance(thin, dict):
         return float(thin.get(index, MEDIUM_POSTS))
@@ -179,8 +180,6 @@ def index_evidence(row, index: str) -> tuple[float | None, str]:
     The feature set's ``idx_<name>_evidence`` with its described unit when it has one
     (``specs.INDEX_EVIDENCE``), else the nearest snapshot count.
     """
-    from ..features import specs
-
     described = getattr(specs, "INDEX_EVIDENCE", {}).get(index)
     value = row.get(index + "_evidence") if hasattr(row, "get") else None
     if value is not None and not pd.isna(value):
@@ -206,7 +205,5 @@ def thin_index_note(row, index: str) -> str | None:
 
 def _singular(unit: str) -> str:
     """"posts published ..." -> "post published ...", "posts and orders ..." -> "post or order ..."."""
-    import re
-
     unit = re.sub(r"^(\w+)s and (\w+)s\b", r"\1 or \2", unit)
     return re.sub(r"^((?:\w+ )?\w+?)s\b", r"\1", unit, count=1)

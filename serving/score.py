@@ -54,7 +54,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -62,16 +62,25 @@ import numpy as np
 import pandas as pd
 
 from ..core import constants as C
+from ..core.arrow import string_column
 from ..core.errors import CreatorRankError, ModelError
+from ..core.io import FRAME_SUFFIXES, check_output, write_frame
+from ..core.timeutil import parse_ts, to_utc
+from ..data.validate import load_clean_tables
+from ..features.specs import FEATURE_SET_VERSION, feature_names
+from ..training.mlflow_io import load_ranker
+from .briefs import canonical_codes, lookup_briefs, read_briefs
+from .candidates import MODES, CandidateFinder, EligibilityRules
+from .dask_engine import score_shards_dask
+from .manifest import fingerprint, ids_sha256, manifest_path, table_fingerprints, write_manifest
+from .ranking import CONFIDENCE_RULES, confidence, tie_counts, within_campaign_rank
+from .shards import (EVIDENCE_COLUMNS, EVIDENCE_SUFFIX, SHARD_COLUMNS, Shard, index_columns, make_shards,  # noqa: F401
+                     micros, prepare_context, score_shard, shard_value_columns, timestamps)
 
 logger = logging.getLogger(__name__)
 
 ENGINES = ("local", "dask")
 DEFAULT_CHUNK_SIZE = 50_000
-INDEX_PREFIX = "idx_"
-EVIDENCE_SUFFIX = "_evidence"  # idx_<name>_evidence: the evidence count of an index (when the feature set has it)
-EVIDENCE_COLUMNS = [C.POSTS_SEEN, C.INVITATIONS_SEEN, C.ORDERS_SEEN]
-SHARD_COLUMNS = [C.CAMPAIGN_ID, C.CREATOR_ID, C.SCORE]  # + the idx_* and evidence columns
 
 
 @dataclass
@@ -126,14 +135,6 @@ class ScoreResult:
 
     def __str__(self) -> str:
         return self.summary()
-
-
-@dataclass
-class Shard:
-    """One unit of work: a slice of one brief's candidates."""
-
-    campaign_id: str
-    decisions: pd.DataFrame  # creator_id, as_of, campaign_id, category, country, budget_usd
 
 
 # ------------------------------------------------------------------------------ entry point
@@ -205,12 +206,6 @@ def score(
     ModelError
         Unknown model or alias, or a model trained on another feature set.
     """
-    from ..core.io import FRAME_SUFFIXES, check_output, write_frame
-    from ..core.timeutil import parse_ts, to_utc
-    from ..data.validate import load_clean_tables
-    from .briefs import canonical_codes, lookup_briefs, read_briefs
-    from .candidates import MODES, CandidateFinder, EligibilityRules
-    from .manifest import manifest_path
 
     t_start = time.perf_counter()
     seconds: dict[str, float] = {}
@@ -278,7 +273,6 @@ def score(
         # Shards are built lazily: only one shard's decisions and features exist at a time.
         parts = [score_shard(context, bundle, shard.decisions) for shard in make_shards(plan, int(chunk_size))]
     else:
-        from .dask_engine import score_shards_dask
 
         shards = [shard.decisions for shard in make_shards(plan, int(chunk_size))]
         parts = score_shards_dask(context, bundle, shards, scheduler)
@@ -327,7 +321,6 @@ def load_model(model_uri: str, tracking_uri: str | None = None):
     RankerBundle
         With ``model_version`` set to the resolved number.
     """
-    from ..training.model import load_ranker
 
     bundle = load_ranker(model_uri, tracking_uri=tracking_uri)
     if isinstance(bundle, tuple):  # tolerate a (bundle, version) return
@@ -350,7 +343,6 @@ def check_feature_set(bundle) -> None:
         Naming the features the model needs that the catalogue lacks (missing) and the
         catalogue features the model never saw (extra).
     """
-    from ..features.specs import FEATURE_SET_VERSION, feature_names
 
     catalogue = list(feature_names())
     model = list(bundle.features)
@@ -372,111 +364,6 @@ def _names(names: list[str], shown: int = 8) -> str:
         return "none"
     more = f" and {len(names) - shown} more" if len(names) > shown else ""
     return ", ".join(names[:shown]) + more
-
-
-def make_shards(plan, chunk_size: int) -> Iterator[Shard]:
-    """Cut each brief's candidates (sorted by creator_id) into decision frames of at most ``chunk_size`` rows."""
-    for brief, when, ids in plan:
-        budget = brief[C.BUDGET_USD]
-        for start in range(0, len(ids), chunk_size):
-            part = ids[start : start + chunk_size]
-            n = len(part)
-            decisions = pd.DataFrame(
-                {
-                    C.CREATOR_ID: _strings(part),
-                    C.AS_OF: _timestamps(np.full(n, _micros(when), dtype=np.int64)),
-                    C.CAMPAIGN_ID: _strings(np.full(n, str(brief[C.CAMPAIGN_ID]), dtype=object)),
-                    C.CATEGORY: _strings(np.full(n, brief[C.CATEGORY], dtype=object)),
-                    C.COUNTRY: _strings(np.full(n, brief[C.COUNTRY], dtype=object)),
-                    C.BUDGET_USD: np.full(n, np.nan if pd.isna(budget) else float(budget)),
-                }
-            )
-            yield Shard(str(brief[C.CAMPAIGN_ID]), decisions)
-
-
-# Column builders: numpy first, one conversion (lists of Timestamps cost seconds per million rows).
-def _strings(values) -> pd.arrays.ArrowStringArray:
-    return pd.array(np.asarray(values, dtype=object), dtype=pd.StringDtype("pyarrow"))
-
-
-def _micros(ts: pd.Timestamp) -> int:
-    """Microseconds since the epoch of a UTC timestamp."""
-    return (pd.Timestamp(ts).tz_convert("UTC") - _EPOCH) // pd.Timedelta(microseconds=1)
-
-
-_EPOCH = pd.Timestamp(0, tz="UTC")
-
-
-def _timestamps(micros: np.ndarray) -> pd.Series:
-    """A ``datetime64[us, UTC]`` column from int64 microseconds."""
-    return pd.Series(np.asarray(micros, dtype=np.int64).view("datetime64[us]")).dt.tz_localize("UTC")
-
-
-def prepare_context(tables: dict[str, pd.DataFrame], as_ofs: Iterable[pd.Timestamp]) -> Any:
-    """What every shard's ``build_features`` call shares, computed once.
-
-    ``build_features`` called on raw tables rebuilds the market's event streams (sorts of
-    every table's events) and the month's peer distributions on every call: per
-    shard, that would dominate. :func:`creatorrank.features.engine.prepare` builds the
-    streams once (leaving out events after the latest decision time) and caches the peer
-    tables per month; one one-row call per decision month fills that cache here, so Dask
-    workers receive it ready instead of each recomputing it.
-
-    Returns
-    -------
-    PreparedMarket
-        Picklable (numpy arrays only): scattered as it is to Dask workers.
-    """
-    from ..features.engine import build_features, prepare
-
-    as_ofs = sorted({pd.Timestamp(t) for t in as_ofs})
-    until = as_ofs[-1] + pd.Timedelta(microseconds=1) if as_ofs else None
-    market = prepare(tables, until=until)
-    creator = tables[C.CREATORS][C.CREATOR_ID].iloc[:1].astype(object).tolist() or ["-"]
-    months = {(t.year, t.month): t for t in as_ofs}
-    warm = pd.DataFrame({C.CREATOR_ID: creator * len(months),
-                         C.AS_OF: pd.Series(list(months.values()), dtype="datetime64[us, UTC]")})
-    if len(warm):
-        build_features(market, warm)  # fills the per-month peer cache; the rows are discarded
-    return market
-
-
-def score_shard(context: Any, bundle, decisions: pd.DataFrame) -> pd.DataFrame:
-    """Features and raw scores of one shard of decisions.
-
-    The same function runs locally and on Dask workers, on the same shards, so both engines
-    give identical results.
-
-    Returns
-    -------
-    DataFrame
-        campaign_id, creator_id, score, the idx_* index columns (and their ``_evidence``
-        counts when present) and posts_seen, invitations_seen, orders_seen, in the
-        decisions' order.
-    """
-    from ..features.engine import build_features
-
-    features = build_features(context, decisions)
-    scores = bundle.predict(features)
-    out = features[[C.CAMPAIGN_ID, C.CREATOR_ID, *shard_value_columns(features.columns)]].reset_index(drop=True)
-    out.insert(2, C.SCORE, np.asarray(scores, dtype=np.float64))
-    return out
-
-
-def index_columns(columns: Iterable[str]) -> list[str]:
-    """The seven named indices among ``columns``, in catalogue order (not their evidence counts)."""
-    from ..features.specs import INDEX_NAMES
-
-    present = set(columns)
-    return [c for c in INDEX_NAMES if c in present]
-
-
-def shard_value_columns(columns: Iterable[str]) -> list[str]:
-    """Feature columns a scores file carries: indices, their evidence counts, the evidence counts."""
-    columns = list(columns)
-    idx = index_columns(columns)
-    evidence = [c + EVIDENCE_SUFFIX for c in idx if c + EVIDENCE_SUFFIX in columns]
-    return [*idx, *evidence, *[c for c in EVIDENCE_COLUMNS if c in columns]]
 
 
 def rank_scores(parts: list[pd.DataFrame], top: int | None = None) -> pd.DataFrame:
@@ -517,7 +404,6 @@ def rank_scores(parts: list[pd.DataFrame], top: int | None = None) -> pd.DataFra
 
 def _rank_one(frame: pd.DataFrame, top: int | None) -> pd.DataFrame:
     """Rank one campaign's rows (see :func:`rank_scores`)."""
-    from .ranking import confidence, tie_counts, within_campaign_rank
 
     score = frame[C.SCORE].to_numpy(dtype=np.float64)
     n = len(score)
@@ -534,7 +420,7 @@ def _rank_one(frame: pd.DataFrame, top: int | None) -> pd.DataFrame:
     out.insert(3, C.RANK, rank[keep])
     out.insert(4, C.TIES, ties[keep])
     out.insert(5, C.PERCENTILE, percentile[keep])
-    out.insert(6, C.CONFIDENCE, _strings(level[keep]))
+    out.insert(6, C.CONFIDENCE, string_column(level[keep]))
     return out
 
 
@@ -567,26 +453,23 @@ def stamp(frame: pd.DataFrame, bundle, as_of: dict[str, pd.Timestamp], scored_at
     """Add model name and version, feature-set version, as_of and scored_at to every row."""
     n = len(frame)
     version = bundle.model_version
-    frame[C.MODEL_NAME] = _strings(np.full(n, _model_name(bundle, model_uri), dtype=object))
+    frame[C.MODEL_NAME] = string_column(np.full(n, _model_name(bundle, model_uri), dtype=object))
     frame[C.MODEL_VERSION] = pd.array(np.full(n, -1 if version is None else int(version), dtype=np.int64),
                                       dtype="Int64")
     if version is None:  # a model outside the registry has no version number
         frame[C.MODEL_VERSION] = pd.array([pd.NA] * n, dtype="Int64")
-    frame[C.FEATURE_SET_VERSION] = _strings(np.full(n, str(bundle.feature_set_version), dtype=object))
+    frame[C.FEATURE_SET_VERSION] = string_column(np.full(n, str(bundle.feature_set_version), dtype=object))
     keys = list(as_of)
     pos = pd.Index(keys, dtype=object).get_indexer(frame[C.CAMPAIGN_ID].astype(object))
-    frame[C.AS_OF] = _timestamps(np.array([_micros(as_of[k]) for k in keys], dtype=np.int64)[pos])
-    frame[C.SCORED_AT] = _timestamps(np.full(n, _micros(scored_at), dtype=np.int64))
+    frame[C.AS_OF] = timestamps(np.array([micros(as_of[k]) for k in keys], dtype=np.int64)[pos])
+    frame[C.SCORED_AT] = timestamps(np.full(n, micros(scored_at), dtype=np.int64))
     return frame
 
 
 def write_run_manifest(out: Path, frame: pd.DataFrame, plan, bundle, model_uri: str, data_dir, briefs, rules,
                        candidates: str, fixed_as_of, top, engine: str, scored_at: pd.Timestamp) -> Path:
     """Write ``<out>.manifest.json``: what ``explain`` needs to know of this run (see :mod:`.manifest`)."""
-    from dataclasses import asdict
 
-    from .manifest import fingerprint, ids_sha256, table_fingerprints, write_manifest
-    from .ranking import CONFIDENCE_RULES
 
     listed = frame.groupby(C.CAMPAIGN_ID, sort=False, observed=True).size()
     name = _model_name(bundle, model_uri)

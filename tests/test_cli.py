@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tools.docgen import PAGES
+
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("pandas", "numpy", "lightgbm", "mlflow", "shap", "optuna", "duckdb", "sklearn", "matplotlib", "dask")
@@ -36,9 +38,19 @@ def test_bad_time_is_one_line_error(tmp_path):
     assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
 
 
-@pytest.mark.parametrize("page", ["FEATURES.md", "CLI.md"])
+@pytest.mark.parametrize("page", sorted(PAGES))
 def test_generated_docs_are_current(page):
-    from creatorrank.core.docgen import PAGES
-
     committed = (ROOT / "docs" / page).read_text(encoding="utf-8")
-    assert committed == PAGES[page]() + "\n", f"docs/{page} is stale: run python -m creatorrank.core.docgen"
+    assert committed == PAGES[page]() + "\n", f"docs/{page} is stale: run make docs (python -m tools.docgen)"
+
+
+def test_data_contract_tables_come_from_the_contract_only():
+    from creatorrank.data.contract import CONTRACT
+
+    page = (ROOT / "docs" / "DATA_CONTRACT.md").read_text(encoding="utf-8")
+    prose = (ROOT / "docs" / "src" / "DATA_CONTRACT.md").read_text(encoding="utf-8")
+    for table in CONTRACT.values():
+        assert f"\n## {table.name}\n" not in prose, f"table {table.name} is written by hand in docs/src"
+        for col in table.columns:
+            row = f"| {col.name} | {col.dtype} | {'yes' if col.nullable else 'no'} | {col.description} |"
+            assert row in page, row

@@ -312,7 +312,7 @@ def assert_registry_consistent(tracking_uri: str, cwd: Path, running_ok: bool = 
     from mlflow.entities import ViewType
     from mlflow.tracking import MlflowClient
 
-    from creatorrank.training.model import load_ranker
+    from creatorrank.training.mlflow_io import load_ranker
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]

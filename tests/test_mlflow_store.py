@@ -192,7 +192,8 @@ def test_garbage_file_is_not_a_store(tmp_path):
 _VICTIM = """
     import sys, time
     import lightgbm as lgb, mlflow, numpy as np, pandas as pd
-    from creatorrank.training.model import RankerBundle, log_bundle
+    from creatorrank.training.mlflow_io import log_bundle
+    from creatorrank.training.model import RankerBundle
     from creatorrank.training.tracking import ensure_experiment, tracked_run, use_tracking
     client = use_tracking(sys.argv[1])
     exp = ensure_experiment(client, "victims")
@@ -261,7 +262,8 @@ def test_incomplete_artifacts_are_never_registered(store, tmp_path):
     import pandas as pd
     from mlflow.tracking import MlflowClient
 
-    from creatorrank.training.model import BOOSTER_FILE, RankerBundle, log_bundle
+    from creatorrank.training.mlflow_io import log_bundle
+    from creatorrank.training.model import BOOSTER_FILE, RankerBundle
     from creatorrank.training.registry import register
     from creatorrank.training.tracking import ensure_experiment, tracked_run, use_tracking
 

@@ -21,7 +21,7 @@ import pytest
 from creatorrank.core.errors import ModelError
 from creatorrank.training.model import BOOSTER_FILE, FILES_KEY, META_FILE, RankerBundle
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.model  # trains a small booster
 
 FEATURES = ["f0", "f1", "f2", "f3"]
 

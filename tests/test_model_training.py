@@ -94,6 +94,7 @@ def test_build_dataset_on_a_generated_market(market):
     assert data.excluded_campaigns > 0  # campaigns still running at the cutoff are left out
     X = data.X("train")
     assert list(X.columns) == data.features and (X.dtypes == np.float64).all()
+    assert data.X("train") is X  # encoded once, then cached
     assert data.categorical == ["primary_category"]
     assert data.digest() == build_dataset(tables, cfg, train_until=CUTOFF, matrix=matrix).digest()
 
@@ -126,6 +127,7 @@ def test_model_closes_most_of_the_gap_to_the_oracle(market, data):
     require 50%; seed 0 measured 0.70."""
     from creatorrank.training.commands import score_rankers
     from creatorrank.training.metrics import compare_rankers, gap_closed
+    from creatorrank.training.oracle import ORACLE_ROW, oracle_scores
     from creatorrank.training.train import fit_ranker, make_bundle
 
     _, _, _, truth = market
@@ -133,8 +135,8 @@ def test_model_closes_most_of_the_gap_to_the_oracle(market, data):
     bundle = make_bundle(fit_ranker(data, cfg), data, cfg)
     test = data["test"].frame
     truth = truth.set_index(truth[C.INVITATION_ID].astype(str))[C.EXPECTED_GMV]
-    summary, _ = compare_rankers(test, score_rankers(test, {"model": bundle.predict(test)}, 0, truth),
-                                 cfg.evaluation.k, label_gain=cfg.label.gains())
+    scores = {**score_rankers(test, {"model": bundle.predict(test)}, 0), ORACLE_ROW: oracle_scores(test, truth)}
+    summary, _ = compare_rankers(test, scores, cfg.evaluation.k, label_gain=cfg.label.gains())
     closed = gap_closed(summary, "ndcg@10")
     print(f"\n{summary[['ndcg@10', 'map@10', 'gmv@10', 'campaigns']]}\ngap closed: {closed:.3f}")
     baselines = summary.drop(index=["model", "oracle"])
@@ -147,7 +149,7 @@ def test_train_tracks_registers_and_round_trips(market, uri):
     from mlflow.tracking import MlflowClient
 
     from creatorrank.training.commands import format_metrics, train
-    from creatorrank.training.model import load_ranker
+    from creatorrank.training.mlflow_io import load_ranker
 
     folder, _, matrix, _ = market
     cfg = fast_config()
@@ -156,7 +158,20 @@ def test_train_tracks_registers_and_round_trips(market, uri):
 
     assert result.model_version == 1 and result.model_uri == "models:/creator-ranker/1"
     m = result.metrics
-    assert {"model", "random", "followers", "engagement_rate", "past_gmv", "oracle"} <= set(m.index)
+    assert {"model", "random", "followers", "engagement_rate", "past_gmv"} <= set(m.index)
+    # train never reads the generator's truth; the oracle comparison is the demo's (with_oracle).
+    assert "oracle" not in m.index and np.isnan(result.gap_closed)
+    from creatorrank.training.oracle import with_oracle
+
+    compared = with_oracle(result, folder, cfg)
+    assert list(compared.metrics.index) == [*m.index, "oracle"]
+    pd.testing.assert_frame_equal(compared.metrics.loc[m.index], m)  # the other rows are unchanged
+    assert compared.metrics.loc["oracle", "ndcg@10"] > m.loc["model", "ndcg@10"]
+    assert compared.gap_closed == pytest.approx(
+        (m.loc["model", "ndcg@10"] - m.drop(index="model")["ndcg@10"].max())
+        / (compared.metrics.loc["oracle", "ndcg@10"] - m.drop(index="model")["ndcg@10"].max()))
+    assert "model closes" in format_metrics(compared) and "model closes" not in format_metrics(result)
+    assert with_oracle(result, folder.parent / "no-such-market", cfg) is result  # real data: no truth, no row
     assert {"ndcg@1", "ndcg@10", "map@10", "gmv@10", "campaigns", "no_positive"} <= set(m.columns)
     assert result.no_positive_campaigns == int(m.loc["model", "no_positive"])
     assert m.loc["model", "ndcg@10"] > m.loc["random", "ndcg@10"]
@@ -293,6 +308,7 @@ def test_product_goal_gap_closed_at_benchmark_scale():
     from creatorrank.training.commands import score_rankers
     from creatorrank.training.dataset import build_dataset
     from creatorrank.training.metrics import compare_rankers, gap_closed
+    from creatorrank.training.oracle import ORACLE_ROW, oracle_scores
     from creatorrank.training.train import fit_ranker, make_bundle
 
     market = generate_market(10_000, 2_500, 0)
@@ -302,6 +318,6 @@ def test_product_goal_gap_closed_at_benchmark_scale():
     bundle = make_bundle(fit_ranker(data, cfg), data, cfg)
     test = data["test"].frame
     truth = market.truth.set_index(market.truth[C.INVITATION_ID].astype(str))[C.EXPECTED_GMV]
-    summary, _ = compare_rankers(test, score_rankers(test, {"model": bundle.predict(test)}, 0, truth),
-                                 cfg.evaluation.k, label_gain=cfg.label.gains())
+    scores = {**score_rankers(test, {"model": bundle.predict(test)}, 0), ORACLE_ROW: oracle_scores(test, truth)}
+    summary, _ = compare_rankers(test, scores, cfg.evaluation.k, label_gain=cfg.label.gains())
     assert gap_closed(summary, "ndcg@10") >= 0.8

@@ -133,7 +133,7 @@ def test_output_columns_order_ranks_and_percentiles(scored, env, campaigns):
 def test_scores_equal_one_unchunked_feature_build(env, campaigns, scored):
     """Shards and the prepared market change nothing: same as one build_features over the raw tables."""
     from creatorrank.features.engine import build_features
-    from creatorrank.training.model import load_ranker
+    from creatorrank.training.mlflow_io import load_ranker
 
     _, frame = scored
     rows = frame[frame[C.CAMPAIGN_ID] == campaigns[0]]

@@ -20,13 +20,12 @@ from creatorrank.training.dataset import (
 )
 from creatorrank.training.encoding import encode_features, fit_categories
 
-pytestmark = pytest.mark.unit
-
 
 def ts(text):
     return pd.Timestamp(text, tz="UTC")
 
 
+@pytest.mark.data  # the tiny market
 def test_outcomes_of_the_tiny_market(tiny):
     out = campaign_outcomes(tiny, cutoff=ts("2025-01-01")).set_index(C.INVITATION_ID)[C.OUTCOME_GMV]
     # i1: delivered; o2 (60) counts, o3 (25) was refunded, o1 is organic. i2 declined, i3 ignored.
@@ -41,6 +40,7 @@ def _add_orders(tables, rows):
     return tables
 
 
+@pytest.mark.data  # the tiny market
 def test_outcome_window_refunds_and_non_delivery(tiny):
     # k1 runs 2024-04-10 .. 2024-05-10: orders count until 2024-05-24 inclusive of the start.
     tiny = _add_orders(tiny, [
@@ -62,6 +62,7 @@ def test_outcome_window_refunds_and_non_delivery(tiny):
     assert early["i1"] == 0.0
 
 
+@pytest.mark.data  # the tiny market
 def test_complete_campaigns_need_the_settle_period(tiny):
     camps = tiny[C.CAMPAIGNS]
     # k1 ends 2024-05-10, k2 ends 2024-06-05
@@ -70,6 +71,7 @@ def test_complete_campaigns_need_the_settle_period(tiny):
     assert complete_campaigns(camps, ts("2024-07-01"))[C.CAMPAIGN_ID].tolist() == ["k1", "k2"]
 
 
+@pytest.mark.unit
 def test_split_by_time_no_campaign_twice():
     rng = np.random.default_rng(0)
     created = pd.Series(pd.to_datetime(rng.integers(0, 10**9, 100), unit="s", utc=True),
@@ -84,6 +86,7 @@ def test_split_by_time_no_campaign_twice():
     assert sorted(tiny_split) == ["test", "train", "validation"]
 
 
+@pytest.mark.unit
 def test_too_few_campaigns():
     from creatorrank.core.errors import InputError
 
@@ -104,6 +107,7 @@ def _rows(sizes, seed=0):
     return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)  # shuffled
 
 
+@pytest.mark.unit
 def test_sort_queries_makes_contiguous_groups():
     frame, group = sort_queries(_rows([3, 5, 1, 4]))
     assert group.tolist() == [3, 5, 1, 4]
@@ -111,6 +115,7 @@ def test_sort_queries_makes_contiguous_groups():
     assert (camp[:3] == "k0").all() and (camp[3:8] == "k1").all()
 
 
+@pytest.mark.unit
 def test_cap_rows_is_deterministic_and_order_free():
     frame = _rows([30, 5], seed=1)
     a = cap_rows(frame, 10, seed=42)
@@ -122,6 +127,7 @@ def test_cap_rows_is_deterministic_and_order_free():
     assert cap_rows(frame, 100, seed=42) is frame
 
 
+@pytest.mark.unit
 def test_categorical_encoding_keeps_mapping_and_handles_unseen():
     train = pd.DataFrame({"cat": pd.Series(["b", "a", None, "b"], dtype="str"), "num": [1, 2, 3, 4]})
     cats = fit_categories(train, ["cat"])
@@ -134,11 +140,13 @@ def test_categorical_encoding_keeps_mapping_and_handles_unseen():
     assert encode_features(enc, ["num", "cat"], cats).equals(enc)  # encoded input passes through
 
 
+@pytest.mark.unit
 def test_grade_labels_bounds():
     label = LabelConfig(thresholds_usd=[0, 10, 100])
     assert grade_labels(np.array([0, 5, 10, 11, 100, 101]), label).tolist() == [0, 1, 1, 2, 2, 3]
 
 
+@pytest.mark.data  # the tiny market
 def test_default_cutoff_is_the_end_of_the_data(tiny):
     from creatorrank.training.dataset import resolve_cutoff
 

@@ -8,7 +8,8 @@ Modules (heavy libraries are imported inside functions, so importing any of thes
 - :mod:`.metrics` -- NDCG@k, MAP@k and GMV captured per campaign, same code for every ranker.
 - :mod:`.baselines` -- random, followers, engagement rate, past GMV.
 - :mod:`.train` / :mod:`.tune` -- one fit with early stopping; the Optuna study.
-- :mod:`.model` / :mod:`.pyfunc` -- the ``RankerBundle``, its MLflow pyfunc, ``load_ranker``.
+- :mod:`.model` -- the ``RankerBundle`` (booster, features, categories; no MLflow).
+- :mod:`.mlflow_io` / :mod:`.pyfunc` -- logging the bundle as a pyfunc model, ``load_ranker``.
 - :mod:`.tracking` / :mod:`.registry` -- where runs live, what they record; aliases and tags.
 - :mod:`.commands` -- ``train``, ``evaluate``, ``promote`` and ``format_metrics`` for the CLI.
 """

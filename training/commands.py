@@ -6,7 +6,10 @@ log progress through ``logging.getLogger(__name__)`` and never configure logging
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -18,15 +21,24 @@ import pandas as pd
 
 from ..core import constants as C
 from ..core.errors import ConfigError, ModelError, RefusedError
+from ..data.validate import load_clean_tables
+from ..features.engine import training_matrix
+from ..features.specs import FEATURE_SET_VERSION
+from .baselines import baseline_scores
 from .config import LabelConfig, TrainingConfig, load_config
-from .metrics import QualityGate, compare_rankers, gap_closed, quality_gate
+from .dataset import build_dataset, complete_campaigns, labelled_matrix, resolve_cutoff, sort_queries, to_cutoff, when
+from .mlflow_io import load_ranker, log_bundle
+from .registry import register, set_alias, tag_version, version_of, version_tags
+from .tracking import (ensure_experiment, flatten, log_evaluation, log_lineage, metric_key, study_storage,
+                       tracked_run, use_tracking)
+from .metrics import QualityGate, compare_rankers, quality_gate
+from .train import fit_ranker, make_bundle
+from .tune import tune
 
 logger = logging.getLogger(__name__)
 
 MODEL_ROW = "model"
-ORACLE_ROW = "oracle"
 POSITIVE_TAG = "train.positive_campaigns"  # training campaigns with a positive outcome (bundle meta + tag)
-TRUTH_FILE = Path("truth") / "invitation_truth.parquet"
 
 
 @dataclass
@@ -42,8 +54,8 @@ class TrainResult:
     model_version : int
         Registered version (alias ``challenger`` points at it).
     metrics : DataFrame
-        Test-campaign metric means, one row per ranker: ``model``, the baselines and, when
-        the data folder holds the generator's truth, ``oracle``. Columns ``ndcg@k``,
+        Test-campaign metric means, one row per ranker: ``model`` and the baselines (and
+        ``oracle`` once :func:`creatorrank.training.oracle.with_oracle` added it). Columns ``ndcg@k``,
         ``map@k``, ``gmv@k``, ``campaigns`` (with a positive), ``no_positive``.
     no_positive_campaigns : int
         Test campaigns without any net GMV (left out of the means).
@@ -54,7 +66,8 @@ class TrainResult:
     best_iteration : int
     gap_closed : float
         Share of the NDCG@primary_k gap between the best baseline and the oracle closed by
-        the model (NaN without truth).
+        the model: NaN unless :func:`creatorrank.training.oracle.with_oracle` filled it
+        (generated markets only; ``train`` never reads the generator's truth).
     data : RankingData
         The splits the model was trained and tested on.
     gate : QualityGate
@@ -90,7 +103,7 @@ class EvaluationResult:
     Attributes
     ----------
     metrics : DataFrame
-        One row per ranker (``model``, the baselines, ``oracle`` with truth), as in
+        One row per ranker (``model`` and the baselines), as in
         :class:`TrainResult`.
     per_campaign : DataFrame
         Metrics of every evaluated campaign and ranker.
@@ -110,7 +123,6 @@ class EvaluationResult:
         Campaigns evaluated (with or without a positive outcome).
     gate : QualityGate
         Model against each baseline on these campaigns, with the bootstrap interval.
-    gap_closed : float
     warnings : list of str
     """
 
@@ -124,7 +136,6 @@ class EvaluationResult:
     in_sample: bool
     campaigns: int
     gate: QualityGate | None = None
-    gap_closed: float = float("nan")
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -185,47 +196,19 @@ def _config(config_path, config: TrainingConfig | None) -> TrainingConfig:
 
 
 def _load_tables(data_dir) -> dict[str, pd.DataFrame]:
-    from ..data.validate import load_clean_tables
-
     tables = load_clean_tables(data_dir)
     logger.info("loaded %s: %s", data_dir, ", ".join(f"{len(t):,} {n}" for n, t in tables.items()))
     return tables
 
 
 def _training_matrix(tables) -> pd.DataFrame:
-    from ..features.engine import training_matrix
-
     logger.info("building point-in-time features")
     return training_matrix(tables)
 
 
-def read_truth(data_dir) -> pd.Series | None:
-    """The generator's ``expected_gmv`` per invitation id, when the folder has it."""
-    path = Path(data_dir) / TRUTH_FILE
-    if not path.is_file():
-        return None
-    truth = pd.read_parquet(path, columns=[C.INVITATION_ID, C.EXPECTED_GMV])
-    return truth.set_index(truth[C.INVITATION_ID].astype(str))[C.EXPECTED_GMV]
-
-
-def oracle_scores(frame: pd.DataFrame, truth: pd.Series | None) -> np.ndarray | None:
-    """The generator's expected net GMV of each row (the best possible ranking), if known."""
-    if truth is None:
-        return None
-    oracle = frame[C.INVITATION_ID].astype(str).map(truth).to_numpy(dtype=np.float64, na_value=np.nan)
-    return None if np.isnan(oracle).all() else oracle
-
-
-def score_rankers(frame: pd.DataFrame, model_scores: dict[str, np.ndarray], seed: int,
-                  truth: pd.Series | None) -> dict[str, np.ndarray]:
-    """Scores of the given models, every baseline and (with truth) the oracle for the same rows."""
-    from .baselines import baseline_scores
-
-    scores = {**model_scores, **baseline_scores(frame, seed)}
-    oracle = oracle_scores(frame, truth)
-    if oracle is not None:
-        scores[ORACLE_ROW] = oracle
-    return scores
+def score_rankers(frame: pd.DataFrame, model_scores: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
+    """Scores of the given models and every baseline for the same rows."""
+    return {**model_scores, **baseline_scores(frame, seed)}
 
 
 def judge(per_campaign: pd.DataFrame, cfg: TrainingConfig, model: str = MODEL_ROW) -> QualityGate:
@@ -255,9 +238,6 @@ def _report_gate(gate: QualityGate, what: str) -> list[str]:
 
 
 def _study_name(config: TrainingConfig, data_digest: str) -> str:
-    import hashlib
-    import json
-
     cfg = config.model_dump(mode="json")
     cfg["tuning"] = {k: v for k, v in cfg["tuning"].items() if k not in ("trials", "timeout_s")}
     key = hashlib.sha256((json.dumps(cfg, sort_keys=True) + data_digest).encode()).hexdigest()[:12]
@@ -333,14 +313,6 @@ def train(
     import mlflow
     import yaml
 
-    from ..features.specs import FEATURE_SET_VERSION
-    from .dataset import build_dataset
-    from .model import log_bundle
-    from .registry import register
-    from .tracking import (ensure_experiment, flatten, log_evaluation, log_lineage, metric_key, study_storage,
-                           tracked_run, use_tracking)
-    from .train import fit_ranker, make_bundle
-    from .tune import tune
 
     cfg = _config(config_path, config)
     n_trials = cfg.tuning.trials if trials is None else int(trials)
@@ -354,7 +326,6 @@ def train(
     data = build_dataset(tables, cfg, train_until, matrix=matrix)  # stops here when nothing can be learned
     digest = data.digest()
     n_positive = int(data.summary()["train_positive_campaigns"])
-    truth = read_truth(data_dir)
     primary = f"ndcg@{cfg.evaluation.primary_k}"
 
     with tracked_run(experiment_id, f"train-{data.cutoff:%Y%m%dT%H%M}") as run, \
@@ -390,12 +361,10 @@ def train(
         mlflow.log_metrics({"best_iteration": fit.best_iteration, f"validation.{metric_key(primary)}": fit.best_score})
 
         test = data["test"].frame
-        scores = score_rankers(test, {MODEL_ROW: bundle.predict(test)}, cfg.evaluation.random_seed, truth)
+        scores = score_rankers(test, {MODEL_ROW: bundle.predict(test)}, cfg.evaluation.random_seed)
         summary, per_campaign = compare_rankers(
             test, scores, cfg.evaluation.k, cfg.evaluation.gmv_k, cfg.label.gains()
         )
-        closed = gap_closed(summary, primary)
-        summary.attrs["gap_closed"] = closed
         gate = judge(per_campaign, cfg)
         warnings = _report_gate(gate, "test campaigns")
         mlflow.set_tags({**gate.tags(), POSITIVE_TAG: n_positive})
@@ -431,7 +400,6 @@ def train(
         per_campaign=per_campaign,
         best_params=best_params,
         best_iteration=fit.best_iteration,
-        gap_closed=closed,
         data=data,
         gate=gate,
         warnings=warnings,
@@ -443,19 +411,17 @@ def train(
 
 def _complete_frame(tables, label: LabelConfig, settle_days: int, matrix: pd.DataFrame | None,
                     cutoff=None) -> pd.DataFrame:
-    from .dataset import labelled_matrix, resolve_cutoff, sort_queries
-
     if matrix is None:
         matrix = _training_matrix(tables)
     frame, _ = labelled_matrix(tables, label, resolve_cutoff(tables, cutoff), settle_days, matrix)
     return sort_queries(frame)[0]
 
 
-def _evaluate_bundles(frame: pd.DataFrame, bundles: dict[str, Any], config: TrainingConfig,
-                      truth: pd.Series | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every bundle, the baselines and the oracle on the same rows, graded as the first bundle was trained."""
+def _evaluate_bundles(frame: pd.DataFrame, bundles: dict[str, Any],
+                      config: TrainingConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every bundle and the baselines on the same rows, graded as the first bundle was trained."""
     scores = score_rankers(frame, {name: b.predict(frame) for name, b in bundles.items()},
-                           config.evaluation.random_seed, truth)
+                           config.evaluation.random_seed)
     gains = LabelConfig.model_validate(next(iter(bundles.values())).label).gains()
     return compare_rankers(frame, scores, config.evaluation.k, config.evaluation.gmv_k, gains)
 
@@ -464,9 +430,6 @@ def model_cutoff(bundle, tracking_uri: str | None = None) -> pd.Timestamp | None
     """The training cutoff a model records: its bundle's ``cutoff``, else its version tag ``train_until``."""
     value = (bundle.metadata or {}).get("cutoff")
     if not value and bundle.model_name and bundle.model_version is not None:
-        from .registry import version_tags
-        from .tracking import use_tracking
-
         value = version_tags(use_tracking(tracking_uri), bundle.model_name, bundle.model_version).get("train_until")
     if not value:
         return None
@@ -477,7 +440,6 @@ def model_cutoff(bundle, tracking_uri: str | None = None) -> pd.Timestamp | None
 def _window(frame: pd.DataFrame, tables, start: pd.Timestamp | None, explicit: bool,
             cutoff: pd.Timestamp | None, bundle, settle_days: int) -> tuple[str, bool, list[str]]:
     """Describe the evaluated campaigns; flag those the model was built from (in-sample)."""
-    from .dataset import complete_campaigns, when
 
     n = int(frame[C.CAMPAIGN_ID].nunique())
     if cutoff is None:
@@ -547,10 +509,6 @@ def evaluate(
     ModelError
         Unknown model, or no complete campaign in the window.
     """
-    from ..features.specs import FEATURE_SET_VERSION
-    from .dataset import to_cutoff, when
-    from .model import load_ranker
-
     cfg = _config(config_path, config)
     bundle = load_ranker(model_uri, tracking_uri)
     if str(bundle.feature_set_version) != str(FEATURE_SET_VERSION):
@@ -575,7 +533,7 @@ def evaluate(
                                           cfg.label_settle_days)
     for line in warnings:
         logger.warning("%s", line)
-    summary, per_campaign = _evaluate_bundles(frame, {MODEL_ROW: bundle}, cfg, read_truth(data_dir))
+    summary, per_campaign = _evaluate_bundles(frame, {MODEL_ROW: bundle}, cfg)
     gate = judge(per_campaign, cfg)
     warnings += _report_gate(gate, "evaluated campaigns")
     uri = bundle.model_uri or model_uri
@@ -584,7 +542,7 @@ def evaluate(
         metrics=summary, per_campaign=per_campaign, window=window, since=start, model_uri=uri,
         model_version=bundle.model_version, cutoff=cutoff, in_sample=in_sample,
         campaigns=int(frame[C.CAMPAIGN_ID].nunique()), gate=gate,
-        gap_closed=gap_closed(summary, f"ndcg@{cfg.evaluation.primary_k}"), warnings=warnings,
+        warnings=warnings,
     )
 
 
@@ -635,10 +593,6 @@ def promote(
     RefusedError
         A quality gate refused the challenger.
     """
-    from .model import load_ranker
-    from .registry import set_alias, tag_version, version_of
-    from .tracking import metric_key, use_tracking
-
     cfg = _config(config_path, config)
     margin = _finite_margin(cfg.promotion.margin if margin is None else margin,
                             "promotion.margin" if margin is None else "--margin")
@@ -661,7 +615,7 @@ def promote(
     label = LabelConfig.model_validate(bundles["challenger"].label)
     frame = _complete_frame(tables, label, cfg.label_settle_days, matrix)
     frame, window = _comparison_window(frame, bundles, cfg)
-    summary, per_campaign = _evaluate_bundles(frame, bundles, cfg, read_truth(data_dir))
+    summary, per_campaign = _evaluate_bundles(frame, bundles, cfg)
     ch_score = float(summary.loc["challenger", metric])
     n = int(summary.loc["challenger", "campaigns"])
     gate = judge(per_campaign, cfg, "challenger")
@@ -706,8 +660,6 @@ def promote(
 
 def _finite_margin(value, option: str) -> float:
     """The margin as a finite float (``nan`` or ``inf`` would make every comparison meaningless)."""
-    import math
-
     try:
         margin = float(value)
     except (TypeError, ValueError):
@@ -720,8 +672,6 @@ def _finite_margin(value, option: str) -> float:
 def _refusal(client, name: str, version: int, bundle, score: float, gate: QualityGate,
              cfg: TrainingConfig, window: str) -> str | None:
     """Why the challenger must not become champion, or None when every quality gate passes."""
-    from .registry import version_tags
-    from .tracking import metric_key
 
     who = f"challenger v{version}"
     tags = version_tags(client, name, version)
@@ -792,7 +742,7 @@ def format_metrics(result) -> str:
         notes.append(f"model version {version}")
     if "no_positive" in table.columns and len(table):
         notes.append(f"{int(table['no_positive'].iloc[0])} campaign(s) without any net GMV are left out of the means")
-    closed = df.attrs.get("gap_closed") if frame_only else result.gap_closed
+    closed = df.attrs.get("gap_closed") if frame_only else getattr(result, "gap_closed", None)
     if closed is not None and not (isinstance(closed, float) and np.isnan(closed)):
         notes.append(f"model closes {closed:.0%} of the gap between the best baseline and the oracle")
     gate = getattr(result, "gate", None)

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..core import constants as C
 from ..core.errors import ConfigError
+from ..features.specs import get_specs, model_feature_names
 
 LIGHTGBM_QUERY_LIMIT = 10_000  # LightGBM refuses a lambdarank query with more rows
 DEFAULT_LABEL_GAIN_SIZE = 31  # LightGBM's default label_gain: 2**i - 1 for i < 31
@@ -353,8 +354,6 @@ class TrainingConfig(_Strict):
         dup = sorted({f for f in v if v.count(f) > 1})
         if dup:
             raise ValueError(f"feature {dup[0]!r} is listed twice")
-        from ..features.specs import get_specs
-
         try:
             get_specs(v)
         except ConfigError as exc:  # reported as a validation error naming the feature
@@ -366,14 +365,22 @@ class TrainingConfig(_Strict):
         feature but the indices' evidence counts, see ``specs.model_feature_names``)."""
         if self.features is not None:
             return list(self.features)
-        from ..features.specs import model_feature_names
-
         return model_feature_names()
 
     def digest(self) -> str:
         """Short hash of the configuration (stable across runs and machines)."""
         text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def champion_uri(config: TrainingConfig | None = None) -> str:
+    """``models:/<registered_model>@champion`` of ``config`` (the defaults when None).
+
+    Serving commands take their default model from here, so a renamed registry entry in the
+    training config is the one they load.
+    """
+    name = (config or TrainingConfig()).registered_model
+    return f"models:/{name}@{C.CHAMPION}"
 
 
 def load_config(path: str | os.PathLike | None = None, **overrides: Any) -> TrainingConfig:

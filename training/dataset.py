@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ..core import constants as C
 from ..core.errors import InputError
+from ..core.timeutil import parse_ts
+from ..data.timeline import data_end
+from ..features.engine import training_matrix
+from ..features.specs import get_specs
+from .baselines import BASELINE_FEATURES
 from .config import LabelConfig, SplitConfig, TrainingConfig
 from .encoding import encode_features, fit_categories
 
@@ -28,23 +33,7 @@ ID_COLUMNS = [C.INVITATION_ID, C.CAMPAIGN_ID, C.CREATOR_ID, C.AS_OF]
 
 def to_cutoff(value: str | pd.Timestamp | None) -> pd.Timestamp:
     """A UTC timestamp from an ISO-8601 string or timestamp; None means now."""
-    from ..core.timeutil import parse_ts
-
     return pd.Timestamp.now(tz="UTC") if value is None else parse_ts(value, "time")
-
-
-def data_end(tables: dict[str, pd.DataFrame]) -> pd.Timestamp | None:
-    """Time of the latest fact in the tables (an order, refund, post, answer, delivery...)."""
-    cols = {
-        C.CREATORS: [C.JOINED_AT],
-        C.CAMPAIGNS: [C.CREATED_AT],
-        C.POSTS: [C.POSTED_AT],
-        C.INVITATIONS: [C.INVITED_AT, C.RESPONDED_AT, C.DELIVERED_AT],
-        C.ORDERS: [C.ORDERED_AT, C.REFUNDED_AT],
-    }
-    latest = [tables[t][c].max() for t, names in cols.items() if t in tables for c in names if c in tables[t]]
-    latest = [t for t in latest if pd.notna(t)]
-    return max(latest) if latest else None
 
 
 def resolve_cutoff(tables: dict[str, pd.DataFrame], train_until: str | pd.Timestamp | None) -> pd.Timestamp:
@@ -274,13 +263,19 @@ class RankingData:
     cutoff: pd.Timestamp
     excluded_campaigns: int = 0
     unlabelled_validation_campaigns: int = 0
+    _encoded: dict[str, pd.DataFrame] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __getitem__(self, name: str) -> RankingSplit:
         return self.splits[name]
 
     def X(self, name: str) -> pd.DataFrame:
-        """The encoded all-float feature matrix of one split."""
-        return encode_features(self.splits[name].frame, self.features, self.categories)
+        """The encoded all-float feature matrix of one split (encoded once, then cached).
+
+        Callers must not modify it in place: the same frame is returned on every call.
+        """
+        if name not in self._encoded:
+            self._encoded[name] = encode_features(self.splits[name].frame, self.features, self.categories)
+        return self._encoded[name]
 
     def y(self, name: str) -> np.ndarray:
         return self.splits[name].frame[C.LABEL].to_numpy(dtype=np.int32)
@@ -314,8 +309,6 @@ class RankingData:
 
 def categorical_features(features: list[str]) -> list[str]:
     """The features whose catalogue kind is ``categorical``."""
-    from ..features.specs import get_specs
-
     return [s.name for s in get_specs(features) if s.kind == "categorical"]
 
 
@@ -341,8 +334,6 @@ def labelled_matrix(
         Campaigns with invitations left out because they are not complete at ``cutoff``.
     """
     if matrix is None:
-        from ..features.engine import training_matrix
-
         matrix = training_matrix(tables)
     outcomes = campaign_outcomes(tables, cutoff=cutoff, settle_days=settle_days)
     done = complete_campaigns(tables[C.CAMPAIGNS], cutoff, settle_days)[C.CAMPAIGN_ID]
@@ -425,8 +416,6 @@ def build_dataset(
 def baseline_columns(frame: pd.DataFrame, features: list[str]) -> list[str]:
     """Matrix columns the baselines rank by that are not model inputs (kept so baselines never depend
     on the configured feature list)."""
-    from .baselines import BASELINE_FEATURES
-
     return [c for c in dict.fromkeys(BASELINE_FEATURES.values()) if c in frame.columns and c not in features]
 
 

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import constants as C
+from .baselines import BASELINES
 
 DEFAULT_GAIN = np.array([2.0**i - 1 for i in range(31)])
 
@@ -486,8 +487,6 @@ def quality_gate(
     -------
     QualityGate
     """
-    from .baselines import BASELINES
-
     table = per_campaign.pivot_table(index=C.CAMPAIGN_ID, columns="model", values=metric, dropna=False,
                                      observed=True, aggfunc="first") if len(per_campaign) else pd.DataFrame()
     names = [b for b in (BASELINES if baselines is None else baselines) if b in table.columns]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +70,11 @@ class RankerBundle:
 
     @property
     def num_threads(self) -> int:
-        return int(min(2, max(1, int(self.params.get("num_threads", 1) or 1))))
+        """Prediction threads: the trained ``num_threads``, at most the machine's CPUs.
+
+        Scores do not depend on it (each row's prediction is independent of the others).
+        """
+        return max(1, min(int(self.params.get("num_threads", 1) or 1), os.cpu_count() or 1))
 
     def encode(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The all-float model matrix of ``frame`` (the pyfunc's input; see :mod:`.encoding`)."""
@@ -256,163 +259,3 @@ def trim_booster(booster, best_iteration: int | None):
 
     n = best_iteration if best_iteration and best_iteration > 0 else -1
     return lgb.Booster(model_str=booster.model_to_string(num_iteration=n))
-
-
-# ------------------------------------------------------------------------ MLflow
-
-
-def input_example(bundle: RankerBundle, frame: pd.DataFrame, rows: int = 5) -> pd.DataFrame:
-    """A few encoded rows: every column float64 (an int column with NaN would break the signature)."""
-    return bundle.encode(frame.head(rows)).astype(np.float64).reset_index(drop=True)
-
-
-def log_bundle(bundle: RankerBundle, example_frame: pd.DataFrame, workdir: str | os.PathLike,
-               name: str = MODEL_ARTIFACT_PATH):
-    """Log the bundle to the active MLflow run as a pyfunc model.
-
-    The pyfunc takes the encoded all-float matrix (:meth:`RankerBundle.encode`) and returns
-    raw scores. Its signature and input example are inferred from ``example_frame``.
-
-    Returns
-    -------
-    mlflow.models.model.ModelInfo
-    """
-    import lightgbm as lgb
-    import mlflow
-    from mlflow.models import infer_signature
-
-    from .pyfunc import RankerPyfunc
-
-    folder = bundle.save(Path(workdir) / PYFUNC_ARTIFACT)
-    example = input_example(bundle, example_frame)
-    signature = infer_signature(example, bundle.predict(example))
-    return mlflow.pyfunc.log_model(
-        name=name,
-        python_model=RankerPyfunc(),
-        artifacts={PYFUNC_ARTIFACT: str(folder)},
-        signature=signature,
-        input_example=example,
-        pip_requirements=[
-            f"lightgbm=={lgb.__version__}",
-            f"mlflow=={mlflow.__version__}",
-            f"pandas=={pd.__version__}",
-            f"numpy=={np.__version__}",
-        ],
-    )
-
-
-_ALIAS_URI = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/@]+)/?$")
-_VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)/?$")
-
-
-def resolve_model_uri(model_uri: str, client=None) -> tuple[str, str | None, int | None]:
-    """Resolve an alias URI to a fixed version URI, once.
-
-    Returns
-    -------
-    uri : str
-        ``models:/NAME/VERSION`` for registry URIs, else ``model_uri`` unchanged.
-    name : str or None
-    version : int or None
-
-    Raises
-    ------
-    ModelError
-        Unknown registered model, alias or version.
-    """
-    from mlflow.exceptions import MlflowException
-
-    if client is None:
-        from .tracking import use_tracking
-
-        client = use_tracking()
-    m = _ALIAS_URI.match(model_uri)
-    if m:
-        name, alias = m["name"], m["alias"]
-        try:
-            mv = client.get_model_version_by_alias(name, alias)
-        except MlflowException:
-            raise ModelError(f"{model_uri}: no version of model '{name}' has alias '{alias}'") from None
-        return f"models:/{name}/{mv.version}", name, int(mv.version)
-    m = _VERSION_URI.match(model_uri)
-    if m:
-        name, version = m["name"], int(m["version"])
-        try:
-            client.get_model_version(name, str(version))
-        except MlflowException:
-            raise ModelError(f"{model_uri}: model '{name}' has no version {version}") from None
-        return model_uri, name, version
-    if model_uri.startswith("models:/"):
-        raise ModelError(f"{model_uri}: expected models:/NAME/VERSION or models:/NAME@ALIAS")
-    return model_uri, None, None
-
-
-def load_ranker(model_uri: str, tracking_uri: str | None = None) -> RankerBundle:
-    """Load a ranker from MLflow, resolving an alias to a version number once.
-
-    Parameters
-    ----------
-    model_uri : str
-        ``models:/creator-ranker@champion``, ``models:/creator-ranker/3``, ``runs:/ID/model``
-        or a local pyfunc folder.
-    tracking_uri : str, optional
-        Default: ``MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db`` in the working folder.
-
-    Returns
-    -------
-    RankerBundle
-        With ``model_name``, ``model_version`` (the resolved number; None outside the
-        registry) and ``model_uri`` (the fixed ``models:/NAME/VERSION``) set, so every
-        score can be stamped with the version that produced it even if the alias moves.
-
-    Raises
-    ------
-    ModelError
-        Unknown model, alias or version, or not a creatorrank model.
-    """
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    from .tracking import use_tracking
-
-    client = use_tracking(tracking_uri)
-    uri, name, version = resolve_model_uri(model_uri, client)
-    try:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=uri)
-    except (MlflowException, OSError) as exc:
-        raise ModelError(f"{model_uri}: cannot load model ({str(exc).splitlines()[0]})") from None
-    folder = Path(local) / "artifacts" / PYFUNC_ARTIFACT
-    bundle = RankerBundle.load(folder)
-    bundle.model_name, bundle.model_version, bundle.model_uri = name, version, uri
-    return bundle
-
-
-def verify_logged_model(model_uri: str, bundle: RankerBundle | None = None) -> None:
-    """Check a logged pyfunc model's artifacts before it is registered.
-
-    Downloads the model (``MLmodel`` and the bundle), verifies every bundle file against
-    its recorded checksum (:meth:`RankerBundle.load`) and, when ``bundle`` is given, that
-    the stored model file is the one just trained.
-
-    Raises
-    ------
-    ModelError
-        An artifact is missing, incomplete or altered.
-    """
-    import tempfile
-
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    with tempfile.TemporaryDirectory(prefix="creatorrank-verify-") as tmp:
-        try:
-            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
-        except (MlflowException, OSError) as exc:
-            raise ModelError(f"{model_uri}: logged model cannot be read back ({str(exc).splitlines()[0]})") from None
-        if not (local / "MLmodel").is_file():
-            raise ModelError(f"{model_uri}: logged model is incomplete (no MLmodel file)")
-        folder = local / "artifacts" / PYFUNC_ARTIFACT
-        RankerBundle.load(folder)
-        stored = (folder / BOOSTER_FILE).read_text(encoding="utf-8")
-        if bundle is not None and stored != bundle.booster.model_to_string():
-            raise ModelError(f"{model_uri}: logged model differs from the trained one")

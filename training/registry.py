@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from ..core.errors import ModelError
+from .mlflow_io import verify_logged_model
 
 logger = logging.getLogger(__name__)
 
@@ -15,7 +16,7 @@ def register(client, model_uri: str, name: str, alias: str | None = None, tags: 
     """Register ``model_uri`` (e.g. ``runs:/ID/model``) as a new version of ``name``.
 
     The logged artifacts are read back and checked first
-    (:func:`~creatorrank.training.model.verify_logged_model`), so no version points at an
+    (:func:`~creatorrank.training.mlflow_io.verify_logged_model`), so no version points at an
     incomplete model; the alias moves last, once the version and its tags exist.
 
     Parameters
@@ -42,8 +43,6 @@ def register(client, model_uri: str, name: str, alias: str | None = None, tags: 
         The logged model is incomplete or altered (nothing registered).
     """
     import mlflow
-
-    from .model import verify_logged_model
 
     verify_logged_model(model_uri, bundle)
     mv = mlflow.register_model(model_uri, name, tags={k: str(v) for k, v in (tags or {}).items()})

@@ -31,6 +31,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
+from ..core import constants as C
 from ..core.errors import ModelError
 
 logger = logging.getLogger(__name__)
@@ -559,8 +560,6 @@ def log_lineage(data, source: str, schema_rows: int = 1000) -> None:
     from mlflow.data.pandas_dataset import from_pandas
     from mlflow.models import infer_signature
 
-    from ..core import constants as C
-
     for name, split in data.splits.items():
         frame = split.frame
         view = pd.concat(
@@ -583,7 +582,7 @@ def log_evaluation(summary: pd.DataFrame, per_campaign: pd.DataFrame, bundle, ks
                    shap_sample: pd.DataFrame | None = None) -> None:
     """Log test metrics, evaluation tables and plots to the active run.
 
-    Metrics ``test.<ranker>.<metric>`` (and ``test.gap_closed.*`` with an oracle); CSVs under
+    Metrics ``test.<ranker>.<metric>`` (the model and the baselines); CSVs under
     ``evaluation/`` (metric means, per-campaign metrics, feature importance); PNGs under
     ``plots/`` (NDCG@k of the model vs baselines, feature importance, SHAP summary of
     ``shap_sample`` when given).
@@ -591,9 +590,6 @@ def log_evaluation(summary: pd.DataFrame, per_campaign: pd.DataFrame, bundle, ks
     import mlflow
 
     log_summary_metrics(summary, "test")
-    closed = summary.attrs.get("gap_closed")
-    if closed is not None and not np.isnan(closed):
-        mlflow.log_metric("test.gap_closed", float(closed))
     log_frame(summary.reset_index(), "evaluation/test_metrics.csv", workdir)
     log_frame(per_campaign, "evaluation/test_per_campaign.csv", workdir)
     importance = bundle.feature_importance()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..core.errors import ConfigError
+from ..features.specs import FEATURE_SET_VERSION, get_specs
 from .config import TrainingConfig
 from .dataset import RankingData
 from .model import RankerBundle, trim_booster
@@ -20,8 +22,6 @@ VALID_NAME = "validation"
 
 def monotone_constraints(features: list[str], categorical: list[str]) -> list[int]:
     """Per feature: the catalogue ``direction`` (+1/-1/0); categorical features are free (0)."""
-    from ..features.specs import get_specs
-
     out = []
     for spec in get_specs(features):
         out.append(0 if spec.name in categorical else int(np.sign(spec.direction)))
@@ -32,7 +32,9 @@ def lgb_params(config: TrainingConfig, data: RankingData, overrides: dict[str, A
     """LightGBM parameters for ``lgb.train``: configured ones, ``overrides``, metric, gains, constraints."""
     params = config.lightgbm.params()
     params.update(overrides or {})
-    params["num_threads"] = int(params.get("num_threads", 1))
+    # The configured threads, never more than the machine has (results do not depend on it:
+    # deterministic=True and force_row_wise fix the histogram order).
+    params["num_threads"] = max(1, min(int(params.get("num_threads", 1)), os.cpu_count() or 1))
     params["metric"] = "ndcg"
     params["eval_at"] = [config.evaluation.primary_k]
     params["label_gain"] = config.label.gains()
@@ -133,8 +135,6 @@ def fit_ranker(
 
 def make_bundle(fit: FitResult, data: RankingData, config: TrainingConfig, metadata: dict[str, Any] | None = None) -> RankerBundle:
     """Wrap a fit with its feature names, encodings and version stamps."""
-    from ..features.specs import FEATURE_SET_VERSION
-
     meta = {
         "best_iteration": fit.best_iteration,
         "validation_score": fit.best_score,

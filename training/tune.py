@@ -10,12 +10,14 @@ sqlite file, created under the same lock as the MLflow store: running the same t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from .config import SearchRange, TrainingConfig
 from .dataset import RankingData
+from .tracking import sqlite_path, store_lock
 from .train import VALID_NAME, FitResult, fit_ranker, lgb_params, make_datasets
 
 logger = logging.getLogger(__name__)
@@ -114,10 +116,6 @@ class TuneResult:
 
 def _storage_lock(storage: str):
     """The store lock of a ``sqlite:///`` Optuna storage (see :func:`.tracking.store_lock`), else a no-op."""
-    import contextlib
-
-    from .tracking import sqlite_path, store_lock
-
     db = sqlite_path(storage)
     if db is None:
         return contextlib.nullcontext()
