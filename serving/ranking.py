@@ -166,12 +166,8 @@ FALLBACK_EVIDENCE = {
 
 
 def thin_evidence_threshold(index: str) -> float:
-    """Evidence count below which an index is thin: the feature set's ``THIN_EVIDENCE`` (per
-    index, or one number), else ``MEDIUM_POSTS``."""
-    thin = getattr(specs, "THIN_EVIDENCE", MEDIUM_POSTS)
-    if isinstance(thin, dict):
-        return float(thin.get(index, MEDIUM_POSTS))
-    return float(thin)
+    """Evidence count below which an index is thin (``specs.THIN_EVIDENCE``)."""
+    return float(specs.THIN_EVIDENCE[index])
 
 
 def index_evidence(row, index: str) -> tuple[float | None, str]:
@@ -180,11 +176,9 @@ def index_evidence(row, index: str) -> tuple[float | None, str]:
     The feature set's ``idx_<name>_evidence`` with its described unit when it has one
     (``specs.INDEX_EVIDENCE``), else the nearest snapshot count.
     """
-    described = getattr(specs, "INDEX_EVIDENCE", {}).get(index)
-    value = row.get(index + "_evidence") if hasattr(row, "get") else None
+    value = row.get(specs.evidence_column(index)) if hasattr(row, "get") else None
     if value is not None and not pd.isna(value):
-        unit = described[0] if isinstance(described, tuple) else str(described or "facts")
-        return float(value), unit
+        return float(value), specs.INDEX_EVIDENCE[index][0]
     column, unit = FALLBACK_EVIDENCE.get(index, ("posts_seen", "posts so far"))
     value = row.get(column) if hasattr(row, "get") else None
     if value is not None and not pd.isna(value):
