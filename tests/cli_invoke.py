@@ -41,6 +41,14 @@ def invoke(args: list[str]) -> Result:
     return Result(code, out.getvalue(), err.getvalue())
 
 
+def isolate(monkeypatch, tmp: Path, log_level: str = "WARNING") -> None:
+    """In-process runs: crash logs and MLflow under ``tmp``, INFO logs off, no --debug."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp / "state"))
+    monkeypatch.setenv("CREATORRANK_LOG_LEVEL", log_level)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{(tmp / 'mlflow.db').as_posix()}")
+    monkeypatch.delenv("CREATORRANK_DEBUG", raising=False)
+
+
 def cli_env(tmp: Path, **extra: str) -> dict[str, str]:
     """Environment for a CLI subprocess: quiet logs, MLflow and crash logs under ``tmp``."""
     env = dict(os.environ)

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cli_invoke import invoke
+from cli_invoke import invoke, isolate
 from tiny_market import tiny_tables, write_tables
 
 pytestmark = pytest.mark.unit
@@ -54,10 +54,7 @@ def market(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def _quiet(monkeypatch, tmp_path):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("CREATORRANK_LOG_LEVEL", "ERROR")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{(tmp_path / 'mlflow.db').as_posix()}")
-    monkeypatch.delenv("CREATORRANK_DEBUG", raising=False)
+    isolate(monkeypatch, tmp_path, log_level="ERROR")
     monkeypatch.chdir(tmp_path)  # relative output paths land here
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cli_invoke import DOCUMENTED_CODES, cli_env, invoke, run_subprocess, unwritable_dir
+from cli_invoke import DOCUMENTED_CODES, cli_env, invoke, isolate, run_subprocess, unwritable_dir
 from tiny_market import tiny_tables, write_tables
 
 from creatorrank.core import constants as C
@@ -31,10 +31,7 @@ INTERNAL = re.compile(r"^internal error: (\w+): (.*) \(traceback in (.+)\)$")
 @pytest.fixture(autouse=True)
 def _quiet(monkeypatch, tmp_path):
     """Crash logs and MLflow under the test's folder; INFO logs off so stderr holds the error only."""
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("CREATORRANK_LOG_LEVEL", "WARNING")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{(tmp_path / 'mlflow.db').as_posix()}")
-    monkeypatch.delenv("CREATORRANK_DEBUG", raising=False)
+    isolate(monkeypatch, tmp_path)
 
 
 @pytest.fixture
