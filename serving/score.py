@@ -74,8 +74,7 @@ from .candidates import MODES, CandidateFinder, EligibilityRules
 from .dask_engine import score_shards_dask
 from .manifest import fingerprint, ids_sha256, manifest_path, table_fingerprints, write_manifest
 from .ranking import CONFIDENCE_RULES, confidence, tie_counts, within_campaign_rank
-from .shards import (EVIDENCE_COLUMNS, EVIDENCE_SUFFIX, SHARD_COLUMNS, Shard, index_columns, make_shards,  # noqa: F401
-                     micros, prepare_context, score_shard, shard_value_columns, timestamps)
+from .shards import EVIDENCE_COLUMNS, make_shards, micros, prepare_context, score_shard, timestamps
 
 logger = logging.getLogger(__name__)
 
