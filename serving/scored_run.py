@@ -26,7 +26,6 @@ from ..core import constants as C
 from ..core.errors import CreatorRankError, InputError, ModelError
 from ..core.timeutil import to_utc
 from ..features.engine import build_features
-from .briefs import read_briefs
 from .candidates import CandidateFinder, EligibilityRules
 from .manifest import campaign_entries, ids_sha256
 
@@ -99,14 +98,13 @@ def check_versions(scores: pd.DataFrame, bundle, path: Any = "scores") -> None:
 
 
 def campaign_briefs(
-    scores: pd.DataFrame, tables: Mapping[str, pd.DataFrame], briefs: str | os.PathLike | None = None,
-    manifest: Mapping[str, Any] | None = None,
+    scores: pd.DataFrame, tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Category, country and budget of each campaign of the scores.
 
     With a manifest, the briefs exactly as they were scored (the manifest records them).
     Without one (benchmarks reading a scores file directly), taken in this order from the
-    scores file's own columns, the briefs file, the data's campaigns table.
+    scores file's own columns, then the data's campaigns table.
 
     Raises
     ------
@@ -130,21 +128,17 @@ def campaign_briefs(
             row = first.loc[cid]
             if pd.notna(row[C.CATEGORY]) and pd.notna(row[C.COUNTRY]):
                 found[cid] = {c: row.get(c, np.nan) for c in BRIEF_COLUMNS}
-    sources = []
-    if briefs is not None:
-        sources.append(read_briefs(briefs))
-    sources.append(tables[C.CAMPAIGNS])
-    for source in sources:
-        known = source.drop_duplicates(C.CAMPAIGN_ID).set_index(source[C.CAMPAIGN_ID].drop_duplicates().astype(str))
-        for cid in ids:
-            if cid not in found and cid in known.index:
-                row = known.loc[cid]
-                found[cid] = {c: row[c] for c in BRIEF_COLUMNS}
+    campaigns = tables[C.CAMPAIGNS]
+    known = campaigns.drop_duplicates(C.CAMPAIGN_ID).set_index(campaigns[C.CAMPAIGN_ID].drop_duplicates().astype(str))
+    for cid in ids:
+        if cid not in found and cid in known.index:
+            row = known.loc[cid]
+            found[cid] = {c: row[c] for c in BRIEF_COLUMNS}
     unknown = [cid for cid in ids if cid not in found]
     if unknown:
         raise InputError(
             f"campaign {unknown[0]}{f' and {len(unknown) - 1} more' if len(unknown) > 1 else ''}: not in the "
-            "data's campaigns and its brief (category, country) is not in the scores file; pass the briefs file"
+            "data's campaigns and its brief (category, country) is not in the scores file"
         )
     out = pd.DataFrame([{C.CAMPAIGN_ID: cid, **found[cid]} for cid in ids])
     out[C.BUDGET_USD] = pd.to_numeric(out[C.BUDGET_USD], errors="coerce").astype(np.float64)
