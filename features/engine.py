@@ -17,6 +17,11 @@ prefix sums. Nothing is joined row by row, so 1M decisions over 10M posts cost a
 vectorised searches, not a 100M-row range join. Medians are exact: the few values inside
 each decision's window are gathered and sorted at once, in bounded chunks.
 
+Which values are computed is not written here: every feature declares its computation in its
+family's module (:mod:`creatorrank.features.catalogue`), a one-liner over a
+:class:`.window.Window` that holds the batch's window edges and sums, each computed once and
+only when a feature reads it. This module builds the streams and runs those declarations.
+
 Peer percentiles, the rates' empirical-Bayes priors and the named indices compare a
 decision with all creators as of the start of its month; see
 :mod:`creatorrank.features.indices`. The peer-free pass (``_base``) therefore keeps each rate's
@@ -49,7 +54,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..core import constants as C
 from ..core.arrow import arrow_strings as _strings
@@ -58,16 +62,12 @@ from ..core.arrow import rows_of as _rows_of
 from ..core.errors import ConfigError
 from ..core.timeutil import to_micros as _us
 from ..core.timeutil import to_utc
+from . import catalogue
 from . import specs as S
-from .arrays import ragged_median as _ragged_median
 from .arrays import search_ranges as _search
-from .arrays import window_max as _window_max
-from .indices import SCORE_INPUTS, PeerTables, successes, trials
+from .indices import SCORE_INPUTS, PeerTables
+from .window import DAY, MONDAY0, NO_CAT as _NO_CAT, UNKNOWN_CAT as _UNKNOWN_CAT, WEEK, Window
 
-DAY = 86_400_000_000  # microseconds
-WEEK = 7 * DAY
-MONDAY0 = 4 * DAY  # 1970-01-05 00:00 UTC was a Monday: calendar weeks start there
-ENGAGEMENT_DELAY = C.ENGAGEMENT_DELAY_DAYS * DAY
 IGNORED_AFTER = C.IGNORED_AFTER_DAYS * DAY
 _I64_MAX = np.iinfo(np.int64).max
 _NAT = np.iinfo(np.int64).min  # NaT as int64
@@ -81,11 +81,13 @@ def prepare_threads() -> int:
     """
     return max(1, min(PREPARE_THREADS, os.cpu_count() or 1))
 _STRING = pd.StringDtype("pyarrow")
-
-# Decision category codes below 0: -1 a category the market never saw (its counts are 0),
-# -2 no category (category features are missing).
-_UNKNOWN_CAT = -1
-_NO_CAT = -2
+# Every peer-free value, declared with its feature in features/catalogue/: name -> f(window).
+_COMPUTE = catalogue.computations()
+_CATEGORICAL = {s.name for s in S.CATALOGUE if s.kind == S.CATEGORICAL}
+_RATE_INPUTS = {k for f in catalogue.FEATURES if f.rate is not None
+                for k in (catalogue.successes(f.name), catalogue.trials(f.name))}
+_PEER_KEYS = frozenset(SCORE_INPUTS)  # what the peer pass computes: only what the peer tables read
+assert _PEER_KEYS <= set(_COMPUTE), f"peer inputs without a computation: {sorted(_PEER_KEYS - set(_COMPUTE))}"
 
 
 # --------------------------------------------------------------------------- event streams
@@ -144,11 +146,6 @@ class _Stream:
 def _month_floor(t: np.ndarray) -> np.ndarray:
     """First instant (00:00 UTC) of each time's calendar month, in microseconds."""
     return t.astype("datetime64[us]").astype("datetime64[M]").astype("datetime64[us]").view(np.int64)
-
-
-def _week_floor(t: np.ndarray) -> np.ndarray:
-    """Monday 00:00 UTC of each time's calendar week, in microseconds."""
-    return (t - MONDAY0) // WEEK * WEEK + MONDAY0
 
 
 def _peer_hash(ids) -> np.ndarray:
@@ -537,176 +534,24 @@ def prepare(tables: dict[str, pd.DataFrame], until=None) -> PreparedMarket:
 # --------------------------------------------------------------------------- features
 
 
-def _rate_inputs(out: dict, name: str, k: np.ndarray, n: np.ndarray) -> None:
-    """Keep a rate's raw successes and trials: its prior comes with the month's peers."""
-    out[successes(name)] = np.asarray(k, dtype=np.float64)
-    out[trials(name)] = np.asarray(n, dtype=np.float64)
+def _base(mk: PreparedMarket, code: np.ndarray, T: np.ndarray, cat: np.ndarray, keys=None,
+          cat_name=None, country=None, budget=None) -> dict:
+    """Every peer-free value of the catalogue (or only ``keys``), for rows sorted by (code, T).
 
+    Each value is computed by its family module's declaration (:func:`.catalogue.computations`)
+    over one shared :class:`.window.Window`, so every window edge and sum is computed once.
 
-def _ratio(num, den):
-    """num / den, NaN where den is 0 (nothing to divide by)."""
-    out = np.full(len(num), np.nan)
-    ok = den != 0
-    out[ok] = num[ok] / den[ok]
-    return out
-
-
-def _share(num, den):
-    """num / den, 0 where den is 0 (no activity: nothing of it in the category)."""
-    out = np.zeros(len(num))
-    ok = den != 0
-    out[ok] = num[ok] / den[ok]
-    return out
-
-
-def _latest(stream: _Stream, name: str, start, p):
-    """Value of ``name`` at the last event before position ``p`` (NaN if none)."""
-    out = np.full(len(p), np.nan)
-    ok = p > start
-    out[ok] = stream.value(name, p[ok] - 1)
-    return out
-
-
-def _band(followers: np.ndarray) -> np.ndarray:
-    """Follower band 0..len(FOLLOWER_BANDS) by exact comparisons; -1 when unknown."""
-    band = np.searchsorted(np.asarray(S.FOLLOWER_BANDS, dtype=np.float64), followers, side="right")
-    return np.where(np.isnan(followers), -1, band).astype(np.int64)
-
-
-def _base(mk: PreparedMarket, code: np.ndarray, T: np.ndarray, cat: np.ndarray, medians: bool = True) -> dict:
-    """Every feature that needs no peers, for rows sorted by (code, T).
-
-    Returns a dict of float64 arrays, plus the raw values the peer percentiles need
-    (``_epv``, ``_epf``, ``_band``) and each rate's raw successes and trials (the rates
-    themselves need the month's prior, :meth:`.indices.PeerTables.score`).
+    Returns a dict of arrays (float64; ``primary_category`` object): the features computed
+    without peers, each rate's raw successes and trials (the rates themselves need the
+    month's prior, :meth:`.indices.PeerTables.score`) and the private values the peer
+    percentiles rank (``_epv``, ``_epf``, ``_band``).
     """
-    n = len(code)
+    w = Window(mk, code, T, cat, cat_name, country, budget)
     out: dict[str, np.ndarray] = {}
-
-    # ---- posts
-    P = mk.posts
-    s0, s1 = P.bounds(code)
-    # Each edge is searched between edges already found around it (times are ordered:
-    # T-372d < T-365d < T-98d < W-91d <= T-91d < T-90d < T-30d, T-7d < W <= T), so most
-    # searches cover a few posts, not the creator's whole history.
-    W = _week_floor(T)
-    pT = P.pos(s0, s1, T)
-    p365 = P.pos(s0, pT, T - 365 * DAY)
-    p90 = P.pos(p365, pT, T - 90 * DAY)
-    p30 = P.pos(p90, pT, T - 30 * DAY)
-    # 7-day counts are known 7 days after posting: known before T <=> posted before T - 7d
-    e0 = P.pos(p90, pT, T - ENGAGEMENT_DELAY)
-    e365 = P.pos(s0, p365, T - 365 * DAY - ENGAGEMENT_DELAY)
-    e90 = P.pos(e365, p90, T - 90 * DAY - ENGAGEMENT_DELAY)
-    pW = P.pos(e0, pT, W)
-    pW13 = P.pos(e365, p90, W - S.ACTIVE_WEEKS * WEEK)
-
-    posts_90d = (pT - p90).astype(np.float64)
-    posts_365d = (pT - p365).astype(np.float64)
-    shop90 = P.isum("shop", p90, pT)
-    shop365 = P.isum("shop", p365, pT)
-    views90, eng90, foll90 = P.isum("v", e90, e0), P.isum("e", e90, e0), P.isum("f", e90, e0)
-    views365 = P.isum("v", e365, e0)
-    followers = _latest(P, "f", s0, pT)
-
-    _rate_inputs(out, "shoppable_share_90d", shop90, posts_90d)
-    out["shoppable_posts_per_week_90d"] = shop90 / (90.0 / 7.0)
-    out["active_weeks_share_13w"] = P.isum("week1", pW13, pW) / S.ACTIVE_WEEKS
-    out["posts_30d"] = (pT - p30).astype(np.float64)
-    out["posts_90d"] = posts_90d
-    out["posts_365d"] = posts_365d
-    if medians:
-        out["median_views_90d"] = _ragged_median(lambda i: P.value("v", i), e90, e0)
-    out["views_90d"] = views90
-    _rate_inputs(out, "engagement_rate_90d", eng90, views90)
-    # ratios over the posts with a non-zero denominator only (followers; views weigh 0 without)
-    out["views_per_follower_90d"] = _ratio(P.isum("vf", e90, e0), foll90)
-    out["_epv"] = _ratio(eng90, views90)
-    out["_epf"] = _ratio(P.isum("ef", e90, e0), foll90)
-    out["_band"] = _band(followers)
-    out["max_follower_jump_365d"] = _window_max(P.vals["jump"], p365, pT, np.nan)
-    out["followers"] = followers
-    for days in (30, 90):
-        then = _latest(P, "f", s0, p30 if days == 30 else p90)
-        out[f"follower_growth_{days}d"] = followers / np.maximum(then, 1.0) - 1.0  # NaN when unknown then
-    last_t = np.full(n, np.nan)
-    has = pT > s0
-    last_t[has] = P.t[pT[has] - 1]
-    out["days_since_last_post"] = (T - last_t) / DAY
-    out["posts_seen"] = (pT - s0).astype(np.float64)
-    out[S.evidence_column("idx_diligence")] = posts_90d
-    out[S.evidence_column("idx_content")] = (e0 - e90).astype(np.float64)
-    out[S.evidence_column("idx_authenticity")] = P.isum("hasv", e90, e0)
-
-    # ---- orders and refunds
-    O = mk.orders
-    o0, o1 = O.bounds(code)
-    oT = O.pos(o0, o1, T)
-    o365 = O.pos(o0, oT, T - 365 * DAY)
-    gmv365 = O.isum("g", o365, oT) / S.CENTS_PER_USD
-    orders_seen = (oT - o0).astype(np.float64)
-    R = mk.refunds
-    r0, r1 = R.bounds(code)
-    refunds = (R.pos(r0, r1, T) - r0).astype(np.float64)
-    out["gmv_365d"] = gmv365
-    out["gmv_per_shoppable_post_365d"] = _ratio(gmv365, shop365)
-    out["gmv_per_1k_views_365d"] = _ratio(1000.0 * gmv365, views365)
-    out["campaign_gmv_365d"] = O.isum("gc", o365, oT) / S.CENTS_PER_USD
-    out["organic_gmv_365d"] = O.isum("go", o365, oT) / S.CENTS_PER_USD
-    _rate_inputs(out, "refund_rate", refunds, orders_seen)
-    out["orders_seen"] = orders_seen
-    out[S.evidence_column("idx_sales")] = posts_365d + (oT - o365)
-
-    # ---- invitations: cumulative counts of every event type before T
-    I = mk.invites
-    i0, i1 = I.bounds(code)
-    iT = I.pos(i0, i1, T)
-    cnt = {k: I.isum(k, i0, iT) for k in I.ip}
-    for name, k, trial in (("response_rate", "within7", "resolved"), ("acceptance_rate", "accepted", "answered"),
-                           ("ignored_share", "ignored", "resolved"), ("delivery_rate", "delivered", "c_resolved"),
-                           ("on_time_rate", "on_time", "c_resolved"), ("first_pass_rate", "first_pass", "delivered")):
-        _rate_inputs(out, name, cnt[k], cnt[trial])
-    out[S.evidence_column("idx_cooperation")] = cnt["resolved"]
-    out[S.evidence_column("idx_reliability")] = cnt["c_resolved"]
-    out["campaigns_completed"] = cnt["delivered"]
-    out["invitations_seen"] = cnt["received"]
-    if medians:
-        for stream, name, col in ((mk.answers, "median_hours_to_answer_365d", "h"), (mk.fees, "median_fee_365d", "fee")):
-            a0, a1 = stream.bounds(code)
-            aT = stream.pos(a0, a1, T)
-            out[name] = _ragged_median(stream.vals[col], stream.pos(a0, aT, T - 365 * DAY), aT)
-
-    # ---- creator attributes (current, per the contract)
-    known = code < mk.n_creators
-    idx = np.minimum(code, max(mk.n_creators - 1, 0))
-    rate_card = np.where(known, mk.rate_card[idx] if mk.n_creators else np.nan, np.nan)
-    out["rate_card_usd"] = rate_card
-    gpp = out["gmv_per_shoppable_post_365d"]
-    out["rate_card_to_gmv_per_post"] = np.where(gpp > 0, rate_card / np.where(gpp > 0, gpp, 1.0), np.nan)
-    joined = np.where(known, mk.joined[idx] if mk.n_creators else 0, 0)
-    out["days_since_joined"] = np.where(known, np.maximum(T - joined, 0) / DAY, np.nan)
-
-    # ---- the decision's category
-    has_cat = cat != _NO_CAT
-    pseg = mk.pair_segments(code, cat)
-    PC, OC = mk.post_cat, mk.order_cat
-    c0, c1 = PC.bounds(pseg)
-    cT = PC.pos(c0, c1, T)
-    c365 = PC.pos(c0, cT, T - 365 * DAY)
-    cat_posts = (cT - c365).astype(np.float64)
-    ce0 = PC.pos(c365, cT, T - ENGAGEMENT_DELAY)
-    cat_views = PC.isum("v", PC.pos(c0, c365, T - 365 * DAY - ENGAGEMENT_DELAY), ce0)
-    g0, g1 = OC.bounds(pseg)
-    gT = OC.pos(g0, g1, T)
-    g365 = OC.pos(g0, gT, T - 365 * DAY)
-    cat_gmv = OC.isum("g", g365, gT) / S.CENTS_PER_USD
-    nan = np.nan
-    out["cat_post_share_365d"] = np.where(has_cat, _share(cat_posts, posts_365d), nan)
-    out["cat_views_share_365d"] = np.where(has_cat, _share(cat_views, views365), nan)
-    out["cat_gmv_share_365d"] = np.where(has_cat, _share(cat_gmv, gmv365), nan)
-    out["cat_views_365d"] = np.where(has_cat, cat_views, nan)
-    out["cat_gmv_365d"] = np.where(has_cat, cat_gmv, nan)
-    out[S.evidence_column(S.CATEGORY_INDEX)] = np.where(has_cat, cat_posts + (gT - g365), nan)
+    for key, compute in _COMPUTE.items():
+        if keys is None or key in keys:
+            value = compute(w)
+            out[key] = np.asarray(value, dtype=np.float64) if key in _RATE_INPUTS else value
     return out
 
 
@@ -723,7 +568,7 @@ def _peer_tables(mk: PreparedMarket, month: int, cap: int) -> PeerTables:
         code = np.sort(chosen).astype(np.int64)
         T = np.full(len(code), month, dtype=np.int64)
         cat = np.where(mk.primary[code] >= 0, mk.primary[code], _NO_CAT) if len(code) else code
-        base = _base(mk, code, T, cat, medians=False)
+        base = _base(mk, code, T, cat, keys=_PEER_KEYS)  # no medians, no match: the peers need none
         tables = PeerTables.build(base, cat=np.where(cat >= 0, cat, -1), n_cat=len(mk.categories))
         mk._peer_cache[key] = tables
     return tables
@@ -810,12 +655,14 @@ def build_features(tables, decisions: pd.DataFrame) -> pd.DataFrame:
     # Rows sorted by (creator, time) make every search and window walk memory-local.
     order = np.lexsort((T, code))
     c_s, T_s, cat_s = code[order], T[order], cat[order]
+    attrs_s = (cat_name[order], country[order], budget[order])  # the campaign-match features read them
     months = _month_floor(T_s)
     month_list = [int(m) for m in np.unique(months)]
     with ThreadPoolExecutor(max_workers=prepare_threads()) as pool:
         # Rows are independent: halves of the rows, and the months' peer tables, run side by side.
         halves = [slice(0, n // 2), slice(n // 2, n)] if n >= 100_000 else [slice(0, n)]
-        base_jobs = [pool.submit(_base, mk, c_s[h], T_s[h], cat_s[h]) for h in halves]
+        base_jobs = [pool.submit(_base, mk, c_s[h], T_s[h], cat_s[h], None, *(a[h] for a in attrs_s))
+                     for h in halves]
         peer_jobs = {m: pool.submit(_peer_tables, mk, m, S.PEER_CAP) for m in month_list}
         parts = [job.result() for job in base_jobs]
         base = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if len(parts) > 1 else parts[0]
@@ -834,24 +681,11 @@ def build_features(tables, decisions: pd.DataFrame) -> pd.DataFrame:
 
     inverse = np.empty(n, dtype=np.int64)
     inverse[order] = np.arange(n)
-    known = code < mk.n_creators
-    idx = np.minimum(code, max(mk.n_creators - 1, 0))
-    primary = np.where(known, mk.primary_name[idx] if mk.n_creators else None, None)
-    own_country = np.where(known, mk.country[idx] if mk.n_creators else None, None)
     del mk  # a market prepared here is freed before the output is assembled
-    rate_card = base["rate_card_usd"][inverse]
     cols: dict[str, object] = {}
-    for spec in S.CATALOGUE:
-        name = spec.name
-        if name == "primary_category":
-            cols[name] = pd.array(primary, dtype=_STRING)
-        elif name == "category_match":
-            cols[name] = _match(cat_name, primary)
-        elif name == "country_match":
-            cols[name] = _match(country, own_country)
-        elif name == "budget_to_rate_card":
-            ok = rate_card > 0
-            cols[name] = np.where(ok, budget / np.where(ok, rate_card, 1.0), np.nan)
+    for name in S.feature_names():
+        if name in _CATEGORICAL:
+            cols[name] = pd.array(base.pop(name)[inverse], dtype=_STRING)
         else:
             cols[name] = np.asarray(base.pop(name), dtype=np.float64)[inverse] if n else np.zeros(0)
     del base
@@ -859,14 +693,6 @@ def build_features(tables, decisions: pd.DataFrame) -> pd.DataFrame:
     out = pd.concat([decisions.reset_index(drop=True), feats], axis=1)
     out.attrs["feature_set_version"] = S.FEATURE_SET_VERSION
     return out
-
-
-def _match(wanted: np.ndarray, have: np.ndarray) -> np.ndarray:
-    """1.0 where equal, 0.0 where not (or the creator's value is missing), NaN without ``wanted``."""
-    w = pd.Series(wanted, dtype=object)
-    h = pd.Series(have, dtype=object)
-    eq = (w == h) & h.notna()
-    return np.where(w.isna(), np.nan, eq.astype(np.float64)).astype(np.float64)
 
 
 def training_matrix(tables) -> pd.DataFrame:

@@ -63,18 +63,9 @@ import math
 import numpy as np
 
 from . import specs as S
+from .catalogue.base import successes, trials
 
 N_BANDS = len(S.FOLLOWER_BANDS) + 1
-
-
-def successes(rate: str) -> str:
-    """Name of the raw successes ``k`` of a rate in the engine's peer-free values."""
-    return f"_k_{rate}"
-
-
-def trials(rate: str) -> str:
-    """Name of the raw trials ``n`` of a rate in the engine's peer-free values."""
-    return f"_n_{rate}"
 
 
 # What :meth:`PeerTables.score` reads of a decision's peer-free values.

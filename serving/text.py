@@ -3,17 +3,18 @@
 Reports speak to two readers: a marketer choosing creators ("answers 92% of brand
 invitations; peers in this campaign: 61%") and a creator reading their own card ("answer
 invitations faster: creators who answer within a day rank higher"). The catalogue's
-descriptions (:mod:`creatorrank.features.specs`) are exact but technical (priors, windows);
-this module holds the short words, keyed by the catalogue's names:
+descriptions (:mod:`creatorrank.features.specs`) are exact but technical (priors, windows).
+The short words are declared with each feature, in its family's module of
+:mod:`creatorrank.features.catalogue` (spec, computation and words in one place); this
+module shows them, keyed by the catalogue's names, and formats values:
 
-* :data:`FAMILY_TEXT` -- every feature family: its title (from the catalogue,
-  :data:`creatorrank.features.specs.FAMILIES`, the one source of family titles) and what it
-  measures (:data:`FAMILY_MEASURES`, here). A family added to the catalogue without an
-  entry here fails the tests.
+* :data:`FAMILY_TEXT` -- every feature family: its title and what it measures
+  (:data:`FAMILY_MEASURES`), both declared in the family's module.
 * :data:`FEATURE_TEXT` -- per feature: a label (noun phrase) and, for what a creator can
-  change, an imperative and a "creators who ..." phrase. A feature without an entry falls
-  back to its catalogue description, so a new feature is never silent.
-* :data:`INDEX_TEXT` -- the seven 0-100 indices: their name and what they measure.
+  change, an imperative and a "creators who ..." phrase. A name without an entry (a
+  feature outside the catalogue) falls back to its description, so it is never silent.
+* :data:`INDEX_TEXT` -- the seven 0-100 indices: their name and what they measure
+  (declared in ``features/catalogue/index.py``).
 
 Values are formatted by the spec's unit (shares as %, USD as $, hours as hours or days).
 """
@@ -25,7 +26,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..features.specs import FAMILIES, INDEX_RECIPES
+from ..features import catalogue
+from ..features.catalogue.base import FeatureText, IndexText
+from ..features.catalogue.index import INDEX_TEXT as _INDEX_TEXT
+from ..features.specs import INDEX_RECIPES
+
+__all__ = ["FAMILY_MEASURES", "FAMILY_TEXT", "FEATURE_TEXT", "INDEX_TEXT", "FamilyText", "FeatureText", "IndexText",
+           "MISSING", "OTHER", "TRANSFORM_WORDS", "UNKNOWN", "advice_sentence", "family_measures", "family_title", "feature_sentence",
+           "feature_text", "format_date", "format_value", "history_sentence", "index_how", "is_missing",
+           "value_text"]
 
 MISSING = "not enough data yet"  # every missing value and NaN index, in every text
 UNKNOWN = "unknown: not enough data yet"  # a missing model input: explained as unknown, never as evidence
@@ -47,179 +56,20 @@ class FamilyText:
     measures: str
 
 
-@dataclass(frozen=True)
-class FeatureText:
-    """Words for one feature.
-
-    Attributes
-    ----------
-    label : str
-        Noun phrase naming the value ("Invitations answered within a week").
-    action : str or None
-        What a creator can do to move it the way the model rewards (imperative), or None
-        when the feature is not the creator's to change (country, tenure, counts).
-    who : str or None
-        "creators who ..." phrase with ``{v}`` for a target value.
-    fmt : str or None
-        Formatting override ("signed_pct" for relative changes).
-    missing : str or None
-        What a missing value means for this feature ("not declared" for a rate card the
-        creator never gave); default :data:`MISSING`.
-    """
-
-    label: str
-    action: str | None = None
-    who: str | None = None
-    fmt: str | None = None
-    missing: str | None = None
-
-
-# What each family measures, completing "This measures ..."; titles are the catalogue's
-# (features.specs.FAMILIES: one source for reports, cards and docs).
-FAMILY_MEASURES: dict[str, str] = {
-    "cooperation": "how readily the creator answers and accepts brand invitations",
-    "diligence": "how regularly the creator posts, and how often with shop links",
-    "category": "how much of the creator's audience and sales are in the campaign's category",
-    "volume": "how many posts the creator publishes",
-    "content": "how many views and how much engagement the posts get",
-    "sales": "how much the creator's posts sell, and how little is refunded",
-    "execution": "whether accepted campaigns are delivered, on time and approved first time",
-    "authenticity": "whether the audience looks real: engagement in line with size, no sudden follower jumps",
-    "growth": "how many followers the creator has and how fast that changes",
-    "price": "the creator's declared price and fees against the sales they bring",
-    "tenure": "how long the creator has been on the marketplace and how recently they posted",
-    "confidence": "how much history there is to judge by: posts, invitations and orders seen",
-    "match": "whether the creator's category, country and price fit the brief",
-    "profile": "what the creator declares about themselves (main category)",
-    "index": "the seven 0-100 peer percentiles (cooperation, diligence, ...)",
-}
+# What each family measures, completing "This measures ..."; titles and measures are declared
+# in each family's module (features/catalogue/<family>.py: one source for reports, cards and docs).
+FAMILY_MEASURES: dict[str, str] = {family.key: family.measures for family in catalogue.FAMILIES}
 OTHER = "other"  # the family of features outside the catalogue (serving.explain.OTHER_FAMILY)
 
 FAMILY_TEXT: dict[str, FamilyText] = {
-    **{family: FamilyText(title, FAMILY_MEASURES.get(family, "")) for family, title in FAMILIES.items()},
+    **{family.key: FamilyText(family.title, family.measures) for family in catalogue.FAMILIES},
     OTHER: FamilyText("Other", "features outside the catalogue"),
 }
 
-FEATURE_TEXT: dict[str, FeatureText] = {
-    # cooperation
-    "response_rate": FeatureText("Invitations answered within a week", "Answer brand invitations within a week",
-                                 "answer {v} of their invitations"),
-    "acceptance_rate": FeatureText("Answered invitations accepted", "Accept more of the invitations that suit you",
-                                   "accept {v} of the invitations they answer"),
-    "ignored_share": FeatureText("Invitations left unanswered", "Leave no invitation unanswered (a quick 'no' counts)",
-                                 "leave no more than {v} unanswered"),
-    "median_hours_to_answer_365d": FeatureText("Typical time to answer an invitation", "Answer invitations faster",
-                                               "answer within {v}"),
-    # diligence
-    "shoppable_share_90d": FeatureText("Posts with shop links (last 90 days)", "Add shop links to more of your posts",
-                                       "put shop links on {v} of their posts"),
-    "shoppable_posts_per_week_90d": FeatureText("Posts with shop links per week (last 90 days)",
-                                                "Publish more posts with shop links", "publish {v} with shop links"),
-    "active_weeks_share_13w": FeatureText("Weeks with at least one post (last 13 weeks)", "Post every week",
-                                          "post in {v} of weeks"),
-    # category influence
-    "cat_post_share_365d": FeatureText("Posts in the campaign's category (last year)",
-                                       "Post more in your main category", "make {v} of their posts in the category"),
-    "cat_views_share_365d": FeatureText("Views from posts in the campaign's category (last year)"),
-    "cat_gmv_share_365d": FeatureText("Sales in the campaign's category (share, last year)"),
-    "cat_views_365d": FeatureText("Views in the campaign's category (last year)",
-                                  "Grow your views in your category", "reach {v} in the category"),
-    "cat_gmv_365d": FeatureText("Sales in the campaign's category (last year)",
-                                "Sell more in your category", "sell {v} in the category"),
-    "cat_views_peer_pct": FeatureText("Views in the category, percentile among its creators"),
-    # volume
-    "posts_30d": FeatureText("Posts in the last 30 days", "Post more often", "publish {v} a month"),
-    "posts_90d": FeatureText("Posts in the last 90 days", "Post more often", "publish {v} in 90 days"),
-    "posts_365d": FeatureText("Posts in the last year"),
-    # content success
-    "median_views_90d": FeatureText("Typical views per post (last 90 days)", "Make posts that get more views",
-                                    "get {v} on a typical post"),
-    "views_90d": FeatureText("Views in the last 90 days"),
-    "engagement_rate_90d": FeatureText("Likes, comments and shares per view (last 90 days)",
-                                       "Make posts people like, comment on and share", "get {v} engagement per view"),
-    "views_per_follower_90d": FeatureText("Views per follower (last 90 days)", "Reach more of your own followers",
-                                          "get {v} views per follower"),
-    # sales
-    "gmv_365d": FeatureText("Sales driven (last year)", "Sell more through shoppable posts", "sell {v} a year"),
-    "gmv_per_shoppable_post_365d": FeatureText("Sales per post with shop links (last year)",
-                                               "Feature products that sell in your shoppable posts",
-                                               "sell {v} per shoppable post"),
-    "gmv_per_1k_views_365d": FeatureText("Sales per 1,000 views (last year)", "Turn more views into sales",
-                                         "sell {v} per 1,000 views"),
-    "campaign_gmv_365d": FeatureText("Sales from brand campaigns (last year)"),
-    "organic_gmv_365d": FeatureText("Sales outside campaigns (last year)"),
-    "refund_rate": FeatureText("Orders refunded", "Recommend products buyers keep (fewer refunds)",
-                               "keep refunds at {v}"),
-    # execution
-    "delivery_rate": FeatureText("Accepted campaigns delivered", "Deliver every campaign you accept",
-                                 "deliver {v} of what they accept"),
-    "on_time_rate": FeatureText("Campaigns delivered on time", "Deliver by the due date", "deliver {v} on time"),
-    "first_pass_rate": FeatureText("Deliveries approved without revisions", "Follow the brief closely so content passes first time",
-                                   "get {v} approved first time"),
-    "campaigns_completed": FeatureText("Campaign deliveries so far"),
-    # authenticity
-    "eng_per_view_peer_pct": FeatureText("Engagement per view, percentile among creators of similar size"),
-    "eng_per_follower_peer_pct": FeatureText("Engagement per follower, percentile among creators of similar size",
-                                             "Grow an audience that engages (never buy followers)",
-                                             "score {v} against creators of their size"),
-    "max_follower_jump_365d": FeatureText("Largest jump in followers between two posts (last year)"),
-    # growth
-    "followers": FeatureText("Followers"),
-    "follower_growth_30d": FeatureText("Follower change over 30 days", fmt="signed_pct"),
-    "follower_growth_90d": FeatureText("Follower change over 90 days", "Grow your audience", "grow {v} in 90 days",
-                                       fmt="signed_pct"),
-    # price
-    "rate_card_usd": FeatureText("Declared price per sponsored post", missing="not declared"),
-    "rate_card_to_gmv_per_post": FeatureText("Price against sales per shoppable post",
-                                             "Keep your price in line with the sales you bring",
-                                             "ask no more than {v} what a post sells"),
-    "median_fee_365d": FeatureText("Typical agreed campaign fee (last year)"),
-    # tenure
-    "days_since_joined": FeatureText("Days on the marketplace"),
-    "days_since_last_post": FeatureText("Days since the latest post", "Keep posting", "posted within {v}"),
-    # confidence
-    "invitations_seen": FeatureText("Brand invitations received so far"),
-    "posts_seen": FeatureText("Posts published so far"),
-    "orders_seen": FeatureText("Orders attributed so far"),
-    # match
-    "category_match": FeatureText("Main category is the campaign's category"),
-    "country_match": FeatureText("Audience is in the campaign's country"),
-    "budget_to_rate_card": FeatureText("Campaign budget against the declared price",
-                                       missing="unknown: no declared price or no budget"),
-    # profile
-    "primary_category": FeatureText("Main category", missing="not declared"),
-}
+# Every catalogue feature's words, declared beside its spec (FeatureText lives with the features).
+FEATURE_TEXT: dict[str, FeatureText] = {feature.name: feature.text for feature in catalogue.FEATURES}
 
-
-@dataclass(frozen=True)
-class IndexText:
-    """Words for one 0-100 index: its name, a short column header, family and what it measures."""
-
-    name: str
-    short: str
-    family: str
-    measures: str
-
-
-INDEX_TEXT: dict[str, IndexText] = {
-    "idx_cooperation": IndexText("Cooperation", "Cooperation", "cooperation", "how readily you answer and accept brand invitations"),
-    "idx_diligence": IndexText("Diligence", "Diligence", "diligence", "how regularly you post, and how often with shop links"),
-    "idx_category_influence": IndexText("Category influence", "Category", "category",
-                                        "how strong your views and sales are in the category, against its other creators"),
-    "idx_content": IndexText("Content", "Content", "content", "how much you post and how many views and how much engagement you get"),
-    "idx_sales": IndexText("Sales", "Sales", "sales", "how much your posts sell, and how few orders are refunded"),
-    "idx_reliability": IndexText("Reliability", "Reliability", "execution",
-                                 "whether you deliver accepted campaigns, on time, approved first time"),
-    "idx_authenticity": IndexText("Audience authenticity", "Authenticity", "authenticity",
-                                  "whether your audience engages like a real one of your size"),
-}
-
-# The indices are model features too: name them like the cards do.
-for _name, _text in INDEX_TEXT.items():
-    FEATURE_TEXT.setdefault(_name, FeatureText(f"{_text.name} index"))
-    # ... and the evidence count behind each (idx_<name>_evidence), where the feature set has it.
-    FEATURE_TEXT.setdefault(f"{_name}_evidence", FeatureText(f"Evidence behind the {_text.name} index",
-                                                             missing="none yet"))
+INDEX_TEXT: dict[str, IndexText] = dict(_INDEX_TEXT)
 
 TRANSFORM_WORDS = {"+": "higher is better", "-": "lower is better", "centre": "best near the middle"}
 

@@ -21,7 +21,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCT = {"creatorrank", "creatorrank/core", "creatorrank/data", "creatorrank/features",
+PRODUCT = {"creatorrank", "creatorrank/core", "creatorrank/data", "creatorrank/features", "creatorrank/features/catalogue",
            "creatorrank/training", "creatorrank/serving"}
 NOT_SHIPPED = ("tests/", "benchmarks/", "notebooks/", "tools/", "docs/", "configs/",
                "features/reference.py", "features/testing.py", "core/docgen.py")
