@@ -28,7 +28,9 @@ SCALES = {
     "M": (100_000, 20_000, 10, 100),
     "L": (1_000_000, 200_000, 10, 100),
 }
-STAGES = ("generate", "validate", "features", "train", "score", "explain")
+STAGES = ("generate", "validate", "features", "train", "eligible", "score", "explain")
+# Stages with their own script (benchmarks/bench_<stage>.py), run with the same arguments.
+OWN_SCRIPT = {"eligible": "bench_eligible"}
 
 # (stage, scale) -> (seconds, peak MB or None, where the target comes from)
 TARGETS = {
@@ -38,7 +40,9 @@ TARGETS = {
     ("train", "M"): (180, None, "issue 4: ~1M invitation rows without tuning in 3 min"),
     ("score", "M"): (60, None, "issue 5: 100k creators x 10 briefs in 60 s"),
     ("explain", "S"): (60, None, "issue 6: top 100 creators of 100 campaigns in 60 s"),
+    ("eligible", "S"): (60, None, "issue 14: eligible pools of 40 briefs over 10k creators in a minute"),
 }
+ELIGIBLE_GOAL = 0.9  # issue 14: the model's top 10 captures >= 90% of the oracle top 10's expected GMV
 GAP_TARGET = 0.8  # issue 4: the model closes 80% of the NDCG@10 gap (best baseline -> oracle), at S
 
 
@@ -62,8 +66,11 @@ def machine() -> dict:
 
 def _stage(stage: str, scale: str, work: Path, threads: int) -> dict:
     creators, campaigns, briefs, top = SCALES[scale]
-    cmd = [sys.executable, "-m", "benchmarks.stage", stage, "--work", str(work), "--creators", str(creators),
-           "--campaigns", str(campaigns), "--briefs", str(briefs), "--top", str(top), "--threads", str(threads)]
+    if stage in OWN_SCRIPT:  # its own defaults (e.g. 40 briefs for the eligible pools)
+        cmd = [sys.executable, "-m", f"benchmarks.{OWN_SCRIPT[stage]}", "--work", str(work), "--threads", str(threads)]
+    else:
+        cmd = [sys.executable, "-m", "benchmarks.stage", stage, "--work", str(work), "--creators", str(creators),
+               "--campaigns", str(campaigns), "--briefs", str(briefs), "--top", str(top), "--threads", str(threads)]
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if res.returncode != 0:
         tail = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -100,6 +107,13 @@ def run_scale(scale: str, reps: int, out: Path, threads: int, log=print) -> dict
         summary["quality"] = {"gap_closed": train.get("gap_closed"), "metrics": train.get("quality"),
                               "target_gap_closed": GAP_TARGET if scale == "S" else None,
                               "met": (train.get("gap_closed", 0) >= GAP_TARGET) if scale == "S" else None}
+    eligible = summary.get("eligible", {}).get("last", {})
+    if eligible.get("rankers"):
+        capture = eligible["rankers"].get("model", {}).get(f"capture@{eligible.get('k', 10)}")
+        summary["eligible_quality"] = {"k": eligible.get("k", 10), "briefs": eligible.get("briefs"),
+                                       "rows": eligible.get("rows"), "rankers": eligible["rankers"],
+                                       "goal_capture": ELIGIBLE_GOAL,
+                                       "met": None if capture is None else capture >= ELIGIBLE_GOAL}
     return summary
 
 
@@ -166,6 +180,24 @@ def _ratios(sbs: dict) -> list[str]:
     return rows
 
 
+def _eligible_lines(eq: dict | None) -> list[str]:
+    """The eligible-pool table (every eligible creator ranked, graded by the generator's truth)."""
+    if not eq or not eq.get("rankers"):
+        return []
+    k = eq.get("k", 10)
+    lines = ["", f"Ranking every eligible creator of {eq.get('briefs')} later briefs ({eq.get('rows'):,} pairs; "
+             f"capture@{k} = expected net GMV of the top {k} over the best possible top {k}; NDCG@{k} with "
+             "expected GMV as gain; `benchmarks/bench_eligible.py`):", "",
+             f"| ranker | capture@{k} | ndcg@{k} |", "|---|---|---|"]
+    order = sorted(eq["rankers"].items(), key=lambda kv: -kv[1].get(f"capture@{k}", 0.0))
+    for name, vals in order:
+        lines.append(f"| {name} | {vals.get(f'capture@{k}', float('nan')):.4f} | {vals.get(f'ndcg@{k}', float('nan')):.4f} |")
+    if eq.get("met") is not None:
+        lines += ["", f"Model capture@{k} target ≥ {eq['goal_capture']:.0%} (issue 14): "
+                  + ("met" if eq["met"] else "**not met**")]
+    return lines
+
+
 def markdown(results: dict) -> str:
     """BENCHMARKS.md: the machine, then one table per scale with targets beside the figures."""
     m = results["machine"]
@@ -202,6 +234,7 @@ def markdown(results: dict) -> str:
             gap = q.get("gap_closed")
             lines += ["", f"Gap closed between the best baseline and the oracle: {gap:.1%}"
                       + (f" (target ≥ {GAP_TARGET:.0%}: {'met' if q['met'] else 'not met'})" if q.get("met") is not None else "")]
+        lines += _eligible_lines(summary.get("eligible_quality"))
         lines.append("")
     if results.get("side_by_side"):
         lines += ["## Side by side", "", "Ratios measured in one run each (`benchmarks/bench_*.py`):", "",

@@ -74,6 +74,15 @@ INVITATIONS_SEEN = "invitations_seen"
 ORDERS_SEEN = "orders_seen"
 CATEGORY_POSTS_SEEN = "category_posts_seen"  # posts in the brief's category before as_of
 
+# Value columns of a scored row (training/value.py, serving/score.py; docs/VALUE.md).
+EXPECTED_GMV_USD = "expected_gmv_usd"  # expected net GMV for this brief if invited
+GMV_P10_USD = "gmv_p10_usd"  # 80% interval of the net GMV: low end
+GMV_P90_USD = "gmv_p90_usd"  # 80% interval of the net GMV: high end
+FAIR_FEE_USD = "fair_fee_usd"  # expected_gmv_usd / target_roas
+FEE_VS_RATE_CARD = "fee_vs_rate_card"  # rate_card_usd / fair_fee_usd (NaN: no rate card or no fair fee)
+TARGET_ROAS = "target_roas"  # optional brief field: the brand's target return on creator spend
+VALUE_COLUMNS = (EXPECTED_GMV_USD, GMV_P10_USD, GMV_P90_USD, FAIR_FEE_USD, FEE_VS_RATE_CARD)
+
 # Point-in-time constants of the contract.
 ENGAGEMENT_DELAY_DAYS = 7  # *_7d counts are known at posted_at + 7 days
 IGNORED_AFTER_DAYS = 7  # an unanswered invitation counts as ignored after 7 days
@@ -83,3 +92,10 @@ LABEL_SETTLE_DAYS = 14  # orders count until ends_at + 14 days
 REGISTERED_MODEL = "creator-ranker"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+
+# Uncertainty and exploration columns of a scored row (training/uncertainty.py, serving/explore.py;
+# docs/EXPLORATION.md).
+SCORE_SD = "score_sd"  # sd across bagged rankers of the score's within-campaign deviation
+EXPLORED = "explored"  # placed in the top list by exploration (not by score)
+SELECTION_PROBABILITY = "selection_probability"  # probability the row had of a place in the top list
+LIST_POSITION = "list_position"  # 1..N in the explored top list; missing outside it

@@ -60,6 +60,10 @@ Outcome (the latent truth)
     P(answer) x P(accept) x P(deliver) x E[GMV | delivered] x (1 - refund rate).
     Realised orders are Poisson around it, scaled by the same noise as the
     campaign post's views, dated between ``starts_at`` and ``ends_at + 14 days``.
+    :func:`pair_expected_gmv` is that formula for *any* (campaign, creator) pair, invited or
+    not; the truth files hold the exact times it needs (``*_day`` columns, days since
+    ``start``), so :meth:`LatentCreators.from_traits` reproduces every invitation's truth
+    bit for bit from ``truth/`` (:class:`creatorrank.training.eligible.PairTruth`).
 
 Nothing happens after ``end``: later posts, orders, answers, deliveries and
 refunds are dropped or nulled as in a real export; ``ends_at`` and ``due_at`` are
@@ -117,8 +121,9 @@ class Market:
         The five contract tables (``creators``, ``posts``, ``campaigns``,
         ``invitations``, ``orders``) with contract columns in contract order.
     truth : DataFrame
-        One row per invitation: ids, ``expected_gmv`` (expected net outcome) and
-        its factors (answer, accept and delivery probabilities, GMV if delivered).
+        One row per invitation: ids, ``expected_gmv`` (expected net outcome), its
+        factors (answer, accept and delivery probabilities, GMV if delivered) and the
+        exact times behind it (``invited_day``, ``created_day``, ``starts_day``).
     traits : DataFrame
         One row per creator with its latent traits.
     params : dict
@@ -219,7 +224,7 @@ def _week_active(creator: np.ndarray, week: np.ndarray, p_active: np.ndarray, se
 # --------------------------------------------------------------------------- creators
 
 
-class _Creators:
+class LatentCreators:
     """Latent creator traits and the time-dependent quantities derived from them.
 
     Times are float days since ``start``.
@@ -342,11 +347,52 @@ class _Creators:
         )
         for k, name in enumerate(CATEGORIES):
             frame[f"affinity_{name}"] = self.affinity[:, k]
+        # Exact times in days since start (inf: never), so pair truth can be recomputed bit for bit.
+        frame["joined_day"] = self.joined
+        frame["dormant_day"] = self.dormant_at
+        frame["bought_day"] = self.bought_at
         return frame
+
+    @classmethod
+    def from_traits(cls, traits: pd.DataFrame, span: float) -> "LatentCreators":
+        """The creators of a written ``creator_traits.parquet`` (rows in file order).
+
+        Holds what the outcome of an invitation depends on (followers, quality, sales skill,
+        cooperation, reliability, category fit, dormancy); the posting traits that only shaped
+        the history are not restored.
+
+        Raises
+        ------
+        CreatorRankError
+            The traits lack the exact-time columns (written by generator versions before them).
+        """
+        need = ["joined_day", "dormant_day", "bought_day"]
+        missing = [c for c in need if c not in traits.columns]
+        if missing:
+            _fail(f"creator traits lack column '{missing[0]}': regenerate the market to compute pair truth")
+        cr = cls.__new__(cls)
+        cr.n, cr.span = len(traits), float(span)
+        cr.country = pd.Index(COUNTRIES).get_indexer(traits[C.COUNTRY].astype(str))
+        cr.primary = pd.Index(CATEGORIES).get_indexer(traits["true_primary_category"].astype(str))
+        cr.affinity = np.column_stack([traits[f"affinity_{name}"].to_numpy(np.float64) for name in CATEGORIES])
+        cr.fit = 0.25 + 0.75 * cr.affinity / cr.affinity.max(axis=1, keepdims=True)
+        cr.joined = traits["joined_day"].to_numpy(np.float64)
+        cr.dormant = traits["dormant"].to_numpy(bool)
+        cr.dormant_at = traits["dormant_day"].to_numpy(np.float64)
+        cr.followers0 = traits["followers_at_join"].to_numpy(np.float64)
+        cr.growth = traits["follower_growth"].to_numpy(np.float64)
+        cr.bought = traits["bought_followers"].to_numpy(bool)
+        cr.bought_at = traits["bought_day"].to_numpy(np.float64)
+        for name in ("authenticity", "fake_multiplier", "cooperation", "diligence", "reliability", "quality",
+                     "quality_drift", "sales_skill", "sales_drift", "like_rate", "shoppable_share", "week_share",
+                     "price_factor"):
+            setattr(cr, name, traits[name].to_numpy(np.float64))
+        cr.active_end = np.minimum(cr.dormant_at, cr.span)
+        return cr
 
 
 def _engagement(
-    rng: np.random.Generator, cr: _Creators, i: np.ndarray, t: np.ndarray, noise: float
+    rng: np.random.Generator, cr: LatentCreators, i: np.ndarray, t: np.ndarray, noise: float
 ) -> tuple[np.ndarray, ...]:
     """Followers, views, likes, comments, shares of posts, the real views and the view noise."""
     n = len(i)
@@ -369,9 +415,61 @@ def _order_values(rng: np.random.Generator, category: np.ndarray, n: int) -> np.
 # --------------------------------------------------------------------------- invitations
 
 
+def pair_expected_gmv(
+    cr: LatentCreators,
+    creator: np.ndarray,
+    category: np.ndarray,
+    created: np.ndarray,
+    starts: np.ndarray,
+    invited: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Expected net GMV of inviting ``creator`` to a campaign, and its factors, for any pair.
+
+    The same formula the generator uses for every invitation it draws (``Market.truth``):
+    P(answer) x P(accept) x P(deliver) x E[GMV | delivered] x (1 - refund rate), with
+    declines, ignored invitations and missed deliveries included. Arrays broadcast together.
+
+    Parameters
+    ----------
+    cr : LatentCreators
+        The market's creators (the generator's, or :meth:`LatentCreators.from_traits`).
+    creator : ndarray of int
+        Creator row numbers.
+    category : ndarray of int
+        Campaign category index into :data:`CATEGORIES`.
+    created, starts : ndarray of float
+        The campaign's ``created_at`` and ``starts_at`` in days since the market's start.
+    invited : ndarray of float, optional
+        When the invitation is sent (dormancy is judged then); default ``created``.
+
+    Returns
+    -------
+    dict of ndarray
+        ``p_answer``, ``p_accept``, ``p_deliver``, ``gmv_if_delivered`` (gross, before
+        refunds) and ``expected_gmv`` (net).
+    """
+    creator = np.asarray(creator, dtype=np.int64)
+    category = np.asarray(category, dtype=np.int64)
+    created = np.asarray(created, dtype=np.float64)
+    starts = np.asarray(starts, dtype=np.float64)
+    invited = created if invited is None else np.asarray(invited, dtype=np.float64)
+    coop = cr.cooperation[creator]
+    aff_c = cr.affinity[creator, category]
+    f_seen = cr.total_followers(creator, created)
+    p_answer = np.where(cr.is_dormant(creator, invited), 0.03, 0.2 + 0.75 * coop)
+    logit = 0.3 + 3.0 * (coop - 0.5) + 2.5 * (aff_c - 0.25) - 0.6 * (np.log10(np.maximum(f_seen, 1.0)) - 4.0)
+    p_accept = 1.0 / (1.0 + np.exp(-logit))
+    p_deliver = np.where(cr.is_dormant(creator, starts), 0.05, 0.5 + 0.47 * cr.reliability[creator])
+    views_exp = cr.expected_real_views(creator, starts)
+    gmv_if_delivered = views_exp * CAMPAIGN_LIFT * cr.conversion(creator, starts, category) * AVG_ORDER_VALUE[category]
+    expected = p_answer * p_accept * p_deliver * gmv_if_delivered * (1.0 - REFUND_RATE)
+    return {"p_answer": p_answer, "p_accept": p_accept, "p_deliver": p_deliver,
+            "gmv_if_delivered": gmv_if_delivered, C.EXPECTED_GMV: expected}
+
+
 def _draw_invitees(
     rng: np.random.Generator,
-    cr: _Creators,
+    cr: LatentCreators,
     camp_country: np.ndarray,
     camp_category: np.ndarray,
     created: np.ndarray,
@@ -492,7 +590,7 @@ def generate_market(
     n_cat = len(CATEGORIES)
 
     # ---- creators
-    cr = _Creators(rng, n_creators, span)
+    cr = LatentCreators(rng, n_creators, span)
     creator_ids = _ids("c", n_creators)
     declared = np.where(rng.random(n_creators) < 0.05, rng.choice(n_cat, n_creators, p=CATEGORY_SHARES), cr.primary)
     declared_null = rng.random(n_creators) < 0.10
@@ -587,16 +685,11 @@ def generate_market(
     cat_i = c_cat[i_camp]
     t_start = c_starts[i_camp]
     coop = cr.cooperation[i_creator]
-    aff_c = cr.affinity[i_creator, cat_i]
     f_seen = cr.total_followers(i_creator, c_created[i_camp])
-    dormant_inv = cr.is_dormant(i_creator, i_time)
-    p_answer = np.where(dormant_inv, 0.03, 0.2 + 0.75 * coop)
-    logit = 0.3 + 3.0 * (coop - 0.5) + 2.5 * (aff_c - 0.25) - 0.6 * (np.log10(np.maximum(f_seen, 1.0)) - 4.0)
-    p_accept = 1.0 / (1.0 + np.exp(-logit))
-    p_deliver = np.where(cr.is_dormant(i_creator, t_start), 0.05, 0.5 + 0.47 * cr.reliability[i_creator])
-    views_exp = cr.expected_real_views(i_creator, t_start)
-    gmv_if_delivered = views_exp * CAMPAIGN_LIFT * cr.conversion(i_creator, t_start, cat_i) * AVG_ORDER_VALUE[cat_i]
-    expected_gmv = p_answer * p_accept * p_deliver * gmv_if_delivered * (1.0 - REFUND_RATE)
+    pair = pair_expected_gmv(cr, i_creator, cat_i, c_created[i_camp], t_start, i_time)
+    p_answer, p_accept, p_deliver = pair["p_answer"], pair["p_accept"], pair["p_deliver"]
+    gmv_if_delivered = pair["gmv_if_delivered"]
+    expected_gmv = pair[C.EXPECTED_GMV]
 
     answered = rng.random(n_inv) < p_answer
     responded = i_time + np.minimum(rng.exponential(0.3 + 5.0 * (1.0 - coop)), 14.0)
@@ -647,6 +740,10 @@ def generate_market(
             "p_accept": p_accept,
             "p_deliver": p_deliver,
             "expected_gmv_if_delivered": gmv_if_delivered * (1.0 - REFUND_RATE),
+            # Exact times (days since start) behind the truth: the tables hold them floored to the second.
+            "invited_day": i_time,
+            "created_day": c_created[i_camp],
+            "starts_day": t_start,
         }
     )
 

@@ -1,10 +1,12 @@
 """The campaign briefs to score: read from a briefs file or looked up in the data.
 
 A brief is a campaign row of the data contract (campaign_id, brand_id, category, country,
-created_at, starts_at, ends_at, budget_usd). A brief read from a file need not exist in the
-data: it is a campaign being planned. Every problem with a briefs file is one
-:class:`~creatorrank.core.errors.InputError` naming the file, the row and the column, raised
-before anything is scored, so a bad file never produces a partial output.
+created_at, starts_at, ends_at, budget_usd), optionally with ``target_roas``: the brand's
+target return on creator spend, used for the fair fee (docs/VALUE.md; empty: the default).
+A brief read from a file need not exist in the data: it is a campaign being planned. Every
+problem with a briefs file is one :class:`~creatorrank.core.errors.InputError` naming the
+file, the row and the column, raised before anything is scored, so a bad file never produces
+a partial output.
 """
 
 from __future__ import annotations
@@ -36,14 +38,16 @@ def read_briefs(path: str | os.PathLike) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        The briefs with the contract's campaign columns and types, in file order.
+        The briefs with the contract's campaign columns and types, in file order, and
+        ``target_roas`` (float64, NaN where empty) when the file has that column.
 
     Raises
     ------
     InputError
         Missing file or column, an empty file, a value that cannot be read, a missing required
-        value, a negative budget, ``created_at > starts_at``, ``starts_at > ends_at`` or a
-        repeated campaign_id. The message names the file, the 1-based data row and the column.
+        value, a negative budget, ``created_at > starts_at``, ``starts_at > ends_at``, a
+        repeated campaign_id or a ``target_roas`` that is not a number > 0. The message names
+        the file, the 1-based data row and the column.
     """
     path = Path(path)
     raw = _read_raw(path)
@@ -52,8 +56,34 @@ def read_briefs(path: str | os.PathLike) -> pd.DataFrame:
     briefs = coerce_table(raw, _SPEC, source=str(path))
     check_briefs(briefs, source=str(path), unparsed=briefs.attrs.get("unparsed", {}), raw=raw,
                  nonfinite=briefs.attrs.get("nonfinite", {}))
+    if C.TARGET_ROAS in raw.columns:
+        briefs[C.TARGET_ROAS] = target_roas_column(raw[C.TARGET_ROAS], str(path))
     briefs.attrs = {"path": str(path)}
     return briefs
+
+
+def target_roas_column(values: pd.Series, source: str) -> np.ndarray:
+    """The optional ``target_roas`` of each brief as float64 (NaN where empty).
+
+    Raises
+    ------
+    InputError
+        A value that is not a finite number > 0, naming the file, the 1-based row and the column.
+    """
+    out = np.full(len(values), np.nan)
+    for i, value in enumerate(values.tolist()):
+        if value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == "":
+            continue
+        try:
+            number = float(str(value).strip()) if isinstance(value, str) else float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if not np.isfinite(number) or number <= 0:
+            text = str(value) if len(str(value)) <= 40 else str(value)[:37] + "..."
+            raise InputError(f"{source}: row {i + 1}, column {C.TARGET_ROAS}: '{text}' is not a number > 0 "
+                             "(the brand's target return on creator spend, e.g. 3)")
+        out[i] = number
+    return out
 
 
 def _read_raw(path: Path) -> pd.DataFrame:

@@ -14,9 +14,10 @@ Keys (``MANIFEST_VERSION`` 1)::
     model {uri, name, version, resolved_uri, feature_set_version}, engine, scored_at,
     candidates ("eligible" | "invited"), eligibility {active_days, same_country,
     same_category, min_posts}, as_of (fixed as-of or null), top (or null),
-    confidence_rules {level: rule}, campaigns [{campaign_id, category, country, budget_usd,
-    as_of, candidates, candidates_sha256, rows}], inputs {data_dir, tables {name: [fingerprint]},
-    briefs (fingerprint or null)}
+    confidence_rules {level: rule}, value {present, and with a value model: columns, interval,
+    level, calibration, fair_fee}, campaigns [{campaign_id, category, country, budget_usd,
+    as_of, candidates, candidates_sha256, rows, target_roas (null without a value model)}],
+    inputs {data_dir, tables {name: [fingerprint]}, briefs (fingerprint or null)}
 
 A fingerprint is ``{path, size, mtime_ns, sha256}``; ``sha256`` hashes the content of files up
 to ``HASH_LIMIT`` bytes and is ``null`` above it (size and mtime then stand in).

@@ -9,6 +9,13 @@ document is the campaign's JSON file and the context of its HTML template
 score rests on (shared with the score card). Documents are written as strict JSON
 (:mod:`creatorrank.core.jsonio`).
 
+When the scores carry the value model's columns (expected GMV, its 80% range, the fair fee,
+:data:`VALUE_COLUMNS`), each creator also gets what they are worth to the brief
+(:func:`creator_value`: "expected $X (80%: $a-$b); fair fee at 3x: $F; declared rate $R" and
+the price flag of :func:`price_flag`, shared with the score card) and each campaign the top
+K's expected GMV and fair fees against its budget (:func:`value_summary`). Scores of a model
+without a value model give None for both: the pages then show nothing of value.
+
 Every creator row says what it rests on: a tie is "tied with N others at rank a-b", thin
 evidence is marked ("based on 2 posts", confidence levels of
 :mod:`creatorrank.serving.ranking`), a creator without a post in the brief's category is
@@ -29,8 +36,8 @@ from ..features.specs import CATALOGUE
 from .ranking import (CONFIDENCE_RULES, THIN, confidence, evidence_text, rank_label, rank_text, thin_index_note,
                       tie_counts, tie_span)
 from .shards import EVIDENCE_SUFFIX, index_columns
-from .text import (INDEX_TEXT, MISSING, family_measures, family_title, feature_sentence, format_date,
-                   history_sentence, is_missing)
+from .text import (FEATURE_TEXT, INDEX_TEXT, MISSING, family_measures, family_title, feature_sentence, format_date,
+                   format_value, history_sentence, is_missing)
 
 TOP_DRIVERS = 3  # drivers up and down shown per creator
 SHOWN_CONTRIBUTION = 0.005  # smaller pushes print as +0.00 / -0.00: not shown as drivers
@@ -81,6 +88,195 @@ def creator_history(tables: Mapping[str, pd.DataFrame], requests: pd.DataFrame) 
     return out.merge(creators, on=C.CREATOR_ID, how="left").rename(columns={C.JOINED_AT: "joined_at"})
 
 
+# ---------------------------------------------------------------------------- value: expected GMV, fair fee
+
+VALUE_COLUMNS = (C.EXPECTED_GMV_USD, C.GMV_P10_USD, C.GMV_P90_USD, C.FAIR_FEE_USD, C.FEE_VS_RATE_CARD)
+DEFAULT_INTERVAL = 0.8  # gmv_p10_usd .. gmv_p90_usd: an 80% interval
+UNDER, WITHIN, OVER = "under", "within", "over"  # price flags (docs/SCORES.md, "Value columns")
+LITTLE_EVIDENCE = "rests on little evidence"
+
+
+def has_value_columns(frame: pd.DataFrame) -> bool:
+    """True when a scores frame carries the value model's columns (scores of older models do not)."""
+    return all(c in frame.columns for c in VALUE_COLUMNS)
+
+
+def money(value: Any) -> str:
+    """An amount in USD the way every page writes money ("$1,234", "$12.50", "$0"); missing: "not enough data yet"."""
+    return "$0" if not is_missing(value) and float(value) == 0 else format_value(value, "USD")
+
+
+def roas_text(target_roas: float) -> str:
+    """A target return on spend as "3x" or "2.5x"."""
+    return f"{float(target_roas):g}x"
+
+
+def interval_text(interval: float | None) -> str:
+    """The interval's coverage as "80%"."""
+    return f"{100.0 * float(interval if interval is not None else DEFAULT_INTERVAL):.0f}%"
+
+
+def price_flag(rate_card: float | None, expected: float | None, p10: float | None, p90: float | None,
+               target_roas: float | None, level: str | None = None) -> str | None:
+    """Whether a declared rate card sits below, within or above the fair-fee range.
+
+    The fair-fee range (:func:`fair_fee_range`) is the expected-GMV interval divided by the
+    target return on spend, widened where needed to hold the fair fee itself. A rate card
+    strictly below its low end is :data:`UNDER` (the creator may be under-priced), strictly
+    above its high end :data:`OVER` (over-priced for this kind of campaign), otherwise
+    :data:`WITHIN`.
+
+    Parameters
+    ----------
+    rate_card, expected, p10, p90, target_roas : float or None
+        Declared rate card, expected GMV and its interval ends, target return on spend.
+    level : str, optional
+        The row's confidence level: ``"none"`` (no post, invitation or order seen) gives no
+        flag, since nothing of the creator's own record backs it.
+
+    Returns
+    -------
+    str or None
+        ``"under"``, ``"within"``, ``"over"``; None without a rate card, an interval, a
+        target > 0, or with confidence ``"none"``.
+    """
+    values = [rate_card, expected, p10, p90, target_roas]
+    if level == "none" or any(is_missing(v) for v in values) or float(target_roas) <= 0:
+        return None
+    low, high = fair_fee_range(expected, p10, p90, target_roas)
+    rate = float(rate_card)
+    if rate < low:
+        return UNDER
+    if rate > high:
+        return OVER
+    return WITHIN
+
+
+def fair_fee_range(expected: float, p10: float, p90: float, target_roas: float) -> tuple[float, float]:
+    """The fair-fee range: ``[min(p10, expected), max(p90, expected)] / target_roas``.
+
+    The interval over the target return on spend, widened to hold the fair fee itself: GMV per
+    invitation is mostly zero with a long tail (declines and missed deliveries bring nothing),
+    so its mean can lie above its 90th percentile, and a rate card at or below the fair fee
+    must never read as over-priced (nor one at or above it as under-priced).
+    """
+    roas = float(target_roas)
+    return min(float(p10), float(expected)) / roas, max(float(p90), float(expected)) / roas
+
+
+def _number_or_none(value: Any) -> float | None:
+    return None if is_missing(value) else float(value)
+
+
+def creator_value(values: Mapping[str, Any], rate_card: Any, target_roas: float | None, level: str,
+                  interval: float | None = None) -> dict[str, Any] | None:
+    """What one scored row is worth to its brief, JSON-ready, with its line for the report.
+
+    Parameters
+    ----------
+    values : mapping
+        The row's value columns (:data:`VALUE_COLUMNS`).
+    rate_card : float or None
+        The creator's declared rate card (USD per sponsored post).
+    target_roas : float or None
+        The brief's target return on spend (what the fair fee was computed with); None when
+        unknown (no price flag then).
+    level : str
+        The row's confidence level: ``none`` and ``low`` are marked "rests on little evidence".
+    interval : float, optional
+        Coverage of ``gmv_p10_usd .. gmv_p90_usd`` (default 0.8).
+
+    Returns
+    -------
+    dict or None
+        None when the row has no expected GMV (scores of a model without a value model).
+    """
+    expected = _number_or_none(values.get(C.EXPECTED_GMV_USD))
+    if expected is None:
+        return None
+    p10, p90 = _number_or_none(values.get(C.GMV_P10_USD)), _number_or_none(values.get(C.GMV_P90_USD))
+    fair = _number_or_none(values.get(C.FAIR_FEE_USD))
+    ratio = _number_or_none(values.get(C.FEE_VS_RATE_CARD))
+    rate = _number_or_none(rate_card)
+    flag = price_flag(rate, expected, p10, p90, target_roas, level)
+    not_declared = FEATURE_TEXT[C.RATE_CARD_USD].missing  # "not declared", as the drivers say it
+    rate_words = f"declared rate {money(rate)}" if rate is not None else f"rate {not_declared}"
+    if rate is not None and ratio is not None:
+        shown = f"{ratio:,.0f}" if ratio >= 10 else f"{ratio:.1f}" if ratio >= 1 else f"{ratio:.2f}"
+        rate_words += f" ({shown}x the fair fee)"
+    band = f" ({interval_text(interval)}: {money(p10)}-{money(p90)})" if p10 is not None and p90 is not None else ""
+    at = f" at {roas_text(target_roas)}" if target_roas is not None else ""
+    fee = f"fair fee{at}: {money(fair)}" if fair is not None else ""
+    text = "; ".join(t for t in (f"expected {money(expected)}{band}", fee, rate_words) if t)
+    price_text = None
+    if flag is not None:
+        low, high = fair_fee_range(expected, p10, p90, target_roas)
+        where = {UNDER: "below", WITHIN: "within", OVER: "above"}[flag]
+        verdict = {UNDER: ": may be under-priced", WITHIN: "", OVER: ": over-priced for this kind of campaign"}[flag]
+        price_text = f"Declared rate {where} the fair-fee range {money(low)}-{money(high)}{verdict}"
+    return {
+        "expected_usd": expected, "expected_text": money(expected), "p10_usd": p10, "p90_usd": p90,
+        "fair_fee_usd": fair,
+        "fee_vs_rate_card": ratio, "rate_card_usd": rate,
+        "target_roas": None if target_roas is None else float(target_roas),
+        "interval": float(interval if interval is not None else DEFAULT_INTERVAL),
+        "price_flag": flag, "price_text": price_text, "text": text,
+        "thin_note": LITTLE_EVIDENCE if level in THIN else None,
+    }
+
+
+def value_summary(creators: list[Mapping[str, Any]], budget: Any, target_roas: float | None) -> dict[str, Any] | None:
+    """The top K shown of one brief: their expected GMV and total fair fees against the budget.
+
+    Returns
+    -------
+    dict or None
+        None when no creator shown has a value (scores of a model without a value model).
+    """
+    valued = [c["value"] for c in creators if c.get("value")]
+    if not valued:
+        return None
+    k = len(creators)
+    expected = float(sum(v["expected_usd"] for v in valued))
+    fees = [v["fair_fee_usd"] for v in valued if v["fair_fee_usd"] is not None]
+    fee_total = float(sum(fees))
+    rates = [v["rate_card_usd"] for v in valued if v["rate_card_usd"] is not None]
+    budget = _number_or_none(budget)
+    thin = sum(1 for c in creators if c.get("value") and c["value"]["thin_note"])
+    who = f"the top {k} shown" if k > 1 else "the creator shown"
+    lines = [f"Expected net GMV of {who}: {money(expected)} together"
+             + (f" ({k - len(valued)} without a forecast)" if len(valued) < k else "") + "."]
+    at = f" at {roas_text(target_roas)}" if target_roas is not None else ""
+    fee_line = f"Their fair fees{at} total {money(fee_total)}"
+    if budget is None:
+        status, over_by = None, None
+        fee_line += ": the brief gives no budget to compare them with."
+    elif fee_total <= budget:
+        status, over_by = WITHIN, 0.0
+        fee_line += f": within budget ({money(budget)}, {money(budget - fee_total)} left)."
+    else:
+        status, over_by = OVER, fee_total - budget
+        fee_line += f": over budget by {money(over_by)} (budget {money(budget)})."
+    lines.append(fee_line)
+    if rates:
+        missing = len(valued) - len(rates)
+        lines.append(f"Their declared rates total {money(sum(rates))}"
+                     + (f" ({missing} with no rate declared)" if missing else "") + ".")
+    if thin:
+        lines.append(f"{thin} of them {'rest' if thin > 1 else 'rests'} on little evidence: "
+                     "their forecasts can be far off.")
+    # GMV per invitation is mostly zero with a long tail: its mean can lie above the interval's top.
+    skewed = any(v["p90_usd"] is not None and v["expected_usd"] > v["p90_usd"] for v in valued)
+    return {
+        "k": k, "valued": len(valued), "skewed": skewed, "expected_total_usd": expected,
+        "fair_fee_total_usd": fee_total,
+        "rate_card_total_usd": float(sum(rates)) if rates else None, "rate_cards": len(rates),
+        "interval_text": interval_text(valued[0]["interval"]), "budget_usd": budget, "budget_status": status,
+        "over_budget_usd": over_by, "thin": thin,
+        "target_roas": None if target_roas is None else float(target_roas), "text": lines,
+    }
+
+
 # ---------------------------------------------------------------------------- campaign documents
 
 
@@ -118,11 +314,22 @@ def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def campaign_documents(expl, frame: pd.DataFrame, scores: pd.DataFrame, briefs: pd.DataFrame,
-                       history: pd.DataFrame, bundle, notes: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+                       history: pd.DataFrame, bundle, notes: Mapping[str, str] | None = None,
+                       value_terms: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """One JSON-ready document per campaign: stamps, family summary, ranked creators with drivers.
 
     Built column-wise (numpy over all explained creators, then small per-creator dicts):
-    the top 100 of 100 campaigns are 10,000 creators.
+    the top 100 of 100 campaigns are 10,000 creators. When the scores carry the value
+    columns (:func:`has_value_columns`), each creator gets ``value`` (:func:`creator_value`)
+    and each campaign ``value_summary`` (:func:`value_summary`); otherwise both are None and
+    the pages show nothing of value.
+
+    Parameters
+    ----------
+    value_terms : mapping, optional
+        ``interval`` (coverage of the p10-p90 interval) and ``target_roas`` (campaign id ->
+        the target return on spend the fair fees were computed with), from the manifest
+        (:func:`value_terms`).
     """
 
     features = list(bundle.features)
@@ -153,6 +360,10 @@ def campaign_documents(expl, frame: pd.DataFrame, scores: pd.DataFrame, briefs: 
     down, down_ok = _top_drivers(contrib, -1)
     indices = sub[index_cols].to_numpy(dtype=np.float64) if index_cols else np.zeros((len(sub), 0))
     percentile = sub[C.PERCENTILE].to_numpy(dtype=np.float64) if C.PERCENTILE in sub.columns else np.full(len(sub), np.nan)
+    terms = value_terms or {}
+    values_of = _row_values(scores, rows) if has_value_columns(scores) else None
+    roas_of = _target_roas(scores, terms.get("target_roas")) if values_of is not None else {}
+    rate_cards = _column(sub, C.RATE_CARD_USD)
     med = medians.reindex(rows[C.CAMPAIGN_ID].to_numpy()).to_numpy(dtype=object)
     ties, first_rank = all_ties[pos], all_first[pos]
     cat_posts = _column(sub, C.CATEGORY_POSTS_SEEN)
@@ -201,6 +412,8 @@ def campaign_documents(expl, frame: pd.DataFrame, scores: pd.DataFrame, briefs: 
         lvl = str(level[i]) if isinstance(level[i], str) else "none"
         category = category_of.get(campaign_of[i])
         no_category = bool(cat_posts[i] == 0) and category is not None and not is_missing(category)
+        value = (creator_value(values_of[i], rate_cards[i], roas_of.get(campaign_of[i]), lvl, terms.get("interval"))
+                 if values_of is not None else None)
         creators_by_campaign.setdefault(campaign_of[i], []).append({
             "rank": int(rank[i]),
             "ties": n_ties,
@@ -231,6 +444,7 @@ def campaign_documents(expl, frame: pd.DataFrame, scores: pd.DataFrame, briefs: 
             "families": dict(zip(fam_names, fam[i].tolist())),
             "contributions": dict(zip(features, contrib[i].tolist())),
             "values": dict(zip(features, values[i].tolist())),
+            "value": value,
         })
 
     brief = briefs.set_index(C.CAMPAIGN_ID)
@@ -280,6 +494,53 @@ def campaign_documents(expl, frame: pd.DataFrame, scores: pd.DataFrame, briefs: 
                          "the model cannot tell them apart, so they are shown as tied, not ranked."
                          if tied_shown else None),
             "creators": shown,
+            "value_summary": (value_summary(shown, b[C.BUDGET_USD], roas_of.get(cid)) if values_of is not None
+                              else None),
         })
     return docs
+
+
+def value_terms(manifest: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What the manifest says of the value columns: ``interval`` and ``target_roas`` per campaign.
+
+    A manifest of a model without a value model (or an older one) gives empty terms.
+    """
+    manifest = manifest or {}
+    value = manifest.get("value") or {}
+    roas = {str(c[C.CAMPAIGN_ID]): c.get(C.TARGET_ROAS) for c in manifest.get("campaigns", [])
+            if not is_missing(c.get(C.TARGET_ROAS))}
+    interval = value.get("interval")
+    return {"interval": None if is_missing(interval) else float(interval), "target_roas": roas}
+
+
+def _row_values(scores: pd.DataFrame, rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """The value columns of the scores file for each explained row (matched on campaign and creator)."""
+    keys = [C.CAMPAIGN_ID, C.CREATOR_ID]
+    file = scores[[*keys, *VALUE_COLUMNS]].astype({C.CAMPAIGN_ID: str, C.CREATOR_ID: str})
+    wanted = rows[keys].astype(str).reset_index(drop=True)
+    got = wanted.merge(file, on=keys, how="left", validate="many_to_one")
+    return got[list(VALUE_COLUMNS)].astype(np.float64).to_dict("records")
+
+
+def _target_roas(scores: pd.DataFrame, recorded: Mapping[str, Any] | None) -> dict[str, float | None]:
+    """Campaign id -> the target return on spend of its fair fees.
+
+    The manifest's (``recorded``) where it has one; else read back from the file's own
+    columns (``expected_gmv_usd / fair_fee_usd``, the same for every row of a brief); None
+    when neither says.
+    """
+    out: dict[str, float | None] = {}
+    expected = scores[C.EXPECTED_GMV_USD].to_numpy(dtype=np.float64)
+    fair = scores[C.FAIR_FEE_USD].to_numpy(dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = pd.Series(np.where(fair > 0, expected / fair, np.nan), index=scores.index)
+    derived = ratio.groupby(scores[C.CAMPAIGN_ID].astype(str).to_numpy()).median()
+    for cid in pd.unique(scores[C.CAMPAIGN_ID].astype(str)):
+        given = (recorded or {}).get(cid)
+        if not is_missing(given) and float(given) > 0:
+            out[cid] = float(given)
+        else:
+            d = derived.get(cid)
+            out[cid] = None if is_missing(d) else float(round(d, 6))
+    return out
 

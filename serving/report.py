@@ -15,6 +15,8 @@ that each do one job, and writes the folder. For a scores file written by
 3. explains the top ``K`` creators of each campaign relative to the campaign mean
    (:func:`creatorrank.serving.explain.explain`);
 4. turns that into one JSON-ready document per campaign (:mod:`creatorrank.serving.pages`),
+   with what each creator is expected to bring and a fair fee when the scores carry the
+   value columns (the brief's target return on spend from the manifest),
    rendered through the package's templates (:mod:`creatorrank.serving.render`, charts in
    :mod:`creatorrank.serving.charts`);
 5. writes the whole report folder at once (:func:`creatorrank.core.io.atomic_dir`): one
@@ -41,7 +43,7 @@ from ..core.jsonio import dump_json
 from ..data.validate import load_clean_tables
 from .explain import explain
 from .manifest import inputs_changed, read_manifest
-from .pages import campaign_documents, creator_history
+from .pages import campaign_documents, creator_history, money, value_terms
 from .render import environment, render_campaign, render_index
 from .scored_run import (campaign_briefs, check_reproduces, check_versions, complete_candidates, rank_unlisted,
                          read_scores, rebuild_features, stamped_model_uri)
@@ -138,7 +140,7 @@ def explain_campaigns(
     history = creator_history(
         tables, pd.DataFrame({C.CREATOR_ID: rows[C.CREATOR_ID], C.AS_OF: frame[C.AS_OF].to_numpy()[rows["position"]]})
     )
-    docs = campaign_documents(expl, frame, scores, brief_frame, history, bundle, notes)
+    docs = campaign_documents(expl, frame, scores, brief_frame, history, bundle, notes, value_terms(manifest))
     seconds["assemble"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -163,6 +165,17 @@ def safe_name(campaign_id: str) -> str:
     if clean != campaign_id:
         clean = f"{clean[:60]}-{hashlib.sha1(campaign_id.encode()).hexdigest()[:8]}"
     return clean
+
+
+def _index_value(summary: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The index row's value cells: the top K's expected GMV, their fair fees and the budget verdict."""
+    if not summary:
+        return None
+    status = summary["budget_status"]
+    verdict = ("no budget" if status is None else "within budget" if status == "within"
+               else f"over budget by {money(summary['over_budget_usd'])}")
+    return {"k": summary["k"], "expected_text": money(summary["expected_total_usd"]),
+            "fair_fees_text": money(summary["fair_fee_total_usd"]), "budget_text": verdict, "over": status == "over"}
 
 
 def write_reports(docs: list[dict[str, Any]], out: Path) -> list[Path]:
@@ -190,6 +203,7 @@ def write_reports(docs: list[dict[str, Any]], out: Path) -> list[Path]:
                 "top_tied": doc["creators"][0]["ties"] if doc["creators"] else 0,
                 "as_of": doc["as_of"], "as_of_text": doc["as_of_text"],
                 "main_driver": fam[0]["title"] if fam else "",
+                "value": _index_value(doc.get("value_summary")),
             })
         if docs:
             s = docs[0]

@@ -40,6 +40,13 @@ posts_seen, invitations_seen, orders_seen
 category_posts_seen
     Posts in the brief's category before ``as_of`` (0: no post in that category yet; NaN:
     the brief has no category).
+expected_gmv_usd, gmv_p10_usd, gmv_p90_usd
+    Expected net GMV of the creator for this brief if invited, and its 80% interval (only
+    when the model has a value model, :mod:`creatorrank.training.value`; docs/VALUE.md).
+fair_fee_usd, fee_vs_rate_card
+    ``expected_gmv_usd / target_roas`` (the brief's ``target_roas``, else ``target_roas``
+    of :func:`score`, else the config default 3.0), and the creator's ``rate_card_usd``
+    over it (NaN without a rate card or when the fair fee is 0). With the value columns only.
 model_name, model_version, feature_set_version
     What produced the score (the version an alias resolved to).
 as_of, scored_at
@@ -156,6 +163,7 @@ def score(
     same_category: bool = False,
     tracking_uri: str | None = None,
     min_posts: int = 1,
+    target_roas: float | None = None,
 ) -> ScoreResult:
     """Rank candidate creators for each brief and write one row per (campaign, creator).
 
@@ -192,6 +200,9 @@ def score(
     min_posts : int
         Minimum evidence of an ``eligible`` candidate: posts before as-of (default 1, which
         every active creator has).
+    target_roas : float, optional
+        Target return on creator spend of the fair fee for briefs without their own
+        ``target_roas`` (default: the config's ``value.target_roas``, 3.0).
 
     Returns
     -------
@@ -223,6 +234,7 @@ def score(
         raise CreatorRankError("give either campaign ids or a briefs file (exactly one)")
     if int(min_posts) < 0:
         raise CreatorRankError(f"min_posts must be >= 0, got {min_posts}")
+    default_roas = default_target_roas(target_roas)
     rules = EligibilityRules(int(active_days), bool(same_country), bool(same_category), int(min_posts))
     fixed_as_of = None
     if as_of is not None:
@@ -245,6 +257,10 @@ def score(
     if brief_frame is None:
         brief_frame = lookup_briefs(tables[C.CAMPAIGNS], campaign_list)
     brief_frame = canonical_codes(brief_frame, tables)  # "vn" -> the data's "VN"
+    roas = brief_target_roas(brief_frame, default_roas)
+    rate_cards = tables[C.CREATORS].set_index(tables[C.CREATORS][C.CREATOR_ID].astype(str))[C.RATE_CARD_USD]
+    if value_model(bundle) is None:
+        logger.info("model %s has no value model: no expected GMV, interval or fair fee columns", model_uri)
     seconds["load"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -283,11 +299,13 @@ def score(
     scored_at = pd.Timestamp.now(tz="UTC").floor("us")
     as_of_by_campaign = {str(b[C.CAMPAIGN_ID]): when for b, when, _ in plan}
     frame = rank_scores(parts, top=top)
+    if value_model(bundle) is not None:
+        frame = add_fair_fee(frame, rate_cards, roas)
     frame = add_category_evidence(frame, category_posts)
     frame = stamp(frame, bundle, as_of_by_campaign, scored_at, model_uri)
     write_frame(frame, out)
     manifest = write_run_manifest(out, frame, plan, bundle, model_uri, data_dir, briefs, rules, candidates,
-                                  fixed_as_of, top, engine, scored_at)
+                                  fixed_as_of, top, engine, scored_at, roas)
     seconds["write"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - t_start
 
@@ -423,6 +441,63 @@ def _rank_one(frame: pd.DataFrame, top: int | None) -> pd.DataFrame:
     return out
 
 
+def default_target_roas(value: float | None) -> float:
+    """The fair fee's target return on spend for briefs without one: ``value``, else the config default.
+
+    Raises
+    ------
+    CreatorRankError
+        ``value`` is not a finite number > 0.
+    """
+    if value is None:
+        from ..training.config import ValueConfig
+
+        return float(ValueConfig().target_roas)
+    try:
+        roas = float(value)
+    except (TypeError, ValueError):
+        raise CreatorRankError(f"target_roas must be a number > 0, got {value!r}") from None
+    if not np.isfinite(roas) or roas <= 0:
+        raise CreatorRankError(f"target_roas must be a finite number > 0, got {value!r}")
+    return roas
+
+
+def brief_target_roas(briefs: pd.DataFrame, default: float) -> dict[str, float]:
+    """Campaign id -> target return on spend: the brief's ``target_roas`` (checked by
+    :func:`creatorrank.serving.briefs.read_briefs`), else ``default``."""
+    values = briefs[C.TARGET_ROAS] if C.TARGET_ROAS in briefs.columns else pd.Series(np.nan, index=briefs.index)
+    values = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    return {str(cid): (float(v) if np.isfinite(v) else float(default))
+            for cid, v in zip(briefs[C.CAMPAIGN_ID], values)}
+
+
+def add_fair_fee(frame: pd.DataFrame, rate_cards: pd.Series, roas: dict[str, float]) -> pd.DataFrame:
+    """Add ``fair_fee_usd`` and ``fee_vs_rate_card`` after the value model's columns.
+
+    ``fair_fee_usd = expected_gmv_usd / target_roas`` of the row's brief: the fee at which the
+    brand's expected return on it meets its target. ``fee_vs_rate_card = rate_card_usd /
+    fair_fee_usd`` (above 1: the declared rate asks more than the expected GMV supports); NaN
+    without a rate card or when the fair fee is 0.
+
+    Parameters
+    ----------
+    rate_cards : Series
+        ``rate_card_usd`` indexed by creator id (str).
+    roas : dict
+        Campaign id -> target return on spend (:func:`brief_target_roas`).
+    """
+    campaign = frame[C.CAMPAIGN_ID].astype(object).astype(str)
+    target = campaign.map(roas).to_numpy(dtype=np.float64)
+    fair = frame[C.EXPECTED_GMV_USD].to_numpy(dtype=np.float64) / target
+    rate = frame[C.CREATOR_ID].astype(object).astype(str).map(rate_cards).to_numpy(dtype=np.float64, na_value=np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vs = np.where(fair > 0, rate / fair, np.nan)
+    at = frame.columns.get_loc(C.GMV_P90_USD) + 1
+    frame.insert(at, C.FAIR_FEE_USD, fair)
+    frame.insert(at + 1, C.FEE_VS_RATE_CARD, vs)
+    return frame
+
+
 def add_category_evidence(frame: pd.DataFrame, counts: dict[str, pd.Series]) -> pd.DataFrame:
     """Add ``category_posts_seen``: each row's posts in its brief's category before as-of.
 
@@ -466,7 +541,8 @@ def stamp(frame: pd.DataFrame, bundle, as_of: dict[str, pd.Timestamp], scored_at
 
 
 def write_run_manifest(out: Path, frame: pd.DataFrame, plan, bundle, model_uri: str, data_dir, briefs, rules,
-                       candidates: str, fixed_as_of, top, engine: str, scored_at: pd.Timestamp) -> Path:
+                       candidates: str, fixed_as_of, top, engine: str, scored_at: pd.Timestamp,
+                       roas: dict[str, float] | None = None) -> Path:
     """Write ``<out>.manifest.json``: what ``explain`` needs to know of this run (see :mod:`.manifest`)."""
 
 
@@ -480,6 +556,7 @@ def write_run_manifest(out: Path, frame: pd.DataFrame, plan, bundle, model_uri: 
             C.CAMPAIGN_ID: cid, C.CATEGORY: brief[C.CATEGORY], C.COUNTRY: brief[C.COUNTRY],
             C.BUDGET_USD: brief[C.BUDGET_USD], C.AS_OF: when, "candidates": int(len(ids)),
             "candidates_sha256": ids_sha256(ids), "rows": int(listed.get(cid, 0)),
+            C.TARGET_ROAS: (roas or {}).get(cid) if value_model(bundle) is not None else None,
         })
     manifest = {
         "rows": int(len(frame)),
@@ -493,8 +570,24 @@ def write_run_manifest(out: Path, frame: pd.DataFrame, plan, bundle, model_uri: 
         C.AS_OF: fixed_as_of,
         "top": None if top is None else int(top),
         "confidence_rules": CONFIDENCE_RULES,
+        "value": value_manifest(bundle),
         "campaigns": campaigns,
         "inputs": {"data_dir": str(Path(data_dir).resolve()), "tables": table_fingerprints(data_dir),
                    "briefs": fingerprint(briefs) if briefs is not None else None},
     }
     return write_manifest(out, manifest)
+
+
+def value_model(bundle):
+    """The bundle's value model, or None (a bundle without one, or of an older kind)."""
+    return getattr(bundle, "value", None)
+
+
+def value_manifest(bundle) -> dict[str, Any]:
+    """The manifest's ``value`` entry: whether the scores carry value columns, and how they were made."""
+    model = value_model(bundle)
+    if model is None:
+        return {"present": False}
+    return {"present": True, "columns": [*C.VALUE_COLUMNS], "interval": float(model.interval),
+            "level": float(model.level_), "calibration": dict(getattr(model, "calibration_", {})),
+            "fair_fee": f"{C.EXPECTED_GMV_USD} / {C.TARGET_ROAS}"}

@@ -4,7 +4,9 @@
 creator, not a data scientist: each 0-100 index with what it measures and how, their rank
 among the creators of their category and country for a typical campaign of that category,
 what would move that rank most (only things they can change, in the direction the model
-rewards), and what the card rests on (dates, counts).
+rewards), what they are worth to such a campaign and a fair fee against their rate card
+(when the model has a value model: :func:`card_value`), and what the card rests on (dates,
+counts).
 
 "What would move your rank" is measured, not guessed: for each feature the creator can
 act on, the card sets their value to what the better quarter of their peers reach (the
@@ -35,11 +37,12 @@ from ..features.specs import CATALOGUE, INDEX_NAMES
 from ..training.config import champion_uri
 from .briefs import canonical_code, known_codes
 from .explain import catalogue_families, explain
-from .pages import creator_history
+from .pages import (LITTLE_EVIDENCE, OVER, UNDER, WITHIN, creator_history, creator_value, fair_fee_range,
+                    has_value_columns, interval_text, money, roas_text)
 from .ranking import (confidence, evidence_text, index_evidence, rank_text, thin_index_note, tie_counts, tie_span,
                       within_campaign_rank)
 from .render import render_card
-from .score import check_feature_set, load_model
+from .score import add_fair_fee, check_feature_set, default_target_roas, load_model, value_model
 from .text import (INDEX_TEXT, advice_sentence, family_measures, family_title, feature_text, format_date,
                    history_sentence, index_how, value_text)
 
@@ -50,6 +53,7 @@ MIN_PEERS = 20  # fewer same-category peers in the country: compare with the who
 TARGET_QUANTILE = 0.75  # "what the better quarter of your peers reach"
 ADVICE = 3  # suggestions shown
 STRENGTHS = 2  # families shown as helping / holding back
+TYPICAL = "typical"  # the campaign id of the card's typical brief (category and country of the card)
 
 
 def default_as_of(tables) -> pd.Timestamp:
@@ -221,6 +225,7 @@ def card_document(bundle, group: pd.DataFrame, me: pd.Series, history: pd.Series
     helping = [f for f, v in fam[::-1].items() if v > 0][:STRENGTHS]
     holding = [f for f, v in fam.items() if v < 0][:STRENGTHS]
     posts, invitations, orders = int(history["posts"]), int(history["invitations"]), int(history["orders"])
+    level = str(confidence(posts, invitations, orders))
     doc = {
         "creator_id": str(me[C.CREATOR_ID]),
         "country": country,
@@ -237,7 +242,7 @@ def card_document(bundle, group: pd.DataFrame, me: pd.Series, history: pd.Series
         "rank": rank,
         "ties": ties,
         "rank_last": rank + ties,
-        "confidence": str(confidence(posts, invitations, orders)),
+        "confidence": level,
         "evidence_text": evidence_text(posts, invitations, orders),
         "rank_text": (f"For a typical {category + ' ' if category else ''}campaign in {country}, you "
                       + (f"rank #{rank:,} of {n:,} {peer_label}" if not ties else
@@ -261,7 +266,81 @@ def card_document(bundle, group: pd.DataFrame, me: pd.Series, history: pd.Series
         "month_start_text": format_date(pd.Timestamp(when).tz_convert("UTC").floor("D").replace(day=1)),
         "families": {f: float(v) for f, v in expl.families.iloc[0].items()},
     }
+    doc["value"] = card_value(bundle, group.iloc[[0]], me, category, country, level, doc["history"]["text"])
     return doc
+
+
+def card_value(bundle, row: pd.DataFrame, me: pd.Series, category: str | None, country: str, level: str,
+               rests_on: str) -> dict[str, Any] | None:
+    """What the creator is worth to a typical campaign of the card's category and country.
+
+    The bundle's value model (:func:`creatorrank.serving.score.value_model`) forecasts the
+    creator's row of the card (features of a brief with the card's category and country and no
+    budget); the fair fee is the scores' own (:func:`creatorrank.serving.score.add_fair_fee`)
+    at the config's default target return on spend. The price flag follows
+    :func:`creatorrank.serving.pages.price_flag` (docs/SCORES.md).
+
+    Parameters
+    ----------
+    row : DataFrame
+        The creator's one feature row.
+    me : Series
+        The creator's row of the creators table (its ``rate_card_usd`` is the declared rate).
+    level : str
+        Confidence level of the card (none / low are "rests on little evidence"; none: no flag).
+    rests_on : str
+        The evidence counts of the card, in words (:func:`creatorrank.serving.text.history_sentence`).
+
+    Returns
+    -------
+    dict or None
+        None for a model without a value model: the card then has no value section.
+    """
+    model = value_model(bundle)
+    if model is None:
+        return None
+    creator_id = str(me[C.CREATOR_ID])
+    rate = me.get(C.RATE_CARD_USD)
+    rate = np.nan if rate is None or pd.isna(rate) else float(rate)
+    roas = default_target_roas(None)
+    frame = pd.concat([pd.DataFrame({C.CAMPAIGN_ID: [TYPICAL], C.CREATOR_ID: [creator_id]}),
+                       model.predict(row).reset_index(drop=True)], axis=1)
+    frame = add_fair_fee(frame, pd.Series([rate], index=[creator_id], dtype=np.float64), {TYPICAL: roas})
+    if not has_value_columns(frame):
+        return None
+    interval = getattr(model, "interval", None)
+    value = creator_value(frame.iloc[0].to_dict(), rate, roas, level, interval)
+    if value is None or value["p10_usd"] is None or value["p90_usd"] is None:
+        return None
+    campaign = f"a typical {category + ' ' if category else ''}campaign in {country}"
+    rate_words = money(value["rate_card_usd"]) if value["rate_card_usd"] is not None else "not declared"
+    value["headline"] = (f"What you are worth to {campaign}: {money(value['p10_usd'])}-{money(value['p90_usd'])}; "
+                         f"a fair fee: {money(value['fair_fee_usd'])}; your rate card: {rate_words}.")
+    value["expected_line"] = (f"Expected net GMV {money(value['expected_usd'])} ({interval_text(interval)} range "
+                              f"{money(value['p10_usd'])}-{money(value['p90_usd'])}); the fair fee is that divided by "
+                              f"{roas_text(roas)}, the default return a brand targets on its spend.")
+    value["skewed"] = value["expected_usd"] > value["p90_usd"]
+    value["flag_text"] = _price_words(value, level)
+    value["rests_on"] = f"What it rests on: {rests_on}" + (f" It {LITTLE_EVIDENCE}: it can move a lot with your "
+                                                           "next posts and campaigns." if value["thin_note"] else "")
+    return value
+
+
+def _price_words(value: dict[str, Any], level: str) -> str:
+    """The card's sentence on the rate card against the fair-fee range."""
+    if value["rate_card_usd"] is None:
+        return "You have not declared a rate card: there is nothing to compare with the fair fee."
+    if value["price_flag"] is None:
+        if level == "none":
+            return ("No price flag yet: there are no posts, invitations or orders of yours to judge your rate card by.")
+        return "No price flag: the fair-fee range is not known."
+    low, high = fair_fee_range(value["expected_usd"], value["p10_usd"], value["p90_usd"], value["target_roas"])
+    span = f"{money(low)}-{money(high)}"
+    return {
+        UNDER: f"You may be under-priced: your rate card is below the fair-fee range {span} for this kind of campaign.",
+        WITHIN: f"Your rate card is within the fair-fee range {span} for this kind of campaign.",
+        OVER: f"Over-priced for this kind of campaign: your rate card is above the fair-fee range {span}.",
+    }[value["price_flag"]]
 
 
 def _index_reading(value: float | None, peers: str, no_history: bool, thin: str | None = None) -> str:

@@ -93,12 +93,15 @@ def score_shard(context: Any, bundle, decisions: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         campaign_id, creator_id, score, the idx_* index columns (and their ``_evidence``
         counts when present) and posts_seen, invitations_seen, orders_seen, in the
-        decisions' order.
+        decisions' order; with a value model (``bundle.value``) also expected_gmv_usd,
+        gmv_p10_usd and gmv_p90_usd.
     """
     features = build_features(context, decisions)
     scores = bundle.predict(features)
     out = features[[C.CAMPAIGN_ID, C.CREATOR_ID, *shard_value_columns(features.columns)]].reset_index(drop=True)
     out.insert(2, C.SCORE, np.asarray(scores, dtype=np.float64))
+    if getattr(bundle, "value", None) is not None:  # expected GMV and its interval (training/value.py)
+        out = pd.concat([out, bundle.value.predict(features).reset_index(drop=True)], axis=1)
     return out
 
 

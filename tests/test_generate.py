@@ -424,3 +424,30 @@ def test_realised_outcome_tracks_the_truth(market: Market) -> None:
     delivered = t[C.INVITATIONS].loc[t[C.INVITATIONS][C.DELIVERED_AT].notna(), [C.INVITATION_ID]]
     d = x.merge(delivered, on=C.INVITATION_ID)
     assert _grouped_spearman(d, C.CAMPAIGN_ID, "expected_gmv_if_delivered", "realised", min_size=5) > 0.6
+
+
+def test_pair_truth_reproduces_every_invitation_and_extends_to_any_pair(market: Market) -> None:
+    from creatorrank.data.generate import CATEGORIES, LatentCreators, pair_expected_gmv
+
+    span = (pd.Timestamp(market.params["end"]) - pd.Timestamp(market.params["start"])) / pd.Timedelta(days=1)
+    cr = LatentCreators.from_traits(market.traits, span)  # as read back from truth/creator_traits.parquet
+    tr = market.truth
+    who = pd.Index(market.traits[C.CREATOR_ID]).get_indexer(tr[C.CREATOR_ID])
+    camps = market.tables[C.CAMPAIGNS].set_index(C.CAMPAIGN_ID)
+    cat = pd.Index(CATEGORIES).get_indexer(camps.loc[tr[C.CAMPAIGN_ID], C.CATEGORY].astype(str))
+    got = pair_expected_gmv(cr, who, cat, tr["created_day"], tr["starts_day"], tr["invited_day"])
+    np.testing.assert_allclose(got[C.EXPECTED_GMV], tr[C.EXPECTED_GMV], rtol=1e-9, atol=1e-9)
+    for factor in ("p_answer", "p_accept", "p_deliver"):
+        np.testing.assert_allclose(got[factor], tr[factor], rtol=1e-9, atol=0)
+    np.testing.assert_allclose(got["gmv_if_delivered"] * 0.95, tr["expected_gmv_if_delivered"], rtol=1e-9)
+    # Any pair: every creator for one campaign; a creator's value differs across categories.
+    n = len(market.traits)
+    one = tr.iloc[0]
+    every = pair_expected_gmv(cr, np.arange(n), np.full(n, cat[0]), np.full(n, one["created_day"]),
+                              np.full(n, one["starts_day"]))[C.EXPECTED_GMV]
+    assert np.isfinite(every).all() and (every >= 0).all() and len(np.unique(every)) > n // 2
+    by_cat = pair_expected_gmv(cr, np.zeros(len(CATEGORIES), int), np.arange(len(CATEGORIES)),
+                               np.full(len(CATEGORIES), 100.0), np.full(len(CATEGORIES), 110.0))[C.EXPECTED_GMV]
+    assert len(np.unique(by_cat)) > 1
+    with pytest.raises(CreatorRankError, match="joined_day"):
+        LatentCreators.from_traits(market.traits.drop(columns="joined_day"), span)

@@ -38,7 +38,8 @@ def env(tmp_path_factory):
     from creatorrank.data.generate import generate_market, write_market
     from creatorrank.data.validate import load_market
     from creatorrank.serving.candidates import EligibilityRules
-    from creatorrank.serving.score import load_model, rank_scores, score_shard, stamp, write_run_manifest
+    from creatorrank.serving.score import (add_fair_fee, brief_target_roas, default_target_roas, load_model, rank_scores,
+                                           score_shard, stamp, value_model, write_run_manifest)
     from fast_training import train_fast
 
     root = tmp_path_factory.mktemp("report")
@@ -92,7 +93,12 @@ def env(tmp_path_factory):
         parts.append(score_shard(tables, bundle, decisions))
         as_of[str(brief[C.CAMPAIGN_ID])] = when
     scored_at = pd.Timestamp.now(tz="UTC").floor("us")
-    frame = stamp(rank_scores(parts), bundle, as_of, scored_at, uri)
+    frame = rank_scores(parts)
+    roas = brief_target_roas(chosen, default_target_roas(None))  # the config's 3x: the briefs set none
+    assert value_model(bundle) is not None, "train gives the bundle a value model (value.enabled)"
+    creators = tables[C.CREATORS]
+    frame = add_fair_fee(frame, creators.set_index(creators[C.CREATOR_ID].astype(str))[C.RATE_CARD_USD], roas)
+    frame = stamp(frame, bundle, as_of, scored_at, uri)
     scores = write_frame(frame, root / "scores.parquet")
     # The manifest `score` would write. The newcomer campaign's set (invitees + the newcomer) is
     # not what "invited" finds in the data: for that campaign it reads like data changed since scoring.
@@ -100,7 +106,7 @@ def env(tmp_path_factory):
                                                                               C.CREATOR_ID].astype(str)), dtype=object))
             for _, brief in chosen.iterrows()]
     write_run_manifest(scores, frame, plan, bundle, uri, data, None, EligibilityRules(), "invited", None, None,
-                       "local", scored_at)
+                       "local", scored_at, roas)
     return {"root": root, "data": data, "tracking": tracking, "uri": uri, "version": result.model_version,
             "scores": scores, "campaigns": [str(c) for c in chosen[C.CAMPAIGN_ID]],
             "newcomer_campaign": str(first[C.CAMPAIGN_ID]), "other_category": other_category,
@@ -147,6 +153,172 @@ def _external_refs(html: str) -> list[str]:
 
 def _ranking_from_html(html: str) -> list[tuple[str, int]]:
     return [(c, int(r)) for c, r in re.findall(r'<tr data-creator="([^"]+)" data-rank="(\d+)"', html)]
+
+
+def _creator_sections(html: str) -> dict[str, str]:
+    """Creator id -> the HTML of their section of a campaign page."""
+    out = {}
+    for chunk in html.split('<section class="card creator"')[1:]:
+        body = chunk.split("</section>")[0]
+        out[re.search(r"<h3>[^<]*?(\S+)</h3>", body).group(1)] = body
+    return out
+
+
+def _money(x: float) -> str:
+    """Money as the pages write it: whole dollars from $100, cents below, "$0" for nothing."""
+    return "$0" if x == 0 else (f"${x:,.0f}" if abs(x) >= 100 else f"${x:,.2f}")
+
+
+def _expected_flag(rate: float, expected: float, p10: float, p90: float, roas: float, level: str) -> str | None:
+    """The price-flag rule of docs/SCORES.md, written out."""
+    if level == "none" or np.isnan(rate):
+        return None
+    if rate < min(p10, expected) / roas:
+        return "under"
+    return "over" if rate > max(p90, expected) / roas else "within"
+
+
+def _value_checks(env, out: Path, scores: pd.DataFrame, roas: dict[str, float]) -> dict[str, int]:
+    """Every campaign page of ``out`` shows each creator's value line and the top-K totals, from ``scores``."""
+    manifest = json.loads((Path(str(env["scores"]) + ".manifest.json")).read_text())
+    budgets = {c[C.CAMPAIGN_ID]: c[C.BUDGET_USD] for c in manifest["campaigns"]}
+    creators = pd.read_parquet(env["data"] / "creators.parquet").set_index(C.CREATOR_ID)[C.RATE_CARD_USD]
+    flags = {"under": 0, "within": 0, "over": 0, "thin": 0}
+    for page in sorted(out.glob("campaign-*.html")):
+        html = page.read_text(encoding="utf-8")
+        doc = json.loads(page.with_suffix(".json").read_text())
+        cid = doc["campaign_id"]
+        sections = _creator_sections(html)
+        mine = scores[scores[C.CAMPAIGN_ID] == cid].set_index(C.CREATOR_ID)
+        shown = mine.sort_values(C.RANK).head(len(doc["creators"]))
+        assert [c["creator_id"] for c in doc["creators"]] == list(shown.index)
+        for c in doc["creators"]:
+            row, v = mine.loc[c["creator_id"]], c["value"]
+            e, lo, hi, fair = (float(row[k]) for k in (C.EXPECTED_GMV_USD, C.GMV_P10_USD, C.GMV_P90_USD, C.FAIR_FEE_USD))
+            assert abs(fair - e / roas[cid]) < 1e-9 * max(1.0, e)  # the file's fair fee at the brief's target
+            assert (v["expected_usd"], v["p10_usd"], v["p90_usd"], v["fair_fee_usd"]) == (e, lo, hi, fair)
+            rate = float(creators.loc[c["creator_id"]])
+            rate_words = (f"declared rate {_money(rate)}" if not np.isnan(rate) else "rate not declared")
+            line = (f"expected {_money(e)} (80%: {_money(lo)}-{_money(hi)}); fair fee at {roas[cid]:g}x: "
+                    f"{_money(fair)}; {rate_words}")
+            body = sections[c["creator_id"]]
+            assert str(escape(line)) in body, (line, body[:600])
+            thin = c["confidence"] in ("low", "none")
+            assert ("rests on little evidence" in body) == thin
+            flags["thin"] += thin
+            flag = _expected_flag(rate, e, lo, hi, roas[cid], c["confidence"])
+            assert v["price_flag"] == flag
+            assert ("may be under-priced" in body) == (flag == "under")
+            assert ("over-priced for this kind of campaign" in body) == (flag == "over")
+            if flag:
+                flags[flag] += 1
+        total_e = float(shown[C.EXPECTED_GMV_USD].sum())
+        total_fee = float(shown[C.FAIR_FEE_USD].sum())
+        budget = budgets[cid]
+        assert f"Expected net GMV of the top {len(shown)} shown: {_money(total_e)} together." in html
+        said = f"Their fair fees at {roas[cid]:g}x total {_money(total_fee)}: "
+        if budget is None:
+            assert said + "the brief gives no budget" in html
+        elif total_fee <= budget:
+            assert said + f"within budget ({_money(budget)}, {_money(budget - total_fee)} left)." in html
+        else:
+            assert said + f"over budget by {_money(total_fee - budget)} (budget {_money(budget)})." in html
+        assert doc["value_summary"]["budget_status"] == (None if budget is None else
+                                                         "within" if total_fee <= budget else "over")
+        assert not re.search(r"\bnan\b", html, flags=re.I)
+    return flags
+
+
+def test_report_shows_expected_gmv_fair_fee_and_budget(env, reports):
+    """The real value model's columns, as `score` writes them, on every page: per creator and per brief."""
+    out, _ = reports
+    scores = pd.read_parquet(env["scores"])
+    manifest = json.loads((Path(str(env["scores"]) + ".manifest.json")).read_text())
+    roas = {c[C.CAMPAIGN_ID]: c[C.TARGET_ROAS] for c in manifest["campaigns"]}
+    assert set(roas.values()) == {3.0}  # the config's default: the briefs set none
+    flags = _value_checks(env, out, scores, roas)
+    assert flags["thin"] >= 1  # some creator shown rests on little evidence, and says so
+    index = json.loads((out / "index.json").read_text())
+    index_html = (out / "index.html").read_text()
+    assert "Expected GMV" in index_html and "Fair fees" in index_html
+    for row in index["campaigns"]:
+        doc = json.loads((out / row["json"]).read_text())
+        cells = (f'<td class="num">{row["value"]["expected_text"]}</td>', row["value"]["fair_fees_text"],
+                 row["value"]["budget_text"])
+        assert row["value"]["expected_text"] == _money(doc["value_summary"]["expected_total_usd"])
+        assert all(str(escape(x)) in index_html or x in index_html for x in cells)
+
+
+def test_report_flags_under_and_over_priced_creators_and_an_over_budget_brief(env, reports, tmp_path):
+    """A sure forecast well above one creator's rate and a small one under another's (the same scores
+    file with its value columns edited, as a surer value model would write them): the flags follow."""
+    from creatorrank.serving.report import explain_campaigns
+
+    scores = pd.read_parquet(env["scores"])
+    creators = pd.read_parquet(env["data"] / "creators.parquet").set_index(C.CREATOR_ID)[C.RATE_CARD_USD]
+    manifest = json.loads((Path(str(env["scores"]) + ".manifest.json")).read_text())
+    budget = {c[C.CAMPAIGN_ID]: c[C.BUDGET_USD] for c in manifest["campaigns"]}
+    cid = env["campaigns"][-1]
+    top = scores[(scores[C.CAMPAIGN_ID] == cid) & (scores[C.RANK] <= 5) & (scores[C.CONFIDENCE] != "none")]
+    priced = [c for c in top[C.CREATOR_ID] if creators.loc[c] > 0]
+    assert len(priced) >= 2, "two of the top 5 declare a rate card"
+    cheap, dear = priced[:2]
+    edited = scores.copy()
+    for who, (e, lo, hi) in {
+        cheap: (max(12 * creators.loc[cheap], 6 * budget[cid]), None, None),  # sure: p10 half the mean
+        dear: (3 * creators.loc[dear] / 8, 0.0, 3 * creators.loc[dear] / 4),
+    }.items():
+        at = (edited[C.CAMPAIGN_ID] == cid) & (edited[C.CREATOR_ID] == who)
+        lo, hi = (e / 2, 2 * e) if lo is None else (lo, hi)
+        edited.loc[at, [C.EXPECTED_GMV_USD, C.GMV_P10_USD, C.GMV_P90_USD, C.FAIR_FEE_USD, C.FEE_VS_RATE_CARD]] = [
+            e, lo, hi, e / 3, creators.loc[who] / (e / 3)]
+    path = _with_manifest(edited, env["scores"], tmp_path / "priced.parquet")
+    out = tmp_path / "priced"
+    explain_campaigns(path, env["data"], out, top=5, tracking_uri=env["tracking"])
+    flags = _value_checks(env, out, edited, {c: 3.0 for c in env["campaigns"]})
+    assert flags["under"] >= 1 and flags["over"] >= 1
+    html = (out / f"campaign-{cid}.html").read_text()
+    sections = _creator_sections(html)
+    assert "may be under-priced" in sections[cheap] and "may be under-priced" not in sections[dear]
+    assert "over-priced for this kind of campaign" in sections[dear]
+    assert "over budget by $" in html and "within budget" not in html.split("Ranking</h2>")[0]
+
+
+def test_report_without_value_columns_shows_no_value(env, reports, tmp_path):
+    """Scores of a model without a value model: the pages are the pages of before, no value, no 'nan', no '$0'."""
+    from creatorrank.serving.report import explain_campaigns
+
+    scores = pd.read_parquet(env["scores"]).drop(columns=list(C.VALUE_COLUMNS))
+    path = _with_manifest(scores, env["scores"], tmp_path / "old.parquet")
+    doc = json.loads((Path(str(path) + ".manifest.json")).read_text())
+    doc["value"] = {"present": False}
+    for c in doc["campaigns"]:
+        c[C.TARGET_ROAS] = None
+    Path(str(path) + ".manifest.json").write_text(json.dumps(doc))
+    out = tmp_path / "old"
+    explain_campaigns(path, env["data"], out, top=5, tracking_uri=env["tracking"])
+    with_value = reports[0]
+    for page in sorted(out.glob("campaign-*.html")):
+        html = page.read_text(encoding="utf-8")
+        doc = json.loads(page.with_suffix(".json").read_text())
+        assert doc["value_summary"] is None and all(c["value"] is None for c in doc["creators"])
+        html = re.sub(r"<style>.*?</style>", "", html, flags=re.S)  # what a reader sees, not the style sheet
+        for word in ("Exp. GMV", "expected $", "Expected net GMV", "fair fee", "Fair fee", "worth", "under-priced",
+                     "over-priced", "budget by", "within budget", "little evidence"):
+            assert word not in html, word
+        assert not re.search(r"\bnan\b", html, flags=re.I)
+        assert not re.search(r"\$0(?![\d.,])", html)  # no empty amount ("$0.00" drivers are real values)
+        headers = re.findall(r"<th[^>]*>([^<]*)</th>", html.split('<table class="ranking">')[1].split("</thead>")[0])
+        assert headers[:4] == ["Rank", "Creator", "vs avg", "Pctl"] and headers[-4:] == ["Evidence", "Posts", "Inv.",
+                                                                                          "Orders"]
+        assert len(headers) == 4 + 7 + 4
+        # The same creators, ranks and drivers as the report with value columns.
+        old = json.loads((with_value / page.with_suffix(".json").name).read_text())
+        assert [(c["creator_id"], c["rank"], c["drivers_up"]) for c in old["creators"]] == [
+            (c["creator_id"], c["rank"], c["drivers_up"]) for c in doc["creators"]]
+    index_html = re.sub(r"<style>.*?</style>", "", (out / "index.html").read_text(), flags=re.S)
+    assert "Expected GMV" not in index_html and "Fair fees" not in index_html and "budget" not in index_html
+    assert all(row["value"] is None for row in json.loads((out / "index.json").read_text())["campaigns"])
 
 
 def test_reports_are_self_contained_and_json_matches_html(env, reports):
@@ -250,6 +422,7 @@ def test_scorecards_for_an_active_creator_and_a_newcomer(env, tmp_path):
     assert f"v{env['version']}" in html and doc["feature_set_version"] in html and doc["as_of_text"] in html
     for a in doc["advice"]:
         assert a["rank_after"] <= a["rank_now"] and a["score_gain"] > 0 and str(escape(a["text"])) in html
+    _check_card_value(env, doc, html)
 
     as_of = pd.read_parquet(env["scores"]).loc[lambda f: f[C.CAMPAIGN_ID] == env["newcomer_campaign"], C.AS_OF].iloc[0]
     path = scorecard(env["data"], NEWCOMER, tmp_path / "new.html", model_uri=env["uri"], as_of=as_of,
@@ -257,10 +430,56 @@ def test_scorecards_for_an_active_creator_and_a_newcomer(env, tmp_path):
     html = path.read_text()
     doc = json.loads(path.with_suffix(".json").read_text())
     assert doc["no_history"] and "Welcome" in html and "No posts, invitations or orders seen yet" in html
+    _check_card_value(env, doc, html)
+    assert doc["value"]["price_flag"] is None and "No price flag yet" in html  # a rate card, but nothing to judge by
     # Before joining there is nothing to compare at all: still a card, not a crash.
     joined = pd.Timestamp(as_of) - pd.Timedelta(days=10)
     assert scorecard(env["data"], NEWCOMER, tmp_path / "before.html", model_uri=env["uri"], as_of=joined,
                      tracking_uri=env["tracking"]).is_file()
+
+
+def _check_card_value(env, doc: dict, html: str) -> None:
+    """The card's value section: the value model's forecast of the card's row, the fair fee at 3x, the flag rule."""
+    v = doc["value"]
+    html = re.sub(r"<style>.*?</style>", "", html, flags=re.S)  # what a reader sees
+    creators = pd.read_parquet(env["data"] / "creators.parquet").set_index(C.CREATOR_ID)
+    rate = float(creators.loc[doc["creator_id"], C.RATE_CARD_USD])
+    assert 0 <= v["p10_usd"] <= v["p90_usd"] and v["expected_usd"] >= 0 and v["target_roas"] == 3.0
+    assert abs(v["fair_fee_usd"] - v["expected_usd"] / 3.0) < 1e-9 * max(1.0, v["expected_usd"])
+    assert (v["rate_card_usd"] is None) == np.isnan(rate) and (np.isnan(rate) or v["rate_card_usd"] == rate)
+    campaign = f"a typical {doc['category'] + ' ' if doc['category'] else ''}campaign in {doc['country']}"
+    rate_words = _money(rate) if not np.isnan(rate) else "not declared"
+    headline = (f"What you are worth to {campaign}: {_money(v['p10_usd'])}-{_money(v['p90_usd'])}; a fair fee: "
+                f"{_money(v['fair_fee_usd'])}; your rate card: {rate_words}.")
+    assert v["headline"] == headline and str(escape(headline)) in html
+    assert v["price_flag"] == _expected_flag(rate, v["expected_usd"], v["p10_usd"], v["p90_usd"], 3.0, doc["confidence"])
+    assert ("You may be under-priced" in html) == (v["price_flag"] == "under")
+    assert ("Over-priced for this kind of campaign" in html) == (v["price_flag"] == "over")
+    assert str(escape(doc["history"]["text"])) in html.split("value-card")[1].split("</section>")[0]  # what it rests on
+    assert ("rests on little evidence" in html) == (doc["confidence"] in ("low", "none"))
+    assert not re.search(r"\bnan\b", html, flags=re.I)
+
+
+def test_scorecard_of_a_model_without_value_model_has_no_value_section(env, tmp_path, monkeypatch):
+    """An older bundle (no value model): the card is the card of before, nothing of value, no 'nan', no '$0'."""
+    import creatorrank.serving.scorecard as card_mod
+
+    real = card_mod.load_model
+
+    def older(*args, **kwargs):
+        bundle = real(*args, **kwargs)
+        bundle.value = None  # what a bundle registered before the value model loads as
+        return bundle
+
+    monkeypatch.setattr(card_mod, "load_model", older)
+    path = card_mod.scorecard(env["data"], TWINS[0], tmp_path / "old.html", model_uri=env["uri"],
+                              tracking_uri=env["tracking"])
+    doc = json.loads(path.with_suffix(".json").read_text())
+    html = re.sub(r"<style>.*?</style>", "", path.read_text(), flags=re.S)
+    assert doc["value"] is None
+    for word in ("worth", "fair fee", "rate card", "under-priced", "over-priced", "little evidence"):
+        assert word not in html, word
+    assert not re.search(r"\bnan\b", html, flags=re.I) and not re.search(r"\$0(?![\d.,])", html)
 
 
 def test_cli_explain_and_scorecard(env, tmp_path, monkeypatch):
@@ -400,6 +619,8 @@ def test_scorecard_ties_categories_and_countries(env, tmp_path):
     assert doc["ties"] >= 2 and f"tied with {doc['ties']} others at rank {doc['rank']}-{doc['rank'] + doc['ties']}" in html
     assert "#1 of" not in html and "50 is typical" not in html and "no data yet" not in html
     assert all(a["you"] != "not enough data yet" for a in doc["advice"])  # no advice built on missing values
+    _check_card_value(env, doc, html)
+    assert "You have not declared a rate card" in html and doc["value"]["price_flag"] is None  # the twins declare none
     with pytest.raises(CreatorRankError) as err:
         scorecard(env["data"], TWINS[0], tmp_path / "x.html", category="cosmetics", model_uri=env["uri"],
                   tracking_uri=env["tracking"])

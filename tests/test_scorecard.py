@@ -63,3 +63,67 @@ def test_index_readings():
     assert _index_reading(72.0, "all creators", False) == "You do better than 72% of all creators on this."
     thin = _index_reading(72.0, "all creators", False, "based on 2 posts")
     assert "based on 2 posts" in thin and "72%" in thin
+
+
+def test_price_flag_rule_around_the_fair_fee_range():
+    """docs/SCORES.md: range = [min(p10, E), max(p90, E)] / target_roas; below: under, above: over."""
+    from creatorrank.serving.pages import OVER, UNDER, WITHIN, fair_fee_range, price_flag
+
+    # E 300, p10 60, p90 900 at 3x: fair fee 100, range 20-300.
+    assert fair_fee_range(300.0, 60.0, 900.0, 3.0) == (20.0, 300.0)
+    assert price_flag(19.99, 300.0, 60.0, 900.0, 3.0) == UNDER
+    assert price_flag(20.0, 300.0, 60.0, 900.0, 3.0) == WITHIN  # the ends belong to the range
+    assert price_flag(300.0, 300.0, 60.0, 900.0, 3.0) == WITHIN
+    assert price_flag(300.01, 300.0, 60.0, 900.0, 3.0) == OVER
+    # Mostly-zero GMV: the mean above p90. A rate at or below the fair fee is never over-priced.
+    assert fair_fee_range(150.0, 0.0, 90.0, 3.0) == (0.0, 50.0)
+    assert price_flag(50.0, 150.0, 0.0, 90.0, 3.0) == WITHIN and price_flag(50.5, 150.0, 0.0, 90.0, 3.0) == OVER
+    assert price_flag(0.0, 150.0, 0.0, 90.0, 3.0) == WITHIN  # p10 of $0: nobody is under-priced
+    # No flag without a rate card, an interval or a target, nor on no evidence at all.
+    assert price_flag(np.nan, 300.0, 60.0, 900.0, 3.0) is None and price_flag(None, 300.0, 60.0, 900.0, 3.0) is None
+    assert price_flag(10.0, 300.0, np.nan, 900.0, 3.0) is None and price_flag(10.0, 300.0, 60.0, 900.0, None) is None
+    assert price_flag(10.0, 300.0, 60.0, 900.0, 3.0, level="none") is None
+    assert price_flag(10.0, 300.0, 60.0, 900.0, 3.0, level="low") == UNDER
+
+
+def _value_row(e, lo, hi, roas=3.0, rate=np.nan):
+    from creatorrank.core import constants as C
+
+    fair = e / roas
+    return {C.EXPECTED_GMV_USD: e, C.GMV_P10_USD: lo, C.GMV_P90_USD: hi, C.FAIR_FEE_USD: fair,
+            C.FEE_VS_RATE_CARD: rate / fair if fair > 0 else np.nan}
+
+
+def test_creator_value_line_and_words():
+    from creatorrank.serving.pages import creator_value
+
+    v = creator_value(_value_row(1234.0, 300.0, 4000.0, rate=150.0), 150.0, 3.0, "high")
+    assert v["text"] == "expected $1,234 (80%: $300-$4,000); fair fee at 3x: $411; declared rate $150 (0.36x the fair fee)"
+    assert v["price_flag"] == "within" and v["thin_note"] is None
+    v = creator_value(_value_row(1234.0, 1200.0, 4000.0, rate=150.0), 150.0, 3.0, "low")
+    assert v["price_flag"] == "under" and v["price_text"].endswith("may be under-priced")
+    assert v["thin_note"] == "rests on little evidence"
+    v = creator_value(_value_row(90.0, 0.0, 60.0, roas=2.5), np.nan, 2.5, "medium", interval=0.9)
+    assert v["text"] == "expected $90.00 (90%: $0-$60.00); fair fee at 2.5x: $36.00; rate not declared"
+    assert v["price_flag"] is None and v["rate_card_usd"] is None and v["fee_vs_rate_card"] is None
+    assert creator_value(_value_row(np.nan, np.nan, np.nan), 100.0, 3.0, "high") is None  # no forecast: nothing
+
+
+def test_value_summary_against_the_budget():
+    from creatorrank.serving.pages import creator_value, value_summary
+
+    shown = [{"value": creator_value(_value_row(e, 0.0, 2 * e, rate=r), r, 3.0, lvl)}
+             for e, r, lvl in ((900.0, 100.0, "high"), (600.0, np.nan, "low"), (300.0, 50.0, "medium"))]
+    s = value_summary(shown, 1000.0, 3.0)  # fair fees 300 + 200 + 100 = 600
+    assert (s["expected_total_usd"], s["fair_fee_total_usd"], s["budget_status"]) == (1800.0, 600.0, "within")
+    assert s["text"] == ["Expected net GMV of the top 3 shown: $1,800 together.",
+                         "Their fair fees at 3x total $600: within budget ($1,000, $400 left).",
+                         "Their declared rates total $150 (1 with no rate declared).",
+                         "1 of them rests on little evidence: their forecasts can be far off."]
+    s = value_summary(shown, 450.0, 3.0)
+    assert s["budget_status"] == "over" and s["over_budget_usd"] == 150.0
+    assert s["text"][1] == "Their fair fees at 3x total $600: over budget by $150 (budget $450)."
+    s = value_summary(shown, np.nan, 3.0)
+    assert s["budget_status"] is None and s["text"][1] == ("Their fair fees at 3x total $600: the brief gives no "
+                                                           "budget to compare them with.")
+    assert value_summary([{"value": None}, {"value": None}], 1000.0, 3.0) is None  # older scores: no summary

@@ -32,8 +32,9 @@ from .registry import register, set_alias, tag_version, version_of, version_tags
 from .tracking import (ensure_experiment, flatten, log_evaluation, log_lineage, metric_key, study_storage,
                        tracked_run, use_tracking)
 from .metrics import QualityGate, compare_rankers, quality_gate
-from .train import fit_ranker, make_bundle
+from .train import fit_ranker, fit_value, make_bundle
 from .tune import tune
+from .value import ValueEvaluation, calibrate_on, evaluate_value
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,9 @@ class TrainResult:
         (:func:`creatorrank.training.metrics.quality_gate`).
     warnings : list of str
         What the user must know about these numbers (e.g. too few test campaigns to tell).
+    value : ValueEvaluation or None
+        The value model on the test campaigns (forecast / realized, interval coverage,
+        Spearman; level fitted on validation): None with ``value.enabled: false``.
     """
 
     run_id: str
@@ -90,6 +94,7 @@ class TrainResult:
     data: Any = field(repr=False, default=None)
     gate: QualityGate | None = None
     warnings: list[str] = field(default_factory=list)
+    value: ValueEvaluation | None = field(repr=False, default=None)
 
     @property
     def beats_baselines(self) -> bool:
@@ -124,6 +129,8 @@ class EvaluationResult:
     gate : QualityGate
         Model against each baseline on these campaigns, with the bootstrap interval.
     warnings : list of str
+    value : ValueEvaluation or None
+        The model's value model on these campaigns (None when it has none).
     """
 
     metrics: pd.DataFrame
@@ -137,6 +144,7 @@ class EvaluationResult:
     campaigns: int
     gate: QualityGate | None = None
     warnings: list[str] = field(default_factory=list)
+    value: ValueEvaluation | None = field(repr=False, default=None)
 
     @property
     def beats_baselines(self) -> bool:
@@ -361,6 +369,7 @@ def train(
         mlflow.log_metrics({"best_iteration": fit.best_iteration, f"validation.{metric_key(primary)}": fit.best_score})
 
         test = data["test"].frame
+        value_eval = _train_value(data, cfg, bundle, work) if cfg.value.enabled else None
         scores = score_rankers(test, {MODEL_ROW: bundle.predict(test)}, cfg.evaluation.random_seed)
         summary, per_campaign = compare_rankers(
             test, scores, cfg.evaluation.k, cfg.evaluation.gmv_k, cfg.label.gains()
@@ -383,6 +392,8 @@ def train(
             f"test.{metric_key(primary)}": f"{summary.loc[MODEL_ROW, primary]:.6f}",
             POSITIVE_TAG: n_positive,
             **gate.tags(),
+            "value_model": "yes" if bundle.value is not None else "no",
+            **({k: f"{v:.6f}" for k, v in value_eval.metrics().items()} if value_eval is not None else {}),
         }
         version = register(client, info.model_uri, cfg.registered_model, alias=C.CHALLENGER, tags=tags,
                            bundle=bundle)
@@ -403,7 +414,42 @@ def train(
         data=data,
         gate=gate,
         warnings=warnings,
+        value=value_eval,
     )
+
+
+def _train_value(data, cfg: TrainingConfig, bundle, work: Path) -> ValueEvaluation:
+    """Fit the value model, judge it on the test campaigns, attach it to ``bundle`` and log it.
+
+    The test numbers are those of the model calibrated on the validation campaigns (the test
+    campaigns are after them in time, never a random split). With ``value.recalibrate_latest``
+    the level and the interval of the model that is registered are then refitted on the
+    validation and test campaigns, the latest settled ones before the cutoff (docs/VALUE.md).
+    """
+    import mlflow
+
+    from .tracking import log_frame
+
+    test = data["test"].frame
+    logger.info("fitting the value model (tweedie, variance power %g)", cfg.value.tweedie_variance_power)
+    model = fit_value(data, cfg)
+    value_eval = evaluate_value(model, test, f"{data['test'].n_campaigns:,} test campaigns")
+    for line in value_eval.lines():
+        logger.info("%s", line)
+    logged = {**value_eval.metrics(), "value_best_iteration": float(model.best_iteration_),
+              "value_level_validation": model.level_}
+    bundle.metadata["value_calibration_validation"] = dict(model.calibration_)
+    if cfg.value.recalibrate_latest:
+        latest = pd.concat([data["validation"].frame, test], ignore_index=True)
+        calibrate_on(model, latest, cfg.value.calibration_days, "validation and test")
+        value_eval.recalibrated = dict(model.calibration_)
+        logger.info("value model: level %.3f (refitted on %s)", model.level_, model.calibration_["on"])
+    logged["value_level"] = model.level_
+    bundle.metadata["value_calibration"] = dict(model.calibration_)
+    bundle.value = model
+    mlflow.log_metrics({k: v for k, v in logged.items() if not np.isnan(v)})
+    log_frame(value_eval.per_campaign, "value_per_campaign.csv", work)
+    return value_eval
 
 
 # --------------------------------------------------------------------- evaluate
@@ -536,13 +582,20 @@ def evaluate(
     summary, per_campaign = _evaluate_bundles(frame, {MODEL_ROW: bundle}, cfg)
     gate = judge(per_campaign, cfg)
     warnings += _report_gate(gate, "evaluated campaigns")
+    value_eval = None
+    if bundle.value is not None:
+        value_eval = evaluate_value(bundle.value, frame, window)
+        for line in value_eval.lines():
+            logger.info("%s", line)
+    else:
+        logger.info("the model has no value model: no expected-GMV calibration to report")
     uri = bundle.model_uri or model_uri
     logger.info("evaluated %s on %s", uri, window)
     return EvaluationResult(
         metrics=summary, per_campaign=per_campaign, window=window, since=start, model_uri=uri,
         model_version=bundle.model_version, cutoff=cutoff, in_sample=in_sample,
         campaigns=int(frame[C.CAMPAIGN_ID].nunique()), gate=gate,
-        warnings=warnings,
+        warnings=warnings, value=value_eval,
     )
 
 
@@ -722,7 +775,8 @@ def format_metrics(result) -> str:
 
     Rows are rankers, columns the metrics (4 decimals) and campaign counts; a closing line
     states how many campaigns had no sales (left out of the means) and, with an oracle,
-    the share of the gap to it that the model closed.
+    the share of the gap to it that the model closed. A result with a value model adds its
+    calibration: forecast / realized net GMV, interval coverage, Spearman (docs/VALUE.md).
     """
     df = result if isinstance(result, pd.DataFrame) or result is None else result.metrics
     if df is None or df.empty:
@@ -748,6 +802,9 @@ def format_metrics(result) -> str:
     gate = getattr(result, "gate", None)
     if gate is not None:
         notes.extend(gate.lines())
+    value = getattr(result, "value", None)
+    if value is not None:
+        notes.extend(value.lines())
     from_gate = [t for t in (gate.verdict(), gate.warning()) if t] if gate is not None else []
     for line in getattr(result, "warnings", []):
         if not any(t in line for t in from_gate):  # the gate's own lines are printed above

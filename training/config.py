@@ -312,6 +312,59 @@ class PromotionConfig(_Strict):
     min_campaigns: int = Field(20, ge=1)
 
 
+class ValueConfig(_Strict):
+    """The value model: expected net GMV per invitation, its interval, and the fair fee (docs/VALUE.md).
+
+    Fitted after the ranker on the same rows and split (:mod:`creatorrank.training.value`):
+    Tweedie LightGBM for the mean (seed, threads and determinism from ``lightgbm``), a
+    multiplicative level factor and split-conformal interval ratios fitted on the latest
+    settled campaigns. ``recalibrate_latest``: after the test campaigns are evaluated (with the
+    level fitted on validation), the registered model's level and interval are refitted on the
+    validation and test campaigns together, the latest settled ones before the cutoff. ``calibration_days`` keeps only
+    the calibration campaigns created within that many days of the latest one (None: all).
+    ``target_roas`` is the default target return on spend of the fair fee
+    (``fair_fee_usd = expected_gmv_usd / target_roas``); a brief's ``target_roas`` wins.
+    """
+
+    enabled: bool = True
+    tweedie_variance_power: float = Field(1.3, gt=1, lt=2)
+    interval: float = Field(0.8, gt=0, lt=1)
+    calibrate_level: bool = True
+    recalibrate_latest: bool = True
+    calibration_days: int | None = Field(None, ge=1)
+    interval_bins: int = Field(5, ge=1, le=50)
+    target_roas: float = Field(3.0, gt=0)
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    num_leaves: int = Field(31, ge=2, le=4096)
+    min_data_in_leaf: int = Field(40, ge=1)
+    lambda_l2: float = Field(1.0, ge=0)
+    num_boost_round: int = Field(1000, ge=1)
+    early_stopping_rounds: int = Field(50, ge=1)
+
+
+class PropensityConfig(_Strict):
+    """Inverse-propensity weights of the training rows (:mod:`creatorrank.training.propensity`).
+
+    Brands invite mostly big, on-category creators, so the training rows over-represent them. With
+    ``enabled`` a binary LightGBM model of *being invited* (invitees of each training campaign
+    against ``negatives_per_invitee`` sampled non-invited eligible creators of the same country at
+    the campaign's time, point-in-time features, two-fold cross-fitted by campaign) gives each
+    invitee a propensity p, and the ranker's rows are weighted by 1/p: ``clip`` caps 1/p at
+    ``clip``; ``self_normalised`` divides 1/p by its mean within the campaign (then caps at
+    ``clip``). ``max_negatives`` caps the sampled rows in all. Off by default: on generated markets
+    it lowered both the eligible-pool capture and the invitee NDCG (see the module's docstring).
+    """
+
+    enabled: bool = False
+    method: Literal["clip", "self_normalised"] = "self_normalised"
+    clip: float = Field(20.0, ge=1)
+    negatives_per_invitee: float = Field(2.0, gt=0, le=100)
+    max_negatives: int = Field(300_000, ge=1)
+    num_leaves: int = Field(15, ge=2, le=4096)
+    num_boost_round: int = Field(150, ge=1)
+    learning_rate: float = Field(0.1, gt=0, le=1)
+
+
 class TrainingConfig(_Strict):
     """Everything that determines a training run (see ``configs/default.yaml``).
 
@@ -339,6 +392,8 @@ class TrainingConfig(_Strict):
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     tuning: TuningConfig = Field(default_factory=TuningConfig)
     promotion: PromotionConfig = Field(default_factory=PromotionConfig)
+    value: ValueConfig = Field(default_factory=ValueConfig)
+    propensity: PropensityConfig = Field(default_factory=PropensityConfig)
     max_rows_per_campaign: int = Field(LIGHTGBM_QUERY_LIMIT, ge=1, le=LIGHTGBM_QUERY_LIMIT)
     label_settle_days: int = Field(C.LABEL_SETTLE_DAYS, ge=0)
     experiment_name: str = "creatorrank"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -219,11 +220,15 @@ class RankingSplit:
         the baselines rank by.
     group : ndarray
         Rows per campaign, in row order.
+    weight : ndarray or None
+        LightGBM row weights (inverse-propensity, :mod:`.propensity`), aligned with ``frame``;
+        None: every row weighs 1.
     """
 
     name: str
     frame: pd.DataFrame
     group: np.ndarray
+    weight: np.ndarray | None = None
 
     @property
     def n_campaigns(self) -> int:
@@ -254,6 +259,9 @@ class RankingData:
     unlabelled_validation_campaigns : int
         Validation campaigns without a positive label, left out (see
         :func:`drop_unlabelled_campaigns`).
+    propensity : PropensityWeights or None
+        The training rows' inverse-propensity weights and their invitation model's figures
+        (``propensity.enabled``); None without weights.
     """
 
     splits: dict[str, RankingSplit]
@@ -263,6 +271,7 @@ class RankingData:
     cutoff: pd.Timestamp
     excluded_campaigns: int = 0
     unlabelled_validation_campaigns: int = 0
+    propensity: Any = None
     _encoded: dict[str, pd.DataFrame] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __getitem__(self, name: str) -> RankingSplit:
@@ -293,17 +302,21 @@ class RankingData:
             cols = [C.INVITATION_ID, C.LABEL, *self.features]
             h.update(name.encode())
             h.update(pd.util.hash_pandas_object(frame[cols], index=False).to_numpy().tobytes())
+            if self.splits[name].weight is not None:  # weighted rows train another model
+                h.update(np.ascontiguousarray(self.splits[name].weight, dtype=np.float64).tobytes())
         return h.hexdigest()[:16]
 
-    def summary(self) -> dict[str, int]:
-        """Rows and campaigns per split, for logging."""
-        out: dict[str, int] = {}
+    def summary(self) -> dict[str, float]:
+        """Rows and campaigns per split, for logging (and, with weights, the invitation model's figures)."""
+        out: dict[str, float] = {}
         for name, split in self.splits.items():
             out[f"{name}_rows"] = len(split)
             out[f"{name}_campaigns"] = split.n_campaigns
             out[f"{name}_positive_campaigns"] = int(positive_campaigns(split.frame).sum())
         out["excluded_campaigns"] = self.excluded_campaigns
         out["unlabelled_validation_campaigns"] = self.unlabelled_validation_campaigns
+        if self.propensity is not None:  # logged beside the data figures (MLflow ``data.propensity.*``)
+            out.update(self.propensity.summary())
         return out
 
 
@@ -404,7 +417,13 @@ def build_dataset(
         part, group = sort_queries(part)
         splits[name] = RankingSplit(name, part, group)
     categories = fit_categories(splits["train"].frame, categorical)
-    data = RankingData(splits, features, categorical, categories, cutoff, excluded, dropped)
+    propensity = None
+    if config.propensity.enabled:  # only the training rows are weighted: validation and test grade as seen
+        from .propensity import invitation_weights
+
+        propensity = invitation_weights(tables, splits["train"].frame, features, categorical, config)
+        splits["train"].weight = propensity.weight
+    data = RankingData(splits, features, categorical, categories, cutoff, excluded, dropped, propensity)
     logger.info(
         "ranking data: %s campaigns train / %s validation / %s test (%s rows); %d incomplete at %s left out",
         f"{splits['train'].n_campaigns:,}", f"{splits['validation'].n_campaigns:,}",

@@ -29,7 +29,9 @@ def log_bundle(bundle: RankerBundle, example_frame: pd.DataFrame, workdir: str |
     """Log the bundle to the active MLflow run as a pyfunc model.
 
     The pyfunc takes the encoded all-float matrix (:meth:`RankerBundle.encode`) and returns
-    raw scores. Its signature and input example are inferred from ``example_frame``.
+    raw scores. Its signature and input example are inferred from ``example_frame``. The
+    bundle's value model (``bundle.value``) is saved into the same artifact folder, so the
+    logged model, and the version registered from it, hold both.
 
     Returns
     -------
@@ -146,7 +148,7 @@ def verify_logged_model(model_uri: str, bundle: RankerBundle | None = None) -> N
 
     Downloads the model (``MLmodel`` and the bundle), verifies every bundle file against
     its recorded checksum (:meth:`RankerBundle.load`) and, when ``bundle`` is given, that
-    the stored model file is the one just trained.
+    the stored model file (and value model, :mod:`.value`) is the one just trained.
 
     Raises
     ------
@@ -164,7 +166,13 @@ def verify_logged_model(model_uri: str, bundle: RankerBundle | None = None) -> N
         if not (local / "MLmodel").is_file():
             raise ModelError(f"{model_uri}: logged model is incomplete (no MLmodel file)")
         folder = local / "artifacts" / PYFUNC_ARTIFACT
-        RankerBundle.load(folder)
+        loaded = RankerBundle.load(folder)
         stored = (folder / BOOSTER_FILE).read_text(encoding="utf-8")
         if bundle is not None and stored != bundle.booster.model_to_string():
             raise ModelError(f"{model_uri}: logged model differs from the trained one")
+        if bundle is not None and (loaded.value is None) != (bundle.value is None):
+            differs = "lacks the value model it was trained with" if loaded.value is None else \
+                "has a value model the trained one lacks"
+            raise ModelError(f"{model_uri}: logged model {differs}")
+        if bundle is not None and bundle.value is not None and loaded.value.digest() != bundle.value.digest():
+            raise ModelError(f"{model_uri}: logged value model differs from the trained one")

@@ -1,14 +1,14 @@
 """The trained ranker as one object: booster, feature names, encodings, version stamps.
 
 A :class:`RankerBundle` is what scoring needs and nothing else. It saves to a folder
-(``model.txt``, LightGBM's text format, and ``bundle.json``), travels inside an MLflow
+(``model.txt``, LightGBM's text format, and ``bundle.json``; with a value model also
+``value_model.txt`` and ``value.json``, see :mod:`.value`), travels inside an MLflow
 pyfunc model (see :mod:`creatorrank.training.pyfunc`), and comes back with
 :func:`load_ranker` from a registry URI such as ``models:/creator-ranker@champion``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -21,6 +21,7 @@ import pandas as pd
 from ..core.errors import ModelError
 from ..core.io import write_text
 from .encoding import encode_features
+from .integrity import check_model_text, decode_text, file_digest, read_bytes, trim_booster, verify_digest  # noqa: F401
 
 BOOSTER_FILE = "model.txt"
 META_FILE = "bundle.json"
@@ -51,6 +52,9 @@ class RankerBundle:
     model_name, model_version, model_uri
         Set by :func:`load_ranker` to the registry entry the bundle came from
         (``model_version`` is the resolved number, never an alias).
+    value : ValueModel or None
+        The expected-GMV model trained with the ranker (:mod:`.value`); None in bundles
+        trained without one (``value.enabled: false``, or saved before value models existed).
     """
 
     booster: Any
@@ -63,6 +67,7 @@ class RankerBundle:
     model_name: str | None = None
     model_version: int | None = None
     model_uri: str | None = None
+    value: Any = None
 
     @property
     def categorical(self) -> list[str]:
@@ -126,14 +131,16 @@ class RankerBundle:
     def save(self, path: str | os.PathLike) -> Path:
         """Write ``model.txt`` and ``bundle.json`` into folder ``path`` (created).
 
-        ``bundle.json`` records the sha256 and size of ``model.txt`` under ``files``;
-        :meth:`load` checks them before LightGBM reads the file.
+        ``bundle.json`` records the sha256 and size of ``model.txt`` (and of the value model's
+        files) under ``files``; :meth:`load` checks them before LightGBM reads a file.
         """
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         write_text(path / BOOSTER_FILE, self.booster.model_to_string())
         meta = self.meta()
         meta[FILES_KEY] = {BOOSTER_FILE: file_digest((path / BOOSTER_FILE).read_bytes())}  # the bytes on disk
+        if self.value is not None:
+            meta[FILES_KEY].update(self.value.save(path))
         write_text(path / META_FILE, json.dumps(meta, indent=2, sort_keys=True, default=str))
         return path
 
@@ -143,7 +150,8 @@ class RankerBundle:
 
         The model file must match the checksum and size recorded in ``bundle.json``; a
         bundle saved before checksums were recorded gets a structural check of
-        ``model.txt`` instead (:func:`check_model_text`).
+        ``model.txt`` instead (:func:`check_model_text`). The value model is loaded when the
+        bundle records its files (or, in an unchecksummed bundle, holds them); else ``value`` is None.
 
         Raises
         ------
@@ -156,11 +164,11 @@ class RankerBundle:
         if not (path / BOOSTER_FILE).is_file() or not (path / META_FILE).is_file():
             raise ModelError(f"{path}: not a creatorrank model bundle (expected {BOOSTER_FILE} and {META_FILE})")
         meta = read_meta(path / META_FILE)
-        raw = _read_bytes(path / BOOSTER_FILE)
+        raw = read_bytes(path / BOOSTER_FILE)
         expected = meta.get(FILES_KEY, {}).get(BOOSTER_FILE)
         if expected is not None:
             verify_digest(path / BOOSTER_FILE, raw, expected)
-        text = _decode(path / BOOSTER_FILE, raw)
+        text = decode_text(path / BOOSTER_FILE, raw)
         check_model_text(path / BOOSTER_FILE, text)
         try:
             booster = lgb.Booster(model_str=text)
@@ -175,7 +183,18 @@ class RankerBundle:
             label=meta["label"],
             params=meta.get("params", {}),
             metadata=meta.get("metadata", {}),
+            value=_load_value(path, meta.get(FILES_KEY, {})),
         )
+
+
+def _load_value(path: Path, files: dict[str, Any]):
+    """The bundle's value model, or None when it has none (checked like ``model.txt``)."""
+    from .value import VALUE_BOOSTER_FILE, VALUE_META_FILE, ValueModel
+
+    recorded = VALUE_BOOSTER_FILE in files or VALUE_META_FILE in files
+    if not recorded and (files or not (path / VALUE_BOOSTER_FILE).is_file()):
+        return None
+    return ValueModel.load(path, files)
 
 
 # --------------------------------------------------------------- file integrity
@@ -184,23 +203,10 @@ FILES_KEY = "files"
 _META_KEYS = ("features", "categories", "feature_set_version", "label")
 
 
-def file_digest(data: bytes) -> dict[str, Any]:
-    """``{"sha256": hex, "bytes": size}`` of ``data``."""
-    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-
-
-def verify_digest(path: Path, data: bytes, expected: dict[str, Any]) -> None:
-    """Raise :class:`ModelError` unless ``data`` (read from ``path``) has the recorded size and sha256."""
-    if int(expected.get("bytes", len(data))) != len(data):
-        raise ModelError(f"{path}: damaged model file ({len(data)} bytes, the bundle recorded {expected['bytes']})")
-    if expected.get("sha256") != hashlib.sha256(data).hexdigest():
-        raise ModelError(f"{path}: damaged model file (sha256 differs from the one the bundle recorded)")
-
-
 def read_meta(path: Path) -> dict[str, Any]:
     """The bundle's ``bundle.json``, checked to be a mapping with the keys :meth:`RankerBundle.load` needs."""
     try:
-        meta = json.loads(_decode(path, _read_bytes(path)))
+        meta = json.loads(decode_text(path, read_bytes(path)))
     except json.JSONDecodeError as exc:
         raise ModelError(f"{path}: damaged bundle metadata (not JSON: {exc.msg} at line {exc.lineno})") from None
     if not isinstance(meta, dict) or any(k not in meta for k in _META_KEYS):
@@ -209,53 +215,3 @@ def read_meta(path: Path) -> dict[str, Any]:
     if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
         raise ModelError(f"{path}: damaged bundle metadata ('{FILES_KEY}' must map file names to checksums)")
     return meta
-
-
-def check_model_text(path: Path, text: str) -> None:
-    """Structural check of a LightGBM text model, so that a damaged file never reaches LightGBM.
-
-    LightGBM aborts the process (not an exception) on some truncated files. A whole file
-    starts with ``tree``, holds ``end of trees`` and ``end of parameters``, and ends with a
-    ``pandas_categorical:`` line whose JSON is complete, and a newline.
-    """
-    tail = text.rstrip("\n").rsplit("\n", 1)[-1]
-    whole = (
-        text.startswith("tree\n")
-        and text.endswith("\n")
-        and "\nend of trees\n" in text
-        and "\nend of parameters\n" in text
-        and tail.startswith("pandas_categorical:")
-        and _is_json(tail[len("pandas_categorical:"):])
-    )
-    if not whole:
-        raise ModelError(f"{path}: damaged model file (truncated or not a LightGBM text model)")
-
-
-def _is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except json.JSONDecodeError:
-        return False
-    return True
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read ({exc.strerror})") from None
-
-
-def _decode(path: Path, raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ModelError(f"{path}: damaged file (not UTF-8 text at byte {exc.start})") from None
-
-
-def trim_booster(booster, best_iteration: int | None):
-    """A copy of ``booster`` holding only its first ``best_iteration`` trees."""
-    import lightgbm as lgb
-
-    n = best_iteration if best_iteration and best_iteration > 0 else -1
-    return lgb.Booster(model_str=booster.model_to_string(num_iteration=n))

@@ -9,6 +9,7 @@ demo, the benchmarks and the notebooks call :func:`with_oracle` on what ``train`
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from pathlib import Path
@@ -20,6 +21,7 @@ from ..core import constants as C
 from .commands import TrainResult
 from .config import TrainingConfig
 from .metrics import compare_rankers, gap_closed
+from .value import spearman_with
 
 ORACLE_ROW = "oracle"
 TRUTH_FILE = Path("truth") / "invitation_truth.parquet"
@@ -44,7 +46,8 @@ def oracle_scores(frame: pd.DataFrame, truth: pd.Series | None) -> np.ndarray | 
 
 def with_oracle(result: TrainResult, data_dir: str | os.PathLike,
                 config: TrainingConfig | None = None) -> TrainResult:
-    """``result`` with an ``oracle`` row in its test metrics and ``gap_closed`` filled in.
+    """``result`` with an ``oracle`` row in its test metrics, ``gap_closed`` and, with a value model,
+    ``value.spearman_oracle`` (expected GMV against the generator's) filled in.
 
     The oracle is scored on the same test rows and graded with the same metrics as the model
     and the baselines (``compare_rankers`` grades each ranker on its own, so the other rows do
@@ -67,6 +70,10 @@ def with_oracle(result: TrainResult, data_dir: str | os.PathLike,
     row, per_campaign = compare_rankers(test, {ORACLE_ROW: oracle}, cfg.evaluation.k, cfg.evaluation.gmv_k,
                                         cfg.label.gains())
     metrics = pd.concat([result.metrics, row[result.metrics.columns]])
+    value = result.value
+    if value is not None:  # the value model's Spearman with the generator's expected net GMV
+        value = copy.copy(value)
+        value.spearman_oracle = spearman_with(value.expected, oracle)
     return dataclasses.replace(
         result, metrics=metrics, per_campaign=pd.concat([result.per_campaign, per_campaign], ignore_index=True),
-        gap_closed=gap_closed(metrics, f"ndcg@{cfg.evaluation.primary_k}"))
+        gap_closed=gap_closed(metrics, f"ndcg@{cfg.evaluation.primary_k}"), value=value)

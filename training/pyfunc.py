@@ -5,7 +5,9 @@ that logs or loads pyfunc models imports this module.
 
 The pyfunc's input is the encoded all-float feature matrix (``RankerBundle.encode``); its
 output is one raw score per row. The input is checked against the logged signature; the
-``pd.DataFrame`` type hint tells MLflow not to infer another one from the code.
+``pd.DataFrame`` type hint tells MLflow not to infer another one from the code. The bundle
+folder also holds the value model (``bundle_.value``, :mod:`.value`) when it was trained
+with one: a registered version is the ranker and its value model together.
 """
 
 from __future__ import annotations

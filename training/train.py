@@ -9,11 +9,13 @@ from typing import Any
 
 import numpy as np
 
+from ..core import constants as C
 from ..core.errors import ConfigError
 from ..features.specs import FEATURE_SET_VERSION, get_specs
 from .config import TrainingConfig
 from .dataset import RankingData
 from .model import RankerBundle, trim_booster
+from .value import ValueModel, calibrate_on, model_from_config
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +53,8 @@ def make_datasets(data: RankingData, params: dict[str, Any]):
     ds_params = {k: params[k] for k in ("max_bin", "seed", "verbosity", "num_threads", "feature_pre_filter") if k in params}
     common = dict(feature_name=list(data.features), categorical_feature=list(data.categorical),
                   free_raw_data=False, params=ds_params)
-    train = lgb.Dataset(data.X("train").to_numpy(np.float64), label=data.y("train"), group=data["train"].group, **common)
+    train = lgb.Dataset(data.X("train").to_numpy(np.float64), label=data.y("train"), group=data["train"].group,
+                        weight=data["train"].weight, **common)  # inverse-propensity weights, when configured
     valid = lgb.Dataset(
         data.X("validation").to_numpy(np.float64), label=data.y("validation"), group=data["validation"].group,
         reference=train, **common,
@@ -152,3 +155,22 @@ def make_bundle(fit: FitResult, data: RankingData, config: TrainingConfig, metad
         params={k: v for k, v in fit.params.items() if k not in ("label_gain", "monotone_constraints")},
         metadata=meta,
     )
+
+
+def fit_value(data: RankingData, config: TrainingConfig) -> ValueModel:
+    """Fit the value model on a :class:`~creatorrank.training.dataset.RankingData`.
+
+    Trains on the train split with early stopping on validation, and fits the level and the
+    interval on the validation campaigns (the latest ``value.calibration_days`` of them).
+    Monotone constraints follow the ranker's (``monotone_constraints``). See
+    :mod:`creatorrank.training.value` and docs/VALUE.md.
+    """
+    model = model_from_config(config)
+    train, valid = data["train"].frame, data["validation"].frame
+    if len(train) == 0 or len(valid) == 0:
+        raise ConfigError("value model: training and validation splits must both hold campaigns")
+    monotone = monotone_constraints(data.features, data.categorical) if config.monotone_constraints else None
+    model.fit(data.X("train"), train[C.OUTCOME_GMV].to_numpy(), data.X("validation"),
+              valid[C.OUTCOME_GMV].to_numpy(), valid[C.CAMPAIGN_ID].to_numpy(), data.features, data.categories,
+              data.categorical, monotone)
+    return calibrate_on(model, valid, config.value.calibration_days, "validation")
