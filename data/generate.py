@@ -865,7 +865,7 @@ TRUTH_DIR = "truth"
 def _market_entry(name: str) -> bool:
     """Whether a folder entry is part of a generated market (a stale temporary file of an
     interrupted older writer counts too)."""
-    own = {f"{table}.{fmt}" for table in C.TABLES for fmt in ("parquet", "csv")} | {TRUTH_DIR}
+    own = {f"{table}.{fmt}" for table in C.TABLES for fmt in ("parquet", "csv")} | set(C.TABLES) | {TRUTH_DIR}
     return name in own or any(name.startswith(f".{entry}.") for entry in own)
 
 
@@ -896,7 +896,20 @@ def check_market_target(out_dir: str | Path) -> Path:
     return out
 
 
-def write_market(market: Market, out_dir: str | Path, fmt: str = "parquet") -> Path:
+PART_NAME = "part-{:05d}.parquet"  # zero-padded: path order (the loader's row order) is row order
+
+
+def _write_table(frame: pd.DataFrame, folder: Path, name: str, fmt: str, rows_per_part: int | None) -> None:
+    """One contract table: ``NAME.FMT``, or a folder ``NAME/`` of Parquet parts of at most
+    ``rows_per_part`` rows (in row order) when the table is larger than that."""
+    if rows_per_part is None or len(frame) <= rows_per_part:
+        write_frame(frame, folder / f"{name}.{fmt}")
+        return
+    for i, start in enumerate(range(0, len(frame), rows_per_part)):  # one part's Arrow copy at a time
+        write_frame(frame.iloc[start:start + rows_per_part], folder / name / PART_NAME.format(i))
+
+
+def write_market(market: Market, out_dir: str | Path, fmt: str = "parquet", rows_per_part: int | None = None) -> Path:
     """Write a market's tables and truth into a folder, whole or not at all.
 
     The folder is built beside ``out_dir`` and swapped in complete (:func:`core.io.atomic_dir`):
@@ -912,11 +925,14 @@ def write_market(market: Market, out_dir: str | Path, fmt: str = "parquet") -> P
     fmt : {"parquet", "csv"}
         Format of the contract tables (CSV timestamps are ISO-8601 UTC). The truth
         is always Parquet.
+    rows_per_part : int, optional
+        Write every table of more rows as a folder ``NAME/`` of Parquet parts
+        ``part-00000.parquet, ...`` of at most this many rows (Parquet only).
 
     Returns
     -------
     Path
-        ``out_dir``. It holds ``NAME.FMT`` per contract table and ``truth/`` with
+        ``out_dir``. It holds ``NAME.FMT`` (or ``NAME/``) per contract table and ``truth/`` with
         ``invitation_truth.parquet``, ``creator_traits.parquet`` and ``params.json``.
 
     Raises
@@ -926,10 +942,12 @@ def write_market(market: Market, out_dir: str | Path, fmt: str = "parquet") -> P
     """
     if fmt not in ("parquet", "csv"):
         _fail(f"fmt must be 'parquet' or 'csv', got {fmt!r}")
+    if rows_per_part is not None and (fmt != "parquet" or rows_per_part < 1):
+        _fail(f"rows_per_part needs fmt 'parquet' and at least 1 row, got {rows_per_part!r} with {fmt!r}")
     out = check_market_target(out_dir)
     with atomic_dir(out) as tmp:
         for name in C.TABLES:
-            write_frame(market.tables[name], tmp / f"{name}.{fmt}")
+            _write_table(market.tables[name], tmp, name, fmt, rows_per_part)
         truth = tmp / TRUTH_DIR
         write_frame(market.truth, truth / "invitation_truth.parquet")
         write_frame(market.traits, truth / "creator_traits.parquet")

@@ -1,9 +1,15 @@
 """Read a folder of raw tables (Parquet or CSV) and coerce them to the contract's types.
 
-Structural problems stop the load with one :class:`InputError` line naming the file: a missing
-folder or table file, a file that cannot be read (not UTF-8, corrupt Parquet, not a CSV at all),
-missing required columns (every one of every table, in one message), a Parquet column whose
-storage type cannot hold the contract's type (timestamps stored as numbers).
+A table is one file (``NAME.parquet``, ``NAME.csv``) or one folder of Parquet parts (``NAME/``,
+``NAME.parquet/``, hive partitions allowed; see :func:`table_parts`), read part by part with only
+the contract's columns; its rows are the parts' rows in path order.
+
+Structural problems stop the load with one :class:`InputError` line naming the file (the part
+file, in a folder): a missing folder or table file, a table both a file and a folder, an empty
+table folder or one holding a file that is not a part, a file that cannot be read (not UTF-8,
+corrupt Parquet, not a CSV at all), missing required columns (every one of every table, in one
+message), a Parquet column whose storage type cannot hold the contract's type (timestamps stored
+as numbers).
 
 Values that cannot be read as their column's type never stop the load and are never changed
 (no truncated counts, no rounded ids, no guessed dates; only nanoseconds are cut to the
@@ -24,7 +30,7 @@ import csv
 import io
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -90,15 +96,195 @@ def _data_folder(data_dir: str | os.PathLike) -> Path:
 
 
 def table_path(data_dir: str | os.PathLike, table: str) -> Path:
-    """Return the file holding ``table``: Parquet wins over CSV; raise when neither exists."""
+    """Return the file or folder holding ``table``; raise when none or more than one does.
+
+    A table is one file, ``NAME.parquet`` or ``NAME.csv`` (Parquet wins when both exist), or
+    one folder of Parquet parts, ``NAME/`` or ``NAME.parquet/``. A folder beside a file of the
+    same table (or both folders) is ambiguous: one error names both.
+    """
     data_dir = _data_folder(data_dir)
-    for ext in (".parquet", ".csv"):
-        path = data_dir / f"{table}{ext}"
-        if path.is_file():
-            return path
-        if path.exists():  # a folder of that name (a partitioned dataset): say so, not "not found"
-            raise InputError(f"{path}: is a folder, not a file (write each table as one {ext[1:]} file)")
-    raise InputError(f"{data_dir}: table '{table}' not found (expected {table}.parquet or {table}.csv)")
+    csv_folder = data_dir / f"{table}.csv"
+    if csv_folder.is_dir():
+        raise InputError(f"{csv_folder}: is a folder, not a file (a folder of Parquet parts is named "
+                         f"{table}/ or {table}.parquet/)")
+    folders = [p for p in (data_dir / table, data_dir / f"{table}.parquet") if p.is_dir()]
+    files = [p for p in (data_dir / f"{table}.parquet", csv_folder) if p.is_file()]
+    if folders and len(folders) + len(files) > 1:
+        first, second = [*folders, *files][:2]
+        raise InputError(f"table '{table}' is both {first} and {second}: keep one")
+    if folders or files:
+        return (folders or files)[0]
+    raise InputError(f"{data_dir}: table '{table}' not found (expected {table}.parquet, {table}.csv "
+                     f"or a folder {table}/ of Parquet parts)")
+
+
+# --------------------------------------------------------------------------- folders of parts
+
+_SKIPPED = (".", "_")  # hidden files and writer markers (_SUCCESS, _metadata), as pyarrow skips them
+_HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+
+
+@dataclass(frozen=True)
+class Part:
+    """One Parquet part of a table folder and the hive partition values of its path."""
+
+    path: Path
+    partition: dict
+
+
+def table_parts(folder: Path) -> list[Part]:
+    """The Parquet parts of a table folder, in path order (folder by folder, names sorted).
+
+    Every file below ``folder`` must be a ``.parquet`` part, except names starting with ``.`` or
+    ``_``. A sub-folder ``KEY=VALUE`` (hive style) gives its parts the value ``VALUE`` (URL-decoded;
+    ``__HIVE_DEFAULT_PARTITION__`` is null) for column ``KEY``; other sub-folders only group parts.
+
+    Raises
+    ------
+    InputError
+        The folder holds no part, or a file that is not a ``.parquet`` part (named).
+    """
+    from urllib.parse import unquote
+
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(_SKIPPED))
+        found += [Path(root) / name for name in files if not name.startswith(_SKIPPED)]
+    found.sort(key=lambda p: p.relative_to(folder).parts)
+    other = next((p for p in found if p.suffix != ".parquet"), None)
+    if other is not None:
+        raise InputError(f"{other}: not a Parquet part (every file in the table folder {folder} must be "
+                         "a .parquet part; names starting with '.' or '_' are skipped)")
+    if not found:
+        raise InputError(f"{folder}: table folder holds no Parquet parts (*.parquet)")
+    parts = []
+    for path in found:
+        keys = {}
+        for segment in path.relative_to(folder).parts[:-1]:
+            if "=" in segment:
+                key, value = segment.split("=", 1)
+                keys[unquote(key)] = None if value == _HIVE_NULL else unquote(value)
+        parts.append(Part(path, keys))
+    return parts
+
+
+def _part_names(part: Part) -> list[str]:
+    """Column names of a part: its footer's, then partition keys the file does not hold."""
+    import pyarrow.parquet as pq
+
+    try:
+        names = list(pq.read_schema(part.path).names)
+    except READ_ERRORS as exc:
+        raise InputError(f"{part.path}: not a readable Parquet file ({first_line(exc)})") from None
+    return names + [k for k in part.partition if k not in names]
+
+
+def _read_part(part: Part, spec: Table) -> pa.Table:
+    """The contract's columns of one part (projected: nothing else is read); a partition value
+    stands for a column the file does not hold, as text coerced like any other."""
+    import pyarrow.dataset as ds
+
+    with reading(part.path, "Parquet part"):
+        fragment = next(ds.dataset(part.path, format="parquet").get_fragments())
+        stored = set(fragment.physical_schema.names)
+        table = fragment.to_table(columns=[c for c in spec.column_names if c in stored])
+    return _with_partition(table, part.partition, spec)
+
+
+def _with_partition(table: pa.Table, partition: dict, spec: Table) -> pa.Table:
+    """The contract's columns in contract order, partition values standing in for absent ones."""
+    for name in spec.column_names:
+        if name not in table.column_names:
+            table = table.append_column(name, pa.array([partition[name]] * table.num_rows, pa.large_string()))
+    return table.select(spec.column_names)
+
+
+def _batches(path: Path, partition: dict, spec: Table, rows: int) -> Iterator[pa.Table]:
+    """One Parquet file (a part or a whole table) in batches of at most ``rows`` rows; at least
+    one batch (empty for a file without rows). Read errors name the file."""
+    import pyarrow.dataset as ds
+
+    with reading(path, "Parquet file"):
+        fragment = next(ds.dataset(path, format="parquet").get_fragments())
+        columns = [c for c in spec.column_names if c in set(fragment.physical_schema.names)]
+        batches = fragment.to_batches(columns=columns, batch_size=rows)
+    pending, held, empty = [], 0, True
+    while True:
+        with reading(path, "Parquet file"):
+            batch = next(batches, None)
+        if batch is not None:
+            pending.append(batch)
+            held += batch.num_rows
+        if pending and (batch is None or held >= rows):  # the scanner's batches may be small: join them
+            empty = False
+            yield _with_partition(pa.Table.from_batches(pending), partition, spec)
+            pending, held = [], 0
+        if batch is None:
+            break
+    if empty:
+        with reading(path, "Parquet file"):
+            yield _with_partition(fragment.to_table(columns=columns), partition, spec)
+
+
+CHUNK_ROWS = 1_000_000  # rows coerced at once when a table is read in chunks
+
+
+def read_chunks(path: Path, spec: Table, options: dict, columns: list[str] | None = None,
+                rows: int | None = None) -> Iterator[tuple[str, int, pd.DataFrame]]:
+    """Read a located table in coerced chunks, in row order, holding one chunk at a time.
+
+    Parameters
+    ----------
+    path, options
+        A table's file or folder and its reader options (:func:`locate_tables`).
+    columns : list of str, optional
+        Read only these contract columns (default: all of them).
+    rows : int, optional
+        At most this many rows per chunk of a Parquet file or part (default :data:`CHUNK_ROWS`).
+
+    Yields
+    ------
+    file, start, frame
+        The file (the part, in a folder) the chunk comes from, the 0-based row of that file
+        the chunk starts at, and the coerced chunk (as :func:`coerce_table` returns it). A CSV
+        file is one chunk.
+    """
+    rows = rows or CHUNK_ROWS
+    if columns is not None:
+        spec = replace(spec, columns=tuple(spec.column(c) for c in columns))
+    if not path.is_dir() and path.suffix != ".parquet":
+        yield str(path), 0, _read_file(path, spec, options)
+        return
+    for part in options.get("parts") or [Part(path, {})]:
+        start = 0
+        for raw in _batches(part.path, part.partition, spec, rows):
+            yield str(part.path), start, coerce_table(raw, spec, source=str(part.path))
+            start += raw.num_rows
+
+
+def _read_parts(folder: Path, spec: Table, parts: list[Part]) -> pd.DataFrame:
+    """Read and coerce every part, one at a time, into one frame (rows in part order).
+
+    ``attrs["parts"]`` lists ``(part path, rows)``; the masks and texts of unreadable values are
+    shifted to the rows of the whole table.
+    """
+    frames = [coerce_table(_read_part(part, spec), spec, source=str(part.path)) for part in parts]
+    sizes = [len(f) for f in frames]
+    starts = np.cumsum([0, *sizes[:-1]])
+    n = int(sum(sizes))
+    merged: dict[str, dict] = {"unparsed": {}, "nonfinite": {}, "bad_text": {}}
+    for frame, start in zip(frames, starts):
+        for kind in ("unparsed", "nonfinite"):
+            for col, mask in frame.attrs[kind].items():
+                whole = merged[kind].setdefault(col, np.zeros(n, bool))
+                whole[start:start + len(frame)] = mask
+        for col, text in frame.attrs["bad_text"].items():
+            merged["bad_text"].setdefault(col, []).append(pd.Series(text.to_numpy(), index=text.index + start, dtype=object))
+        frame.attrs = {}  # pandas compares attrs holding arrays badly when concatenating
+    merged["bad_text"] = {col: pd.concat(texts) for col, texts in merged["bad_text"].items()}
+    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    frame.attrs.update(merged, path=str(folder), parts=[(str(p.path), size) for p, size in zip(parts, sizes)])
+    return frame
 
 
 # --------------------------------------------------------------------------- CSV text and header
@@ -237,8 +423,36 @@ def _header_problems(path: Path, spec: Table, names: list[str]) -> list[str]:
     return problems
 
 
+_SHOWN_PARTS = 3  # a folder of a thousand bad parts: name the first few, count the rest
+
+
+def _checked(path: Path, spec: Table) -> tuple[dict, list[str]]:
+    """Reader options and header problems of a table file or folder (headers and footers only).
+
+    A folder's every part is checked; problems name the part file and column.
+    """
+    if not path.is_dir():
+        names, options = _header(path)
+        return options, _header_problems(path, spec, names)
+    parts = table_parts(path)
+    bad: list[list[str]] = []
+    for part in parts:
+        try:
+            found = _header_problems(part.path, spec, _part_names(part))
+        except InputError as exc:
+            found = [str(exc)]
+        if found:
+            bad.append(found)
+    problems = [p for found in bad[:_SHOWN_PARTS] for p in found]
+    if len(bad) > _SHOWN_PARTS:
+        problems.append(f"{path}: {len(bad) - _SHOWN_PARTS:,} more parts of table '{spec.name}' with such problems")
+    return {"parts": parts}, problems
+
+
 def _read_file(path: Path, spec: Table, options: dict) -> pd.DataFrame:
-    """Read the contract's columns of one (header-checked) file and coerce them."""
+    """Read the contract's columns of one (header-checked) file or folder and coerce them."""
+    if path.is_dir():
+        return _read_parts(path, spec, options["parts"])
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -255,8 +469,7 @@ def read_table(data_dir: str | os.PathLike, table: str) -> pd.DataFrame:
     """Read and coerce one contract table from ``data_dir``."""
     spec = CONTRACT[table]
     path = table_path(data_dir, table)
-    names, options = _header(path)
-    problems = _header_problems(path, spec, names)
+    options, problems = _checked(path, spec)
     if problems:
         raise InputError("; ".join(problems))
     return _read_file(path, spec, options)
@@ -272,10 +485,22 @@ def read_tables(data_dir: str | os.PathLike) -> dict[str, pd.DataFrame]:
     return {name: _read_file(path, CONTRACT[name], options) for name, (path, options) in found.items()}
 
 
+def locate_tables(data_dir: str | os.PathLike) -> dict[str, tuple[Path, dict]]:
+    """``{table: (file or folder, reader options)}`` once every table's header is fine.
+
+    Raises
+    ------
+    InputError
+        One line listing every problem of every table (as :func:`check_headers`).
+    """
+    return _headers(data_dir)
+
+
 def check_headers(data_dir: str | os.PathLike) -> None:
     """Check that every contract table's file exists and its header holds the required columns.
 
-    Reads only CSV headers and Parquet footers (cheap: a pre-flight check before any work).
+    Reads only CSV headers and Parquet footers, every part's for a folder (cheap: a pre-flight
+    check before any work).
 
     Raises
     ------
@@ -293,11 +518,11 @@ def _headers(data_dir: str | os.PathLike) -> dict[str, tuple[Path, dict]]:
     for name in C.TABLES:
         try:
             path = table_path(data_dir, name)
-            names, options = _header(path)
+            options, found_problems = _checked(path, CONTRACT[name])
         except InputError as exc:
             problems.append(str(exc))
             continue
-        problems += _header_problems(path, CONTRACT[name], names)
+        problems += found_problems
         found[name] = (path, options)
     if problems:
         raise InputError("; ".join(problems))

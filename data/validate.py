@@ -22,9 +22,9 @@ from ..core import constants as C
 from ..core.arrow import positions as _positions
 from ..core.timeutil import to_utc
 from .contract import CONTRACT, FLOAT, INT, STRING, TIMESTAMP
-from .load import read_tables
+from .load import locate_tables, read_chunks, read_tables
 
-REJECT_COLUMNS = ["table", "row", "key", "rule", "detail"]
+REJECT_COLUMNS = ["table", "row", "key", "rule", "detail", "file", "file_row"]
 # Parents before children: a reference is checked against the parent's clean rows.
 CHECK_ORDER = (C.CREATORS, C.CAMPAIGNS, C.POSTS, C.INVITATIONS, C.ORDERS)
 PARENTS = (C.CREATORS, C.CAMPAIGNS, C.POSTS)  # the tables others refer to
@@ -42,8 +42,10 @@ class ValidationReport:
     Attributes
     ----------
     rejects : DataFrame
-        One row per (rejected row, broken rule): table, row (1-based data row in the file),
-        key (the row's id), rule, detail (names the offending value, quoted as Python would).
+        One row per (rejected row, broken rule): table, row (1-based data row of the table; in a
+        folder of parts, the parts' rows counted on in path order), key (the row's id), rule,
+        detail (names the offending value, quoted as Python would), file (the file or part file
+        holding the row; null for tables given in memory), file_row (1-based data row in it).
     rows_in, rows_out : dict
         Row counts per table before and after rejection.
     notes : dict
@@ -134,10 +136,53 @@ def _join(*parts) -> np.ndarray:
     return _cat(*parts).to_numpy(zero_copy_only=False)
 
 
-def _examples(text: pa.Array, k: int = 3) -> str:
-    values = pc.unique(text).to_pylist()
-    more = ", ..." if len(values) > k else ""
-    return "e.g. " + ", ".join(values[:k]) + more
+def _distinct(*arrays) -> pa.Array:
+    """The distinct values of Arrow arrays, in order of first appearance."""
+    return pc.unique(pa.chunked_array([a for a in arrays], type=pa.large_string()).combine_chunks())
+
+
+@dataclass
+class _Examples:
+    """A rule's note: the distinct offending texts, shown as the first ``k`` examples.
+
+    Notes of the chunks of one table merge into the note of the whole table.
+    """
+
+    values: pa.Array
+    k: int = 3
+
+    def merge(self, other: "_Examples") -> "_Examples":
+        return _Examples(_distinct(self.values, other.values), self.k)
+
+    def __str__(self) -> str:
+        values = self.values.to_pylist()
+        more = ", ..." if len(values) > self.k else ""
+        return "e.g. " + ", ".join(values[: self.k]) + more
+
+
+@dataclass
+class _Cascade:
+    """A ``reference:*`` note: the distinct rejected and unknown parents the rejects refer to."""
+
+    table: str
+    parent: str
+    rejected: pa.Array
+    unknown: pa.Array
+
+    def merge(self, other: "_Cascade") -> "_Cascade":
+        return _Cascade(self.table, self.parent, _distinct(self.rejected, other.rejected),
+                        _distinct(self.unknown, other.unknown))
+
+    def __str__(self) -> str:
+        n_rejected, n_unknown, parent = len(self.rejected), len(self.unknown), self.parent
+        if n_rejected and n_unknown:
+            return (f"{self.table} of {n_rejected + n_unknown:,} rejected or unknown {parent}: "
+                    f"{n_rejected:,} rejected, {n_unknown:,} unknown")
+        return f"{self.table} of {n_rejected + n_unknown:,} {'rejected' if n_rejected else 'unknown'} {parent}"
+
+
+def _examples(text: pa.Array) -> _Examples:
+    return _Examples(_distinct(text))
 
 
 def _mask(values) -> np.ndarray:
@@ -153,13 +198,14 @@ def _mask(values) -> np.ndarray:
 class _Checker:
     """Collect rule violations of one table as boolean masks."""
 
-    def __init__(self, name: str, frame: pd.DataFrame):
+    def __init__(self, name: str, frame: pd.DataFrame, whole: "_Whole | None" = None):
         self.name = name
         self.frame = frame
         self.key = CONTRACT[name].key
+        self.whole = whole  # what was found over the whole table when the frame is one chunk of it
         self.parts: list[pd.DataFrame] = []
         self.rules: list[str] = []
-        self.notes: dict[str, str] = {}
+        self.notes: dict[str, _Examples | _Cascade] = {}
         self.bad = np.zeros(len(frame), dtype=bool)
         self.unreadable_keys = frame.attrs.get("bad_text", {}).get(self.key)
         self._arrays: dict[str, pa.Array] = {}
@@ -255,11 +301,18 @@ def _values_rules(chk: _Checker) -> None:
             )
 
 
+def _duplicated(keys: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    """Rows whose (readable) key appears more than once; None when every key is unique."""
+    if len(pc.unique(keys)) == len(keys):  # the common case, without pandas' slow factorize
+        return None
+    series = pd.Series(keys.to_numpy(zero_copy_only=False), dtype=object)
+    return (series.duplicated(keep=False) & series.notna()).to_numpy()
+
+
 def _unique(chk: _Checker) -> None:
-    keys = chk.frame[chk.key]
-    if len(pc.unique(chk.arrow(chk.key))) == len(keys):  # the common case, without pandas' slow factorize
+    dup = chk.whole.dup if chk.whole is not None else _duplicated(chk.arrow(chk.key))
+    if dup is None:
         return
-    dup = keys.duplicated(keep=False) & keys.notna()
     chk.check(f"unique:{chk.key}", dup, lambda idx: _join(f"{chk.key} ", chk.values(chk.key, idx), " appears more than once"))
 
 
@@ -289,6 +342,8 @@ def _reference(chk: _Checker, col: str, parent: str, gone: dict, positions: bool
     if positions:
         pos = _positions(values, keys)
         known = pos >= 0
+    elif chk.whole is not None and col in chk.whole.known:  # found once for the whole table (a large parent)
+        pos, known = None, chk.whole.known[col]
     else:  # membership alone is cheaper than positions
         pos, known = None, _mask(pc.is_in(values, value_set=keys).to_numpy(zero_copy_only=False))
     missing = ~known & _mask(pc.is_valid(values).to_numpy(zero_copy_only=False))
@@ -305,13 +360,7 @@ def _reference(chk: _Checker, col: str, parent: str, gone: dict, positions: bool
         _cat(f"{col} ", quoted, f" was rejected in {parent} (", rule_text, ")"),
         _cat(f"{col} ", quoted, f" not found in {parent}"),
     ).to_numpy(zero_copy_only=False)
-    n_rejected = pc.count_distinct(raw.filter(pa.array(was))).as_py()
-    n_unknown = pc.count_distinct(raw.filter(pa.array(~was))).as_py()
-    if n_rejected and n_unknown:
-        note = (f"{chk.name} of {n_rejected + n_unknown:,} rejected or unknown {parent}: "
-                f"{n_rejected:,} rejected, {n_unknown:,} unknown")
-    else:
-        note = f"{chk.name} of {n_rejected + n_unknown:,} {'rejected' if n_rejected else 'unknown'} {parent}"
+    note = _Cascade(chk.name, parent, _distinct(raw.filter(pa.array(was))), _distinct(raw.filter(pa.array(~was))))
     chk.check(f"reference:{col}", missing, detail, note=note)
     return pos
 
@@ -403,7 +452,10 @@ def _follower_glitch(creator: np.ndarray, times: pd.Series, followers: pd.Series
 def _suspicious_history(chk: _Checker, clean: dict, creator_pos: np.ndarray) -> None:
     """A follower count that drops and comes back, and posts dated before the creator joined."""
     f = chk.frame
-    mask, before, after = _follower_glitch(creator_pos, f[C.POSTED_AT], f[C.FOLLOWERS_AT_POST])
+    if chk.whole is not None:
+        mask, before, after = chk.whole.glitch or (np.zeros(len(f), bool), None, None)
+    else:
+        mask, before, after = _follower_glitch(creator_pos, f[C.POSTED_AT], f[C.FOLLOWERS_AT_POST])
     chk.check(
         f"{SUSPICIOUS}followers_glitch",
         mask,
@@ -482,6 +534,44 @@ def _kept(frame: pd.DataFrame, bad: np.ndarray, name: str) -> pd.DataFrame:
     return kept
 
 
+def _check_table(name: str, frame: pd.DataFrame, clean: dict, gone: dict, now: pd.Timestamp) -> tuple[_Checker, pd.DataFrame]:
+    """Apply every rule to one table; record what its children refer to in ``gone``.
+
+    Returns the checker (its rejects and notes) and the clean rows.
+    """
+    chk = _Checker(name, frame)
+    _rules(name, chk, clean, gone, now)
+    kept = _kept(frame, chk.bad, name)
+    if name in PARENTS:  # what children refer to: rejected keys (with their rule) and clean keys
+        gone[name] = (*chk.rejected(), _arrow(kept[CONTRACT[name].key], contiguous=True))
+    return chk, kept
+
+
+def _sources(frame: pd.DataFrame) -> tuple[list, np.ndarray]:
+    """The files of a table's rows: their paths and the 0-based table row each starts at."""
+    if "parts" in frame.attrs:
+        paths, sizes = zip(*frame.attrs["parts"]) if frame.attrs["parts"] else ((), ())
+        return list(paths), np.cumsum([0, *sizes[:-1]]).astype(np.int64)
+    return [frame.attrs.get("path")], np.zeros(1, np.int64)
+
+
+def _locate(part: pd.DataFrame, sources: tuple[list, np.ndarray]) -> pd.DataFrame:
+    """Add the file and the 1-based row within it to one table's rejects."""
+    paths, starts = sources
+    pos = part["row"].to_numpy() - 1
+    which = np.searchsorted(starts, pos, side="right") - 1
+    return part.assign(file=np.asarray(paths, dtype=object)[which], file_row=pos - starts[which] + 1)
+
+
+def _report(parts: list[pd.DataFrame], rows_in: dict, rows_out: dict, notes: dict) -> ValidationReport:
+    rejects = (
+        pd.concat(parts, ignore_index=True).sort_values(["table", "row", "rule"], kind="stable").reset_index(drop=True)
+        if parts
+        else pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
+    )
+    return ValidationReport(rejects, rows_in, rows_out, notes)
+
+
 def validate_tables(
     tables: dict[str, pd.DataFrame], now: pd.Timestamp | str | None = None
 ) -> tuple[dict[str, pd.DataFrame], ValidationReport]:
@@ -503,21 +593,128 @@ def validate_tables(
     rows_in: dict[str, int] = {}
     for name in CHECK_ORDER:
         frame = tables[name]
-        chk = _Checker(name, frame)
-        _rules(name, chk, clean, gone, now)
-        parts.extend(chk.parts)
-        notes.update({(name, rule): note for rule, note in chk.notes.items()})
+        chk, clean[name] = _check_table(name, frame, clean, gone, now)
+        sources = _sources(frame)
+        parts.extend(_locate(part, sources) for part in chk.parts)
+        notes.update({(name, rule): str(note) for rule, note in chk.notes.items()})
         rows_in[name] = len(frame)
-        clean[name] = _kept(frame, chk.bad, name)
-        if name in PARENTS:  # what children refer to: rejected keys (with their rule) and clean keys
-            gone[name] = (*chk.rejected(), _arrow(clean[name][CONTRACT[name].key], contiguous=True))
-    rejects = (
-        pd.concat(parts, ignore_index=True).sort_values(["table", "row", "rule"], kind="stable").reset_index(drop=True)
-        if parts
-        else pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
-    )
-    report = ValidationReport(rejects, rows_in, {n: len(clean[n]) for n in CHECK_ORDER}, notes)
+    report = _report(parts, rows_in, {n: len(clean[n]) for n in CHECK_ORDER}, notes)
     return {n: clean[n] for n in C.TABLES}, report
+
+
+# What a child table's rules read of a clean parent besides its keys (kept by validate_folder).
+_PARENT_COLUMNS = {C.CREATORS: [C.CREATOR_ID, C.JOINED_AT], C.CAMPAIGNS: [C.CAMPAIGN_ID, C.CREATED_AT]}
+# What the rules that compare rows across the whole table read (validate_folder's first pass).
+_WHOLE_TABLE_COLUMNS = {C.POSTS: [C.CREATOR_ID, C.POSTED_AT, C.FOLLOWERS_AT_POST]}
+# References to a parent as large as a table: membership found once, not rebuilt for every chunk.
+_LARGE_PARENTS = {C.ORDERS: {C.POST_ID: C.POSTS}}
+
+
+@dataclass
+class _Whole:
+    """What validate_folder finds over a whole table before checking it chunk by chunk."""
+
+    dup: np.ndarray | None  # repeated keys (None: every key is unique)
+    glitch: tuple | None  # posts: (mask, before, after) of _follower_glitch (None: none flagged)
+    known: dict[str, np.ndarray]  # {column: referenced value is a clean row of its large parent}
+
+    def window(self, start: int, n: int) -> "_Whole":
+        """The rows ``start`` to ``start + n`` (one chunk)."""
+        cut = slice(start, start + n)
+        return _Whole(
+            None if self.dup is None else self.dup[cut],
+            None if self.glitch is None else tuple(None if a is None else a[cut] for a in self.glitch),
+            {col: known[cut] for col, known in self.known.items()},
+        )
+
+
+def _whole_table(name: str, chunks, gone: dict) -> _Whole:
+    """Repeated keys, (posts) follower glitches and membership in large parents, over all the
+    chunks of a table, from only the columns these read."""
+    key = CONTRACT[name].key
+    keys, creators, times, followers = [], [], [], []
+    known: dict[str, list] = {col: [] for col in _LARGE_PARENTS.get(name, {})}
+    for _, _, frame in chunks:
+        keys.append(_arrow(frame[key], contiguous=True))
+        for col, parent in _LARGE_PARENTS.get(name, {}).items():
+            known[col].append(_arrow(frame[col], contiguous=True))
+        if name == C.POSTS:
+            creators.append(_positions(_arrow(frame[C.CREATOR_ID]), gone[C.CREATORS][2]))
+            times.append(frame[C.POSTED_AT])
+            followers.append(frame[C.FOLLOWERS_AT_POST])
+    glitch = None
+    if name == C.POSTS:
+        glitch = _follower_glitch(np.concatenate(creators), pd.concat(times, ignore_index=True),
+                                  pd.concat(followers, ignore_index=True))
+        glitch = glitch if glitch[0].any() else None
+    # one lookup for the whole column: Arrow builds the hash set of the parent's keys per call
+    known = {col: _mask(pc.is_in(_concat_keys(values), value_set=gone[_LARGE_PARENTS[name][col]][2])
+                        .to_numpy(zero_copy_only=False)) for col, values in known.items()}
+    return _Whole(_duplicated(pa.chunked_array(keys, type=pa.large_string())), glitch, known)
+
+
+def _concat_keys(arrays: list) -> pa.Array:
+    """Arrow arrays of keys as one large_string array (all rows, repeats kept)."""
+    return pa.chunked_array(arrays, type=pa.large_string()).combine_chunks()
+
+
+def validate_folder(data_dir: str | os.PathLike, now: pd.Timestamp | str | None = None) -> ValidationReport:
+    """Validate a data folder chunk by chunk; the report equals :func:`load_market`'s.
+
+    Tables are checked in :data:`CHECK_ORDER`, each in chunks (every part of a folder, every
+    :data:`~creatorrank.data.load.CHUNK_ROWS` rows of a Parquet file or part; a CSV file is one
+    chunk), holding one chunk at a time; every per-row rule runs on the chunk. A first,
+    projected pass over the whole table finds what compares rows across it (:func:`_whole_table`):
+    repeated keys (the key column), follower glitches (posts' ``creator_id, posted_at,
+    followers_at_post``) and orders' ``post_id`` membership in the clean posts (one hash set of
+    the posts' keys, not one per chunk). Kept between tables: the keys of every parent's clean
+    and rejected rows (creators, campaigns, posts), creators' ``joined_at``, campaigns'
+    ``created_at``, the notes' distinct values and the rejects. So memory grows with the key
+    columns of the largest table, not with whole tables. No clean table is returned (see
+    :func:`load_market` for downstream work).
+    """
+    now = pd.Timestamp.now(tz="UTC") if now is None else to_utc(now)
+    found = locate_tables(data_dir)  # every header first: one error names every structural problem
+    clean: dict[str, pd.DataFrame] = {}
+    gone: dict[str, tuple[pa.Array, pa.Array, pa.Array]] = {}
+    parts: list[pd.DataFrame] = []
+    notes: dict[tuple[str, str], str] = {}
+    rows_in: dict[str, int] = {}
+    rows_out: dict[str, int] = {}
+    for name in CHECK_ORDER:
+        path, options = found[name]
+        spec = CONTRACT[name]
+        columns = [spec.key, *_WHOLE_TABLE_COLUMNS.get(name, []), *_LARGE_PARENTS.get(name, {})]
+        whole = _whole_table(name, read_chunks(path, spec, options, columns=columns), gone)
+        row, table_notes = 0, {}
+        rejected, rules, keys, slim = [], [], [], []
+        for file, start, frame in read_chunks(path, spec, options):
+            n = len(frame)
+            chk = _Checker(name, frame, whole.window(row, n))
+            _rules(name, chk, clean, gone, now)
+            for part in chk.parts:  # chunk rows -> rows of the file (which starts -start rows before
+                located = _locate(part, ([file], np.array([-start], np.int64)))  # the chunk), of the table
+                parts.append(located.assign(row=located["row"] + row))
+            for rule, note in chk.notes.items():
+                table_notes[rule] = table_notes[rule].merge(note) if rule in table_notes else note
+            kept = _kept(frame, chk.bad, name)
+            if name in PARENTS:
+                chunk_rejected, chunk_rules = chk.rejected()
+                rejected.append(chunk_rejected)
+                rules.append(chunk_rules)
+                keys.append(_arrow(kept[spec.key], contiguous=True))
+            if name in _PARENT_COLUMNS:
+                slim.append(kept[_PARENT_COLUMNS[name]])
+            rows_out[name] = rows_out.get(name, 0) + len(kept)
+            row += n
+            del frame, chk, kept  # one chunk at a time
+        rows_in[name] = row
+        notes.update({(name, rule): str(note) for rule, note in table_notes.items()})
+        if name in PARENTS:
+            gone[name] = tuple(_concat_keys(a) for a in (rejected, rules, keys))
+        if name in _PARENT_COLUMNS:
+            clean[name] = pd.concat(slim, ignore_index=True)
+    return _report(parts, rows_in, rows_out, notes)
 
 
 def load_market(

@@ -138,7 +138,7 @@ def test_every_missing_column_of_every_table_in_one_line(tiny, tmp_path):
     text = _one_line(err.value)
     assert text == (
         f"{tmp_path}/posts.csv: table 'posts' is missing required columns 'views_7d', 'likes_7d'; "
-        f"{tmp_path}: table 'campaigns' not found (expected campaigns.parquet or campaigns.csv); "
+        f"{tmp_path}: table 'campaigns' not found (expected campaigns.parquet, campaigns.csv or a folder campaigns/ of Parquet parts); "
         f"{tmp_path}/orders.csv: table 'orders' is missing required column 'gmv_usd'"
     )
     assert err.value.exit_code == EXIT_INPUT
@@ -152,7 +152,7 @@ def test_header_check_alone_reports_the_same_and_reads_no_data(tiny, tmp_path):
     with pytest.raises(InputError) as err:
         check_headers(tmp_path)
     assert _one_line(err.value) == (
-        f"{tmp_path}: table 'creators' not found (expected creators.parquet or creators.csv); "
+        f"{tmp_path}: table 'creators' not found (expected creators.parquet, creators.csv or a folder creators/ of Parquet parts); "
         f"{tmp_path}/invitations.csv: table 'invitations' is missing required column 'due_at'"
     )  # the ragged orders row is a data problem: found only when the data is read
     with pytest.raises(InputError, match="^" + re.escape(str(err.value)) + "$"):

@@ -209,14 +209,15 @@ def test_cli_exit_codes_and_rejects_file(tiny, tmp_path):
     assert res.returncode == 1
     assert "negative:gmv_usd" in res.stdout
     rejects = pd.read_csv(out)
-    assert list(rejects.columns) == ["table", "row", "key", "rule", "detail"]
-    assert rejects.iloc[0].to_dict()["key"] == "o2"
+    assert list(rejects.columns) == ["table", "row", "key", "rule", "detail", "file", "file_row"]
+    first = rejects.iloc[0].to_dict()
+    assert (first["key"], first["file"], first["file_row"]) == ("o2", str(bad_dir / "orders.parquet"), 2)
 
     (bad_dir / "posts.parquet").unlink()
     res = _cli("validate", "--data", str(bad_dir))
     assert res.returncode == 2
     assert "Traceback" not in res.stderr
-    assert res.stderr.strip().splitlines() == [f"error: {bad_dir}: table 'posts' not found (expected posts.parquet or posts.csv)"]
+    assert res.stderr.strip().splitlines() == [f"error: {bad_dir}: table 'posts' not found (expected posts.parquet, posts.csv or a folder posts/ of Parquet parts)"]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -259,7 +260,9 @@ def test_cascade_says_which_rule_rejected_the_parent_and_groups_in_summary(tiny)
                                   "post_id 'p4' was rejected in posts (reference:creator_id)"}
     # one row per (row, rule): o2 breaks two references
     assert set(report.rejects[report.rejects.key == "o2"].rule) == {"reference:creator_id", "reference:post_id"}
-    assert list(report.rejects.columns) == ["table", "row", "key", "rule", "detail"]
+    assert list(report.rejects.columns) == ["table", "row", "key", "rule", "detail", "file", "file_row"]
+    assert report.rejects["file"].isna().all()  # tables given in memory come from no file
+    assert (report.rejects["file_row"] == report.rejects["row"]).all()
 
 
 def test_negative_and_future_show_the_value(tiny):

@@ -153,16 +153,9 @@ def _days(ts: pd.Series, start: pd.Timestamp) -> np.ndarray:
 
 
 def _read_table(folder: Path, name: str) -> pd.DataFrame:
-    for fmt in ("parquet", "csv"):
-        path = folder / f"{name}.{fmt}"
-        if path.is_file():
-            if fmt == "parquet":
-                return pd.read_parquet(path)
-            frame = pd.read_csv(path)
-            for col in (C.CREATED_AT, C.STARTS_AT):
-                frame[col] = pd.to_datetime(frame[col], utc=True)
-            return frame
-    raise InputError(f"{folder}: no {name} table")
+    from ..data.load import read_table
+
+    return read_table(folder, name)  # a file or a folder of parts, coerced to the contract
 
 
 # --------------------------------------------------------------------------- pools
@@ -286,6 +279,9 @@ class EligibleEvaluation:
         The cutoff the briefs were chosen from.
     seconds : dict
         Wall seconds per step (prepare, features, score, metrics).
+    exposure : dict
+        ``{ranker: ExposureResult}``: exposure of creator groups in each ranking's top k against
+        their share of expected GMV (:mod:`.exposure`).
     """
 
     k: int
@@ -295,6 +291,7 @@ class EligibleEvaluation:
     rows: int
     since: pd.Timestamp | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    exposure: dict = field(default_factory=dict, repr=False)
 
     def capture(self, ranker: str) -> float:
         """Mean ``capture@k`` of one ranker."""
@@ -315,7 +312,8 @@ class EligibleEvaluation:
         return {"k": self.k, "briefs": self.briefs, "rows": self.rows,
                 "since": None if self.since is None else pd.Timestamp(self.since).isoformat(),
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
-                "rankers": {str(n): {c: float(v) for c, v in r.items()} for n, r in self.summary.iterrows()}}
+                "rankers": {str(n): {c: float(v) for c, v in r.items()} for n, r in self.summary.iterrows()},
+                "exposure": {str(n): e.to_dict() for n, e in self.exposure.items()}}
 
 
 def grade_rankings(pool: pd.DataFrame, gain: np.ndarray, rankings: dict[str, np.ndarray],
@@ -450,8 +448,21 @@ def evaluate_eligible(
     seconds["score"] = time.perf_counter() - t
     t = time.perf_counter()
     summary, per_brief = grade_rankings(pool, gain, rankings, k)
+    exposures = ranking_exposure(feats, gain, rankings, k)
     seconds["metrics"] = time.perf_counter() - t
     n_briefs = int(summary["briefs"].max()) if len(summary) else 0
     logger.info("eligible pool: %d brief(s), %s pairs; %s", n_briefs, f"{len(pool):,}",
                 "; ".join(f"{n} {r[f'capture@{k}']:.3f}" for n, r in summary.iterrows()))
-    return EligibleEvaluation(k, summary, per_brief, n_briefs, len(pool), since, seconds)
+    return EligibleEvaluation(k, summary, per_brief, n_briefs, len(pool), since, seconds, exposures)
+
+
+def ranking_exposure(feats: pd.DataFrame, gain: np.ndarray, rankings: dict[str, np.ndarray], k: int) -> dict:
+    """Exposure of creator groups in each ranking's top k against their share of expected GMV.
+
+    Ranks follow the evaluation's rule (:func:`_rank_worst_last`: left-out creators last).
+    """
+    from .exposure import exposure
+
+    codes = pd.factorize(feats[C.CAMPAIGN_ID].astype(str), sort=False)[0].astype(np.int64)
+    g = np.nan_to_num(np.asarray(gain, dtype=np.float64), nan=0.0)
+    return {name: exposure(feats, _rank_worst_last(codes, g, s) + 1, k, merit=g) for name, s in rankings.items()}
