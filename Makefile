@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO_DIR ?= demo
 
-.PHONY: setup demo test test-all docs bench bench-smoke clean
+.PHONY: setup demo test test-all docs bench bench-value bench-smoke clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "creatorrank needs Python 3.11+, found " + sys.version.split()[0]'
@@ -37,6 +37,13 @@ docs: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.run --scales S,M
+
+# The value model's calibration after the cutoff at S (two seeds) and M; rendered into BENCHMARKS.md.
+bench-value: setup
+	$(BIN)/python -m benchmarks.bench_value --creators 10000 --campaigns 2500 --seed 7 --out bench-out/value/S_seed7.json
+	$(BIN)/python -m benchmarks.bench_value --creators 10000 --campaigns 2500 --seed 11 --out bench-out/value/S_seed11.json
+	$(BIN)/python -m benchmarks.bench_value --creators 100000 --campaigns 20000 --seed 7 --out bench-out/value/M_seed7.json
+	$(BIN)/python -m benchmarks.run --render-only
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache build dist

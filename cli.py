@@ -171,6 +171,9 @@ def generate(
     campaigns: int = typer.Option(2_500, "--campaigns", min=1, help="Number of campaigns."),
     seed: int = typer.Option(0, "--seed", min=0, help="Random seed (same seed, same market)."),
     fmt: str = typer.Option("parquet", "--format", help="parquet or csv."),
+    rows_per_part: Optional[int] = typer.Option(
+        None, "--rows-per-part", min=1,
+        help="Write every table of more rows as a folder NAME/ of Parquet parts of at most this many rows."),
 ) -> None:
     """Generate a synthetic market (contract tables plus the latent truth in OUT/truth/).
 
@@ -180,12 +183,14 @@ def generate(
     def body():
         if fmt not in ("parquet", "csv"):
             raise CreatorRankError(f"--format must be parquet or csv, got '{fmt}'")
+        if rows_per_part is not None and fmt != "parquet":
+            raise CreatorRankError("--rows-per-part needs --format parquet")
         _out(out, folder=True)
         from .data.generate import check_market_target, generate_market, write_market
 
         check_market_target(out)
         market = generate_market(creators, campaigns, seed)
-        path = write_market(market, out, fmt=fmt)
+        path = write_market(market, out, fmt=fmt, rows_per_part=rows_per_part)
         sizes = ", ".join(f"{len(f):,} {name}" for name, f in market.tables.items())
         _say(f"market written to {path}: {sizes}")
 
@@ -206,9 +211,9 @@ def validate(
             _out(rejects, frame=True)
         _data(data)
         from .core.io import write_frame
-        from .data.validate import load_market
+        from .data.validate import validate_folder
 
-        _, report = load_market(data, now=when)
+        report = validate_folder(data, now=when)  # chunk by chunk; the same report as load_market's
         _say(report.summary())
         if rejects is not None:
             write_frame(report.rejects, rejects)
@@ -328,6 +333,14 @@ def score(
                                   help="Minimum evidence: eligible creators have at least this many posts before the as-of."),
     engine: str = typer.Option("local", "--engine", help="local or dask."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (default: a local cluster)."),
+    target_roas: Optional[float] = typer.Option(None, "--target-roas",
+                                                help="Target return on creator spend of the fair fee, for briefs "
+                                                     "without their own target_roas (default 3)."),
+    explore: int = typer.Option(0, "--explore", min=0,
+                                help="Fill K places of each top list (--top, default 10) by Thompson sampling on score_sd."),
+    explore_seed: int = typer.Option(0, "--explore-seed", help="Seed of the exploration draws (in the manifest)."),
+    explore_draws: int = typer.Option(2000, "--explore-draws", min=1,
+                                      help="Draws estimating each row's selection probability."),
 ) -> None:
     """Rank every candidate creator for campaign briefs with one model version."""
 
@@ -342,7 +355,8 @@ def score(
         result = score_fn(
             data, model, out, campaign_ids=campaign or None, briefs=briefs, as_of=when, candidates=candidates,
             top=top, engine=engine, scheduler=scheduler, active_days=active_days, same_country=not any_country,
-            same_category=same_category, min_posts=min_posts,
+            same_category=same_category, min_posts=min_posts, explore=explore, explore_seed=explore_seed,
+            explore_draws=explore_draws, target_roas=target_roas,
         )
         _say(str(result))
 

@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cutoff", default="2025-09-01")
     parser.add_argument("--months", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, help="also write the JSON here (benchmarks/run.py renders bench-out/value/)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-value-market-") as tmp:
         data_dir = args.data
@@ -135,7 +136,12 @@ def main(argv: list[str] | None = None) -> int:
             data_dir = Path(tmp) / "market"
             write_market(generate_market(args.creators, args.campaigns, args.seed), data_dir)
         report = run(Path(data_dir), args.cutoff, args.months, args.threads)
-    print(json.dumps(report, indent=1, default=float))
+    text = json.dumps(report, indent=1, default=float)
+    print(text)
+    if args.out is not None:
+        from creatorrank.core.io import write_text
+
+        write_text(args.out, text + "\n")
     return 0 if all(report["met"].values()) else 1
 
 

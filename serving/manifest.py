@@ -15,8 +15,11 @@ Keys (``MANIFEST_VERSION`` 1)::
     candidates ("eligible" | "invited"), eligibility {active_days, same_country,
     same_category, min_posts}, as_of (fixed as-of or null), top (or null),
     confidence_rules {level: rule}, value {present, and with a value model: columns, interval,
-    level, calibration, fair_fee}, campaigns [{campaign_id, category, country, budget_usd,
-    as_of, candidates, candidates_sha256, rows, target_roas (null without a value model)}],
+    level, calibration, fair_fee}, uncertainty {present, column ("score_sd"), members},
+    explore (null, or {k, seed, draws, top, method, probability, seeding}: docs/EXPLORATION.md),
+    campaigns [{campaign_id, category, country, budget_usd, as_of, candidates, candidates_sha256,
+    rows, target_roas (null without a value model), explore (null, or {k, seed, draws, explored,
+    expected_explored, listed})}],
     inputs {data_dir, tables {name: [fingerprint]}, briefs (fingerprint or null)}
 
 A fingerprint is ``{path, size, mtime_ns, sha256}``; ``sha256`` hashes the content of files up

@@ -80,6 +80,10 @@ from .briefs import canonical_codes, lookup_briefs, read_briefs
 from .candidates import MODES, CandidateFinder, EligibilityRules
 from .dask_engine import score_shards_dask
 from .manifest import fingerprint, ids_sha256, manifest_path, table_fingerprints, write_manifest
+from ..training.uncertainty import add_score_sd
+from .explore import DEFAULT_DRAWS, DEFAULT_LIST, brief_summary, check_explore
+from .explore import explore as explore_lists
+from .explore import manifest_entry as explore_entry
 from .ranking import CONFIDENCE_RULES, confidence, tie_counts, within_campaign_rank
 from .shards import EVIDENCE_COLUMNS, make_shards, micros, prepare_context, score_shard, timestamps
 
@@ -164,6 +168,9 @@ def score(
     tracking_uri: str | None = None,
     min_posts: int = 1,
     target_roas: float | None = None,
+    explore: int = 0,
+    explore_seed: int = 0,
+    explore_draws: int = DEFAULT_DRAWS,
 ) -> ScoreResult:
     """Rank candidate creators for each brief and write one row per (campaign, creator).
 
@@ -203,6 +210,12 @@ def score(
     target_roas : float, optional
         Target return on creator spend of the fair fee for briefs without their own
         ``target_roas`` (default: the config's ``value.target_roas``, 3.0).
+    explore : int
+        Places of each brief's top list (``top``, default 10) filled by Thompson sampling on
+        ``score_sd`` instead of by score (:mod:`.explore`, docs/EXPLORATION.md); 0: none. Adds
+        ``explored``, ``selection_probability`` and ``list_position``; needs a model with bags.
+    explore_seed, explore_draws : int
+        Seed and number of draws of the exploration (recorded in the manifest).
 
     Returns
     -------
@@ -235,6 +248,9 @@ def score(
     if int(min_posts) < 0:
         raise CreatorRankError(f"min_posts must be >= 0, got {min_posts}")
     default_roas = default_target_roas(target_roas)
+    list_size = int(top) if top is not None else DEFAULT_LIST
+    if explore:
+        check_explore(int(explore), list_size, int(explore_draws))
     rules = EligibilityRules(int(active_days), bool(same_country), bool(same_category), int(min_posts))
     fixed_as_of = None
     if as_of is not None:
@@ -250,6 +266,9 @@ def score(
     t = time.perf_counter()
     bundle = load_model(model_uri, tracking_uri)
     check_feature_set(bundle)
+    if explore and not getattr(bundle, "bags", None):
+        raise CreatorRankError(f"--explore needs score_sd: model {model_uri} has no bagged rankers "
+                               "(train it with uncertainty.n_bags >= 2)")
     seconds["model"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -298,14 +317,23 @@ def score(
     t = time.perf_counter()
     scored_at = pd.Timestamp.now(tz="UTC").floor("us")
     as_of_by_campaign = {str(b[C.CAMPAIGN_ID]): when for b, when, _ in plan}
-    frame = rank_scores(parts, top=top)
+    if getattr(bundle, "bags", None):
+        parts = add_score_sd(parts)  # campaigns centred over all their shards
+    frame = rank_scores(parts, top=None if explore else top)
+    explored = None
+    if explore:
+        frame = explore_lists(frame, int(explore), int(explore_seed), int(explore_draws), top=list_size)
+        explored = {"run": explore_entry(int(explore), int(explore_seed), int(explore_draws), list_size),
+                    "briefs": brief_summary(frame, int(explore), int(explore_seed), int(explore_draws))}
+        if top is not None:
+            frame = frame[frame[C.LIST_POSITION].notna().to_numpy(bool)].reset_index(drop=True)
     if value_model(bundle) is not None:
         frame = add_fair_fee(frame, rate_cards, roas)
     frame = add_category_evidence(frame, category_posts)
     frame = stamp(frame, bundle, as_of_by_campaign, scored_at, model_uri)
     write_frame(frame, out)
     manifest = write_run_manifest(out, frame, plan, bundle, model_uri, data_dir, briefs, rules, candidates,
-                                  fixed_as_of, top, engine, scored_at, roas)
+                                  fixed_as_of, top, engine, scored_at, roas, explored)
     seconds["write"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - t_start
 
@@ -542,7 +570,7 @@ def stamp(frame: pd.DataFrame, bundle, as_of: dict[str, pd.Timestamp], scored_at
 
 def write_run_manifest(out: Path, frame: pd.DataFrame, plan, bundle, model_uri: str, data_dir, briefs, rules,
                        candidates: str, fixed_as_of, top, engine: str, scored_at: pd.Timestamp,
-                       roas: dict[str, float] | None = None) -> Path:
+                       roas: dict[str, float] | None = None, explored: dict | None = None) -> Path:
     """Write ``<out>.manifest.json``: what ``explain`` needs to know of this run (see :mod:`.manifest`)."""
 
 
@@ -557,6 +585,7 @@ def write_run_manifest(out: Path, frame: pd.DataFrame, plan, bundle, model_uri: 
             C.BUDGET_USD: brief[C.BUDGET_USD], C.AS_OF: when, "candidates": int(len(ids)),
             "candidates_sha256": ids_sha256(ids), "rows": int(listed.get(cid, 0)),
             C.TARGET_ROAS: (roas or {}).get(cid) if value_model(bundle) is not None else None,
+            "explore": explored["briefs"].get(cid) if explored else None,
         })
     manifest = {
         "rows": int(len(frame)),
@@ -571,6 +600,9 @@ def write_run_manifest(out: Path, frame: pd.DataFrame, plan, bundle, model_uri: 
         "top": None if top is None else int(top),
         "confidence_rules": CONFIDENCE_RULES,
         "value": value_manifest(bundle),
+        "uncertainty": {"present": bool(getattr(bundle, "bags", None)), "column": C.SCORE_SD,
+                        "members": len(getattr(bundle, "bags", None) or [])},
+        "explore": explored["run"] if explored else None,
         "campaigns": campaigns,
         "inputs": {"data_dir": str(Path(data_dir).resolve()), "tables": table_fingerprints(data_dir),
                    "briefs": fingerprint(briefs) if briefs is not None else None},

@@ -226,9 +226,12 @@ def rank_unlisted(frame: pd.DataFrame, score: np.ndarray) -> np.ndarray:
     creator = frame[C.CREATOR_ID].astype(str).to_numpy()
     order = np.lexsort((creator, -score, campaign))
     big = np.nanmax(rank) + 1 if (~unlisted).any() else 1
+    kept = ~unlisted
+    if C.EXPLORED in frame.columns:  # explored rows rank below creators the list left out (serving/explore.py)
+        kept &= ~frame[C.EXPLORED].astype("boolean").fillna(False).to_numpy(bool)
     for cid in pd.unique(campaign[unlisted]):
         mine = campaign == cid
-        listed_min = score[mine & ~unlisted].min() if (mine & ~unlisted).any() else np.inf
+        listed_min = score[mine & kept].min() if (mine & kept).any() else np.inf
         if (score[mine & unlisted] > listed_min + 1e-9).any():
             raise ModelError(
                 f"campaign {cid}: the rebuilt candidates outrank listed ones; the scores file was cut with "
@@ -269,6 +272,8 @@ def rebuild_features(tables: Mapping[str, pd.DataFrame], scores: pd.DataFrame, b
     features[C.RANK] = scores[C.RANK].to_numpy(dtype=np.float64)  # NaN: rebuilt, not in the file
     if C.PERCENTILE in scores.columns:
         features[C.PERCENTILE] = scores[C.PERCENTILE].to_numpy(dtype=np.float64)
+    if C.EXPLORED in scores.columns:  # placed by exploration (serving/explore.py): below left-out creators
+        features[C.EXPLORED] = scores[C.EXPLORED].astype("boolean").fillna(False).to_numpy(bool)
     for col in (C.TIES, C.CATEGORY_POSTS_SEEN):  # what the run recorded per row, kept as recorded
         if col in scores.columns:
             features[col] = pd.to_numeric(scores[col], errors="coerce").to_numpy(dtype=np.float64)

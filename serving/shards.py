@@ -102,6 +102,10 @@ def score_shard(context: Any, bundle, decisions: pd.DataFrame) -> pd.DataFrame:
     out.insert(2, C.SCORE, np.asarray(scores, dtype=np.float64))
     if getattr(bundle, "value", None) is not None:  # expected GMV and its interval (training/value.py)
         out = pd.concat([out, bundle.value.predict(features).reset_index(drop=True)], axis=1)
+    if getattr(bundle, "bags", None):  # member scores; score_sd once every shard is in (training/uncertainty.py)
+        from ..training.uncertainty import add_member_scores
+
+        out = add_member_scores(out, bundle.bags, bundle.encode(features).to_numpy(np.float64), bundle.num_threads)
     return out
 
 

@@ -106,6 +106,7 @@ def test_output_columns_order_ranks_and_percentiles(scored, env, campaigns):
     assert idx, "the catalogue has index features"
     evidence = [f"{i}_evidence" for i in idx if f"{i}_evidence" in feature_names()]
     assert list(frame.columns) == [C.CAMPAIGN_ID, C.CREATOR_ID, C.SCORE, C.RANK, C.TIES, C.PERCENTILE, C.CONFIDENCE,
+                                   C.SCORE_SD,  # the model has bagged rankers (uncertainty.n_bags default)
                                    *idx, *evidence, C.POSTS_SEEN, C.INVITATIONS_SEEN, C.ORDERS_SEEN,
                                    *C.VALUE_COLUMNS,  # the model has a value model (value.enabled default)
                                    C.CATEGORY_POSTS_SEEN, C.MODEL_NAME, C.MODEL_VERSION, C.FEATURE_SET_VERSION,

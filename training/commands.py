@@ -367,6 +367,13 @@ def train(
         bundle = make_bundle(fit, data, cfg, metadata={"data_digest": digest, "run_id": run_id,
                                                        POSITIVE_TAG: n_positive})
         mlflow.log_metrics({"best_iteration": fit.best_iteration, f"validation.{metric_key(primary)}": fit.best_score})
+        if cfg.uncertainty.n_bags:
+            from .uncertainty import fit_bags
+
+            logger.info("fitting %d bagged rankers for score_sd", cfg.uncertainty.n_bags)
+            bundle.bags = fit_bags(data, fit.params, fit.best_iteration, cfg.uncertainty.n_bags, cfg.lightgbm.seed)
+            bundle.metadata["bags"] = {"n_bags": cfg.uncertainty.n_bags, "seed": cfg.lightgbm.seed,
+                                       "num_rounds": fit.best_iteration}
 
         test = data["test"].frame
         value_eval = _train_value(data, cfg, bundle, work) if cfg.value.enabled else None

@@ -365,6 +365,24 @@ class PropensityConfig(_Strict):
     learning_rate: float = Field(0.1, gt=0, le=1)
 
 
+class UncertaintyConfig(_Strict):
+    """Bagged rankers for the per-row ``score_sd`` (:mod:`creatorrank.training.uncertainty`).
+
+    ``n_bags`` boosters with the final fit's parameters and best iteration count, each on a
+    bootstrap resample of the training campaigns (0: none, and no ``score_sd``; ``--explore``
+    then refuses the model).
+    """
+
+    n_bags: int = Field(5, ge=0, le=100)
+
+    @field_validator("n_bags")
+    @classmethod
+    def _two_or_none(cls, v: int) -> int:
+        if v == 1:
+            raise ValueError("n_bags must be 0 (no bags) or at least 2 (a spread needs two members)")
+        return v
+
+
 class TrainingConfig(_Strict):
     """Everything that determines a training run (see ``configs/default.yaml``).
 
@@ -394,6 +412,7 @@ class TrainingConfig(_Strict):
     promotion: PromotionConfig = Field(default_factory=PromotionConfig)
     value: ValueConfig = Field(default_factory=ValueConfig)
     propensity: PropensityConfig = Field(default_factory=PropensityConfig)
+    uncertainty: UncertaintyConfig = Field(default_factory=UncertaintyConfig)
     max_rows_per_campaign: int = Field(LIGHTGBM_QUERY_LIMIT, ge=1, le=LIGHTGBM_QUERY_LIMIT)
     label_settle_days: int = Field(C.LABEL_SETTLE_DAYS, ge=0)
     experiment_name: str = "creatorrank"

@@ -68,6 +68,7 @@ class RankerBundle:
     model_version: int | None = None
     model_uri: str | None = None
     value: Any = None
+    bags: list | None = None
 
     @property
     def categorical(self) -> list[str]:
@@ -141,6 +142,10 @@ class RankerBundle:
         meta[FILES_KEY] = {BOOSTER_FILE: file_digest((path / BOOSTER_FILE).read_bytes())}  # the bytes on disk
         if self.value is not None:
             meta[FILES_KEY].update(self.value.save(path))
+        if self.bags:  # bagged rankers for score_sd (training/uncertainty.py)
+            from .uncertainty import save_bags
+
+            meta[FILES_KEY].update(save_bags(self.bags, path, self.metadata.get("bags")))
         write_text(path / META_FILE, json.dumps(meta, indent=2, sort_keys=True, default=str))
         return path
 
@@ -184,6 +189,7 @@ class RankerBundle:
             params=meta.get("params", {}),
             metadata=meta.get("metadata", {}),
             value=_load_value(path, meta.get(FILES_KEY, {})),
+            bags=_load_bags(path, meta.get(FILES_KEY, {})),
         )
 
 
@@ -195,6 +201,15 @@ def _load_value(path: Path, files: dict[str, Any]):
     if not recorded and (files or not (path / VALUE_BOOSTER_FILE).is_file()):
         return None
     return ValueModel.load(path, files)
+
+
+def _load_bags(path: Path, files: dict[str, Any]):
+    """The bundle's bagged rankers (checked like ``model.txt``), or None when it records none."""
+    from .uncertainty import BAGS_DIR, BAGS_META, has_bags, load_bags
+
+    if f"{BAGS_DIR}/{BAGS_META}" not in files and (files or not has_bags(path)):
+        return None
+    return load_bags(path, files)
 
 
 # --------------------------------------------------------------- file integrity
