@@ -348,6 +348,13 @@ def test_evaluate_reports_the_value_model_after_the_cutoff(trained):
     again = evaluate_value(load_ranker(result.model_uri, trained["tracking"]).value, frame, "x")
     assert ev.forecast_ratio == pytest.approx(again.forecast_ratio)
     assert ev.coverage == pytest.approx(again.coverage) and ev.spearman == pytest.approx(again.spearman)
+    # The backtest is tracked in MLflow: its own run, tagged with the version it judged.
+    from mlflow.tracking import MlflowClient
+
+    run = MlflowClient(tracking_uri=trained["tracking"]).get_run(out.run_id)
+    assert run.data.tags["kind"] == "backtest" and run.data.tags["model_uri"] == str(out.model_uri)
+    assert run.data.metrics["eval.value_coverage_80"] == pytest.approx(ev.coverage)
+    assert run.data.metrics["eval.model.ndcg_at_10"] == pytest.approx(out.metrics.loc["model", "ndcg@10"])
 
 
 def test_with_oracle_fills_the_value_spearman_with_the_truth(trained):

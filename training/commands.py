@@ -131,6 +131,8 @@ class EvaluationResult:
     warnings : list of str
     value : ValueEvaluation or None
         The model's value model on these campaigns (None when it has none).
+    run_id : str or None
+        The MLflow run this backtest was tracked in (``kind=backtest``).
     """
 
     metrics: pd.DataFrame
@@ -145,6 +147,7 @@ class EvaluationResult:
     gate: QualityGate | None = None
     warnings: list[str] = field(default_factory=list)
     value: ValueEvaluation | None = field(repr=False, default=None)
+    run_id: str | None = None
 
     @property
     def beats_baselines(self) -> bool:
@@ -598,12 +601,44 @@ def evaluate(
         logger.info("the model has no value model: no expected-GMV calibration to report")
     uri = bundle.model_uri or model_uri
     logger.info("evaluated %s on %s", uri, window)
-    return EvaluationResult(
+    result = EvaluationResult(
         metrics=summary, per_campaign=per_campaign, window=window, since=start, model_uri=uri,
         model_version=bundle.model_version, cutoff=cutoff, in_sample=in_sample,
         campaigns=int(frame[C.CAMPAIGN_ID].nunique()), gate=gate,
         warnings=warnings, value=value_eval,
     )
+    result.run_id = _log_backtest(result, cfg, tracking_uri)
+    return result
+
+
+def _log_backtest(result: EvaluationResult, cfg: TrainingConfig, tracking_uri: str | None) -> str:
+    """Track a backtest as its own MLflow run: metrics ``eval.<ranker>.<metric>``, the gate, the value model.
+
+    The run sits in the training experiment, tagged with the model version it judged, so a
+    version's training run and every later backtest of it can be listed side by side.
+    """
+    import mlflow
+
+    from .tracking import log_frame, log_summary_metrics
+
+    client = use_tracking(tracking_uri)
+    experiment = ensure_experiment(client, cfg.experiment_name)
+    name = f"evaluate {result.model_uri}" + (f" v{result.model_version}" if result.model_version else "")
+    with tracked_run(experiment, name) as run, \
+            tempfile.TemporaryDirectory(prefix="creatorrank-evaluate-") as tmp:
+        tags = {"kind": "backtest", "model_uri": str(result.model_uri), "window": result.window,
+                "in_sample": str(bool(result.in_sample)).lower(), "campaigns": str(result.campaigns)}
+        if result.model_version is not None:
+            tags["model_version"] = str(result.model_version)
+        if result.gate is not None:
+            tags.update(result.gate.tags())
+        mlflow.set_tags(tags)
+        log_summary_metrics(result.metrics, "eval")
+        log_frame(result.per_campaign, "evaluation/per_campaign.csv", Path(tmp))
+        if result.value is not None:
+            mlflow.log_metrics(result.value.metrics("eval."))
+            log_frame(result.value.per_campaign, "evaluation/value_per_campaign.csv", Path(tmp))
+        return run.info.run_id
 
 
 # ---------------------------------------------------------------------- promote
