@@ -13,8 +13,11 @@ When the scores carry the value model's columns (expected GMV, its 80% range, th
 :data:`VALUE_COLUMNS`), each creator also gets what they are worth to the brief
 (:func:`creator_value`: "expected $X (80%: $a-$b); fair fee at 3x: $F; declared rate $R" and
 the price flag of :func:`price_flag`, shared with the score card) and each campaign the top
-K's expected GMV and fair fees against its budget (:func:`value_summary`). Scores of a model
-without a value model give None for both: the pages then show nothing of value.
+K's expected GMV and fair fees against its budget (:func:`value_summary`). Why the expected
+GMV is what it is comes from the value model's own SHAP values (:func:`value_contributions`,
+checked additive; :func:`value_drivers`): the top drivers up and down in the ranker's words,
+each as the factor it multiplies the expected GMV by ("x1.8"). Scores of a model without a
+value model give None for all of these: the pages then show nothing of value.
 
 Every creator row says what it rests on: a tie is "tied with N others at rank a-b", thin
 evidence is marked ("based on 2 posts", confidence levels of
@@ -25,12 +28,14 @@ flagged, a missing input is "unknown", never evidence.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from ..core import constants as C
+from ..core.errors import ModelError
 from ..core.jsonio import jsonable
 from ..features.specs import CATALOGUE
 from .ranking import (CONFIDENCE_RULES, THIN, confidence, evidence_text, rank_label, rank_text, thin_index_note,
@@ -42,6 +47,8 @@ from .text import (FEATURE_TEXT, INDEX_TEXT, MISSING, family_measures, family_ti
 TOP_DRIVERS = 3  # drivers up and down shown per creator
 SHOWN_CONTRIBUTION = 0.005  # smaller pushes print as +0.00 / -0.00: not shown as drivers
 PEERS_LABEL = "campaign median"
+VALUE_TOLERANCE = 1e-6  # additivity of the value model's SHAP values, in log units (a relative 1e-6 of the GMV)
+BIAS = "bias"  # the value model's base column in its contributions (training/value.py ValueModel.contrib)
 
 
 # ---------------------------------------------------------------------------- history
@@ -296,6 +303,141 @@ def _top_drivers(contrib: np.ndarray, sign: int, k: int = TOP_DRIVERS) -> tuple[
     return order, valid
 
 
+def driver_item(name: str, contribution: float, value: Any, peer: Any, spec, family: str | None,
+                peers_label: str = PEERS_LABEL) -> dict[str, Any]:
+    """One driver, JSON-ready: the feature in plain words with the peers' median, and its push."""
+    peer = None if peer is None or (isinstance(peer, float) and math.isnan(peer)) else peer
+    return {
+        "feature": name, "family": family, "family_title": family_title(family or "other"),
+        "contribution": float(contribution), "value": value, "campaign_median": peer, "unknown": is_missing(value),
+        "text": feature_sentence(name, value, spec, peer, peers_label),
+    }
+
+
+# ---------------------------------------------------------------------------- value drivers
+
+
+@dataclass
+class ValueExplanation:
+    """The value model's TreeSHAP values of some rows (log scale), checked additive.
+
+    Attributes
+    ----------
+    contributions : DataFrame
+        One column per value-model feature, then ``bias``; row ``i`` is the ``i``-th row explained.
+    expected : ndarray
+        The value model's own expected GMV of each row (USD).
+    level : float
+        The level factor: ``expected = level * exp(sum of contributions + bias)``.
+    """
+
+    contributions: pd.DataFrame
+    expected: np.ndarray
+    level: float
+
+
+def value_contributions(model, rows: pd.DataFrame, campaigns: Iterable[Any],
+                        tol: float = VALUE_TOLERANCE) -> ValueExplanation:
+    """Explain the value model's expected GMV of ``rows``, refusing contributions that do not add up.
+
+    Each row's contributions plus ``bias`` must equal ``log(expected / level)`` within ``tol``
+    (as :mod:`creatorrank.serving.explain` holds the ranker's to its score): the pages show
+    ``exp(contribution)`` as what each driver multiplies the expected GMV by.
+
+    Parameters
+    ----------
+    model : ValueModel
+        The bundle's value model (:mod:`creatorrank.training.value`).
+    rows : DataFrame
+        Feature rows to explain.
+    campaigns : iterable
+        Campaign id of each row (named in the error).
+
+    Raises
+    ------
+    ModelError
+        Contributions that do not add up, naming the campaign and creator.
+    """
+    contrib = model.contrib(rows).reset_index(drop=True).astype(np.float64)
+    expected = model.predict(rows)[C.EXPECTED_GMV_USD].to_numpy(dtype=np.float64)
+    level = float(model.level_)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        diff = np.abs(contrib.to_numpy().sum(axis=1) - np.log(expected / level))
+    bad = np.flatnonzero(~(diff <= tol))  # NaN and inf count as failures
+    if bad.size:
+        i = int(bad[np.argmax(np.nan_to_num(diff[bad], nan=np.inf))])
+        cid = list(campaigns)[i]
+        who = rows[C.CREATOR_ID].iloc[i] if C.CREATOR_ID in rows.columns else i
+        raise ModelError(f"campaign {cid}: value model SHAP contributions + bias differ from log(expected GMV / "
+                         f"level) by {diff[i]:.3g} for creator {who} (tolerance {tol:g}); value drivers withheld")
+    return ValueExplanation(contrib, expected, level)
+
+
+def effect_text(contribution: float) -> str:
+    """A log-scale contribution as what it multiplies the expected GMV by: "x1.8", "x0.62", "x12"."""
+    return "x" + f"{math.exp(contribution):,.2f}".rstrip("0").rstrip(".")
+
+
+def value_drivers(contrib: Mapping[str, float], level: float, expected: float, values: Mapping[str, Any],
+                  peers: Mapping[str, Any], families: Mapping[str, str], peers_label: str = PEERS_LABEL,
+                  specs: Mapping[str, Any] | None = None, k: int = TOP_DRIVERS) -> dict[str, Any]:
+    """Why a creator's expected GMV is what it is: the top ``k`` drivers up and down, as multipliers.
+
+    The value model works on the log scale, so its SHAP values multiply: the expected GMV is
+    ``level * exp(bias) * prod(exp(contribution))``. Each driver is worded as the ranker's
+    (:func:`driver_item`) and carries ``effect = exp(contribution)`` ("x1.8" raises the expected
+    GMV by 80%, "x0.6" cuts it by 40%). Effects that print as "x1" are left out.
+
+    Parameters
+    ----------
+    contrib : mapping
+        One row of :attr:`ValueExplanation.contributions` (features and ``bias``).
+    level : float
+        The value model's level factor.
+    expected : float
+        The expected GMV the contributions explain (USD).
+    values, peers : mapping
+        The creator's feature values and the peers' medians (only these features are worded).
+    families : mapping
+        Feature -> family.
+    peers_label : str
+        Who the peers are, in words ("campaign median").
+    """
+    specs = specs if specs is not None else _specs(values)
+    names = [f for f in contrib if f != BIAS]
+    c = np.array([float(contrib[f]) for f in names], dtype=np.float64)
+    worded = [j for j, f in enumerate(names) if f in values]  # the page words its own features only
+
+    def pick(sign: int) -> list[dict[str, Any]]:
+        sub = c[worded]
+        cols, ok = _top_drivers(sub[None, :], sign, k)
+        out = []
+        for j, good in zip(cols[0], ok[0]):
+            name, text = names[worded[j]], effect_text(sub[j])
+            if good and text != "x1":
+                item = driver_item(name, sub[j], values.get(name), peers.get(name), specs.get(name),
+                                   families.get(name), peers_label)
+                out.append({**item, "effect": math.exp(float(sub[j])), "effect_text": text})
+        return out
+
+    bias = float(contrib[BIAS])
+    base = float(level) * math.exp(bias)
+    return {
+        "expected_usd": float(expected), "level": float(level), "bias": bias, "base_usd": base,
+        "up": pick(+1), "down": pick(-1),
+        "contributions": dict(zip(names, c.tolist())),
+        "text": (f"Expected GMV {money(expected)}: the value model's starting point of {money(base)}, multiplied "
+                 "by one factor per feature; the largest factors up and down:"),
+    }
+
+
+def model_explains(expected: Any, model_expected: float, tol: float = VALUE_TOLERANCE) -> bool:
+    """True when a shown expected GMV is the value model's own (a file edited since scoring is not)."""
+    if is_missing(expected) or not float(expected) > 0 or not model_expected > 0:
+        return False
+    return abs(math.log(float(expected)) - math.log(float(model_expected))) <= tol
+
+
 def _tie_columns(frame: pd.DataFrame, scores: pd.DataFrame, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``ties`` and first tied rank of every frame row (the file's ties where it has them)."""
     campaign = frame[C.CAMPAIGN_ID].astype(str).to_numpy()
@@ -315,7 +457,8 @@ def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
 
 def campaign_documents(expl, frame: pd.DataFrame, scores: pd.DataFrame, briefs: pd.DataFrame,
                        history: pd.DataFrame, bundle, notes: Mapping[str, str] | None = None,
-                       value_terms: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+                       value_terms: Mapping[str, Any] | None = None,
+                       value_expl: ValueExplanation | None = None) -> list[dict[str, Any]]:
     """One JSON-ready document per campaign: stamps, family summary, ranked creators with drivers.
 
     Built column-wise (numpy over all explained creators, then small per-creator dicts):
@@ -330,12 +473,15 @@ def campaign_documents(expl, frame: pd.DataFrame, scores: pd.DataFrame, briefs: 
         ``interval`` (coverage of the p10-p90 interval) and ``target_roas`` (campaign id ->
         the target return on spend the fair fees were computed with), from the manifest
         (:func:`value_terms`).
+    value_expl : ValueExplanation, optional
+        The value model's contributions of the explained rows, in the order of ``expl.rows``
+        (:func:`value_contributions`): each valued creator then gets ``value_drivers``
+        (:func:`value_drivers`); None without a value model.
     """
 
     features = list(bundle.features)
     specs = _specs(features)
     families = expl.feature_families
-    fam_titles = [family_title(families.get(f, "other")) for f in features]
     index_cols = index_columns(frame.columns)
     numeric = [f for f in features if pd.api.types.is_numeric_dtype(frame[f].dtype)]
     medians = frame.groupby(C.CAMPAIGN_ID, sort=False)[numeric].median().reindex(columns=features)
@@ -380,20 +526,17 @@ def campaign_documents(expl, frame: pd.DataFrame, scores: pd.DataFrame, briefs: 
         return {c: thin_index_note(row, c) for c in index_cols}
 
     def drivers(i: int, cols: np.ndarray, ok: np.ndarray) -> list[dict[str, Any]]:
-        out = []
-        for j, good in zip(cols, ok):
-            if not good:
-                continue
-            name = features[j]
-            peer = med[i, j]
-            peer = None if peer is None or (isinstance(peer, float) and math.isnan(peer)) else peer
-            out.append({
-                "feature": name, "family": families.get(name), "family_title": fam_titles[j],
-                "contribution": float(contrib[i, j]), "value": values[i, j], "campaign_median": peer,
-                "unknown": is_missing(values[i, j]),
-                "text": feature_sentence(name, values[i, j], specs.get(name), peer, PEERS_LABEL),
-            })
-        return out
+        return [driver_item(features[j], contrib[i, j], values[i, j], med[i, j], specs.get(features[j]),
+                            families.get(features[j])) for j, good in zip(cols, ok) if good]
+
+    def why_value(i: int, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The value drivers of row ``i``, when its shown expected GMV is the value model's own."""
+        if value_expl is None or value is None or not model_explains(value["expected_usd"], value_expl.expected[i]):
+            return None
+        return value_drivers(value_contrib[i], value_expl.level, value["expected_usd"],
+                             dict(zip(features, values[i])), dict(zip(features, med[i])), families, PEERS_LABEL, specs)
+
+    value_contrib = value_expl.contributions.to_dict("records") if value_expl is not None else None
 
     n_posts = hist["posts"].to_numpy(dtype=np.int64)
     n_invitations = hist["invitations"].to_numpy(dtype=np.int64)
@@ -445,6 +588,7 @@ def campaign_documents(expl, frame: pd.DataFrame, scores: pd.DataFrame, briefs: 
             "contributions": dict(zip(features, contrib[i].tolist())),
             "values": dict(zip(features, values[i].tolist())),
             "value": value,
+            "value_drivers": why_value(i, value),
         })
 
     brief = briefs.set_index(C.CAMPAIGN_ID)

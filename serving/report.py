@@ -16,7 +16,8 @@ that each do one job, and writes the folder. For a scores file written by
    (:func:`creatorrank.serving.explain.explain`);
 4. turns that into one JSON-ready document per campaign (:mod:`creatorrank.serving.pages`),
    with what each creator is expected to bring and a fair fee when the scores carry the
-   value columns (the brief's target return on spend from the manifest),
+   value columns (the brief's target return on spend from the manifest), and why the expected
+   GMV is what it is (the value model's SHAP values of the explained rows, checked additive),
    rendered through the package's templates (:mod:`creatorrank.serving.render`, charts in
    :mod:`creatorrank.serving.charts`);
 5. writes the whole report folder at once (:func:`creatorrank.core.io.atomic_dir`): one
@@ -41,13 +42,15 @@ from ..core.errors import CreatorRankError
 from ..core.io import atomic_dir, check_output, write_text
 from ..core.jsonio import dump_json
 from ..data.validate import load_clean_tables
+from ..training.exposure import missing_tiers
 from .explain import explain
 from .manifest import inputs_changed, read_manifest
-from .pages import campaign_documents, creator_history, money, value_terms
+from .pages import (ValueExplanation, campaign_documents, creator_history, has_value_columns, money,
+                    value_contributions, value_terms)
 from .render import environment, render_campaign, render_index
 from .scored_run import (campaign_briefs, check_reproduces, check_versions, complete_candidates, rank_unlisted,
                          read_scores, rebuild_features, stamped_model_uri)
-from .score import check_feature_set, load_model
+from .score import check_feature_set, load_model, value_model
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +136,8 @@ def explain_campaigns(
     rank = rank_unlisted(frame, score)
     listed_top = int(scores[C.RANK].max()) if all_creators else int(top)
     expl = explain(bundle, frame, top=listed_top, rank=rank, score=score)
+    notes = add_tier_notes(notes, frame[rank <= listed_top])
+    value_expl = explain_value(bundle, frame, expl.rows, scores)
     seconds["explain"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -140,7 +145,8 @@ def explain_campaigns(
     history = creator_history(
         tables, pd.DataFrame({C.CREATOR_ID: rows[C.CREATOR_ID], C.AS_OF: frame[C.AS_OF].to_numpy()[rows["position"]]})
     )
-    docs = campaign_documents(expl, frame, scores, brief_frame, history, bundle, notes, value_terms(manifest))
+    docs = campaign_documents(expl, frame, scores, brief_frame, history, bundle, notes, value_terms(manifest),
+                              value_expl)
     seconds["assemble"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -154,6 +160,34 @@ def explain_campaigns(
     logger.info("%d campaign report(s) in %s: %s", len(pages), out,
                 ", ".join(f"{k} {v:.1f}s" for k, v in seconds.items()))
     return pages
+
+
+def explain_value(bundle, frame: pd.DataFrame, rows: pd.DataFrame, scores: pd.DataFrame) -> ValueExplanation | None:
+    """The value model's SHAP values of the explained rows only, checked additive; None without value columns.
+
+    Scores of a model without a value model (or written before it) carry no expected GMV:
+    there is nothing to explain and the pages show no value drivers.
+    """
+    model = value_model(bundle)
+    if model is None or not has_value_columns(scores):
+        return None
+    pos = rows["position"].to_numpy()
+    return value_contributions(model, frame.iloc[pos], frame[C.CAMPAIGN_ID].to_numpy()[pos])
+
+
+def add_tier_notes(notes: dict[str, str], top_rows: pd.DataFrame) -> dict[str, str]:
+    """``notes`` plus, per campaign, a sentence when its top list holds no creator below a follower tier.
+
+    Marketers read it as a nudge: a list of big accounts only may miss smaller creators who
+    sell as well (docs/EXPLORATION.md, exposure).
+    """
+    out = dict(notes)
+    for cid, rows in top_rows.groupby(C.CAMPAIGN_ID, sort=False, observed=True):
+        tiers = missing_tiers(rows)
+        if tiers:
+            text = "; ".join(tiers)
+            out[str(cid)] = " ".join(filter(None, [out.get(str(cid)), text[0].upper() + text[1:] + "."]))
+    return out
 
 
 # ============================================================================ writing

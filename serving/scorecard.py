@@ -38,7 +38,8 @@ from ..training.config import champion_uri
 from .briefs import canonical_code, known_codes
 from .explain import catalogue_families, explain
 from .pages import (LITTLE_EVIDENCE, OVER, UNDER, WITHIN, creator_history, creator_value, fair_fee_range,
-                    has_value_columns, interval_text, money, roas_text)
+                    has_value_columns, interval_text, model_explains, money, roas_text, value_contributions,
+                    value_drivers)
 from .ranking import (confidence, evidence_text, index_evidence, rank_text, thin_index_note, tie_counts, tie_span,
                       within_campaign_rank)
 from .render import render_card
@@ -266,12 +267,13 @@ def card_document(bundle, group: pd.DataFrame, me: pd.Series, history: pd.Series
         "month_start_text": format_date(pd.Timestamp(when).tz_convert("UTC").floor("D").replace(day=1)),
         "families": {f: float(v) for f, v in expl.families.iloc[0].items()},
     }
-    doc["value"] = card_value(bundle, group.iloc[[0]], me, category, country, level, doc["history"]["text"])
+    doc["value"] = card_value(bundle, group.iloc[[0]], me, category, country, level, doc["history"]["text"],
+                              group=group, peer_label=peer_label)
     return doc
 
 
 def card_value(bundle, row: pd.DataFrame, me: pd.Series, category: str | None, country: str, level: str,
-               rests_on: str) -> dict[str, Any] | None:
+               rests_on: str, group: pd.DataFrame | None = None, peer_label: str | None = None) -> dict[str, Any] | None:
     """What the creator is worth to a typical campaign of the card's category and country.
 
     The bundle's value model (:func:`creatorrank.serving.score.value_model`) forecasts the
@@ -290,6 +292,11 @@ def card_value(bundle, row: pd.DataFrame, me: pd.Series, category: str | None, c
         Confidence level of the card (none / low are "rests on little evidence"; none: no flag).
     rests_on : str
         The evidence counts of the card, in words (:func:`creatorrank.serving.text.history_sentence`).
+    group : DataFrame, optional
+        The card's feature rows (row 0 the creator, then the peers): with it the value gets
+        ``drivers`` (:func:`card_value_drivers`), why the expected GMV is what it is.
+    peer_label : str, optional
+        Who the peers are, in words.
 
     Returns
     -------
@@ -323,7 +330,32 @@ def card_value(bundle, row: pd.DataFrame, me: pd.Series, category: str | None, c
     value["flag_text"] = _price_words(value, level)
     value["rests_on"] = f"What it rests on: {rests_on}" + (f" It {LITTLE_EVIDENCE}: it can move a lot with your "
                                                            "next posts and campaigns." if value["thin_note"] else "")
+    value["drivers"] = (card_value_drivers(bundle, model, group, value["expected_usd"], peer_label)
+                        if group is not None else None)
     return value
+
+
+def card_value_drivers(bundle, model, group: pd.DataFrame, expected: float, peer_label: str | None
+                       ) -> dict[str, Any] | None:
+    """Why the card's expected GMV is what it is: the value model's top drivers up and down, as factors.
+
+    The value model's SHAP values of the creator's row (checked additive,
+    :func:`creatorrank.serving.pages.value_contributions`), worded as the campaign report words
+    them, with the median of the card's peers; None when the shown expected GMV is not the
+    model's own.
+    """
+    row = group.iloc[[0]]
+    expl = value_contributions(model, row, [TYPICAL])
+    if not model_explains(expected, float(expl.expected[0])):
+        return None
+    features = list(bundle.features)
+    numeric = [f for f in features if pd.api.types.is_numeric_dtype(group[f].dtype)]
+    medians = group[numeric].iloc[1:].median()
+    values = {f: (None if pd.isna(v) else v) for f, v in row[features].iloc[0].items()}
+    peers = {f: (None if f not in medians.index or pd.isna(medians[f]) else float(medians[f])) for f in features}
+    label = f"typical for {peer_label}" if peer_label else "typical"
+    return value_drivers(expl.contributions.iloc[0].to_dict(), expl.level, expected, values, peers,
+                         creator_families(features), label)
 
 
 def _price_words(value: dict[str, Any], level: str) -> str:

@@ -249,6 +249,54 @@ def test_report_shows_expected_gmv_fair_fee_and_budget(env, reports):
         assert all(str(escape(x)) in index_html or x in index_html for x in cells)
 
 
+def _check_value_drivers(w: dict, expected: float, body: str) -> None:
+    """Value drivers of one creator: their factors multiply back to ``expected``; the top 3 each way, in words in ``body``."""
+    from creatorrank.serving.text import feature_text
+
+    assert w is not None
+    factors = [np.exp(c) for c in w["contributions"].values()]
+    assert abs(np.log(w["level"] * np.exp(w["bias"]) * np.prod(factors)) - np.log(expected)) < 1e-6
+    assert abs(w["base_usd"] - w["level"] * np.exp(w["bias"])) < 1e-9 * w["base_usd"]
+    for side, sign in (("up", 1), ("down", -1)):
+        shown = w[side]
+        assert len(shown) <= 3
+        effects = [d["effect"] for d in shown]
+        assert all(sign * (e - 1) > 0 for e in effects) and effects == sorted(effects, reverse=sign > 0)
+        for d in shown:
+            assert abs(d["effect"] - np.exp(w["contributions"][d["feature"]])) < 1e-12
+            assert d["effect_text"] == "x" + f"{d['effect']:,.2f}".rstrip("0").rstrip(".") != "x1"
+            assert d["text"].startswith(feature_text(d["feature"]).label + ": ")  # the ranker's words
+            assert f"{escape(d['text'])} <span class=\"fam\">{escape(d['family_title'])}, {d['effect_text']}</span>" in body
+        # Nothing left out pushes harder than what is shown (up to the "x1" that is not worth showing).
+        rest = [sign * c for f, c in w["contributions"].items() if f not in {d["feature"] for d in shown}]
+        if len(shown) == 3:
+            assert max(rest) <= sign * np.log(effects[-1]) + 1e-12
+        else:
+            assert max(rest) < np.log(1.01)
+    assert w["up"] or w["down"]
+
+
+def test_report_explains_each_expected_gmv_with_value_drivers(env, reports):
+    """Each explained creator's expected GMV (the file's, as `score` wrote it) is explained by the value model's
+    SHAP values: the top 3 factors up and down in the ranker's words, and all factors x exp(bias) x level give it."""
+    out, _ = reports
+    scores = pd.read_parquet(env["scores"]).astype({C.CAMPAIGN_ID: str, C.CREATOR_ID: str})
+    scores = scores.set_index([C.CAMPAIGN_ID, C.CREATOR_ID])
+    example = None
+    for page in sorted(out.glob("campaign-*.html")):
+        html = page.read_text(encoding="utf-8")
+        doc = json.loads(page.with_suffix(".json").read_text())
+        sections = _creator_sections(html)
+        for c in doc["creators"]:
+            expected = float(scores.loc[(doc["campaign_id"], c["creator_id"]), C.EXPECTED_GMV_USD])
+            w = c["value_drivers"]
+            _check_value_drivers(w, expected, sections[c["creator_id"]])
+            assert str(escape(w["text"])) in sections[c["creator_id"]] and _money(expected) in w["text"]
+            example = example or (w["up"] or w["down"])[0]
+        assert "its pushes multiply" in html
+    assert example is not None and example["effect_text"].startswith("x")
+
+
 def test_report_flags_under_and_over_priced_creators_and_an_over_budget_brief(env, reports, tmp_path):
     """A sure forecast well above one creator's rate and a small one under another's (the same scores
     file with its value columns edited, as a surer value model would write them): the flags follow."""
@@ -282,6 +330,11 @@ def test_report_flags_under_and_over_priced_creators_and_an_over_budget_brief(en
     assert "may be under-priced" in sections[cheap] and "may be under-priced" not in sections[dear]
     assert "over-priced for this kind of campaign" in sections[dear]
     assert "over budget by $" in html and "within budget" not in html.split("Ranking</h2>")[0]
+    # An expected GMV that is not the value model's own is not explained by it; the others still are.
+    doc = json.loads((out / f"campaign-{cid}.json").read_text())
+    drivers = {c["creator_id"]: c["value_drivers"] for c in doc["creators"]}
+    assert drivers[cheap] is None and drivers[dear] is None
+    assert any(w is not None for k, w in drivers.items() if k not in (cheap, dear))
 
 
 def test_report_without_value_columns_shows_no_value(env, reports, tmp_path):
@@ -302,9 +355,11 @@ def test_report_without_value_columns_shows_no_value(env, reports, tmp_path):
         html = page.read_text(encoding="utf-8")
         doc = json.loads(page.with_suffix(".json").read_text())
         assert doc["value_summary"] is None and all(c["value"] is None for c in doc["creators"])
+        assert all(c["value_drivers"] is None for c in doc["creators"])
         html = re.sub(r"<style>.*?</style>", "", html, flags=re.S)  # what a reader sees, not the style sheet
         for word in ("Exp. GMV", "expected $", "Expected net GMV", "fair fee", "Fair fee", "worth", "under-priced",
-                     "over-priced", "budget by", "within budget", "little evidence"):
+                     "over-priced", "budget by", "within budget", "little evidence", "expected GMV", "Expected GMV",
+                     "value-drivers"):
             assert word not in html, word
         assert not re.search(r"\bnan\b", html, flags=re.I)
         assert not re.search(r"\$0(?![\d.,])", html)  # no empty amount ("$0.00" drivers are real values)
@@ -458,6 +513,17 @@ def _check_card_value(env, doc: dict, html: str) -> None:
     assert str(escape(doc["history"]["text"])) in html.split("value-card")[1].split("</section>")[0]  # what it rests on
     assert ("rests on little evidence" in html) == (doc["confidence"] in ("low", "none"))
     assert not re.search(r"\bnan\b", html, flags=re.I)
+    # Why the expected GMV is what it is: the value model's factors, in the card's value section.
+    w = v["drivers"]
+    assert w is not None
+    factors = [np.exp(c) for c in w["contributions"].values()]
+    assert abs(np.log(w["level"] * np.exp(w["bias"]) * np.prod(factors)) - np.log(v["expected_usd"])) < 1e-6
+    section = html.split("value-card")[1].split("</section>")[0]
+    assert len(w["up"]) <= 3 and len(w["down"]) <= 3 and (w["up"] or w["down"])
+    for d in w["up"] + w["down"]:
+        assert abs(d["effect"] - np.exp(w["contributions"][d["feature"]])) < 1e-12
+        assert f"{escape(d['text'])} <span class=\"note\">{escape(d['family_title'])}, {d['effect_text']}</span>" in section
+    assert all(d["effect"] > 1 for d in w["up"]) and all(d["effect"] < 1 for d in w["down"])
 
 
 def test_scorecard_of_a_model_without_value_model_has_no_value_section(env, tmp_path, monkeypatch):
@@ -477,7 +543,8 @@ def test_scorecard_of_a_model_without_value_model_has_no_value_section(env, tmp_
     doc = json.loads(path.with_suffix(".json").read_text())
     html = re.sub(r"<style>.*?</style>", "", path.read_text(), flags=re.S)
     assert doc["value"] is None
-    for word in ("worth", "fair fee", "rate card", "under-priced", "over-priced", "little evidence"):
+    for word in ("worth", "fair fee", "rate card", "under-priced", "over-priced", "little evidence", "expected GMV",
+                 "value-drivers"):
         assert word not in html, word
     assert not re.search(r"\bnan\b", html, flags=re.I) and not re.search(r"\$0(?![\d.,])", html)
 

@@ -127,3 +127,59 @@ def test_value_summary_against_the_budget():
     assert s["budget_status"] is None and s["text"][1] == ("Their fair fees at 3x total $600: the brief gives no "
                                                            "budget to compare them with.")
     assert value_summary([{"value": None}, {"value": None}], 1000.0, 3.0) is None  # older scores: no summary
+
+
+def _small_value_model():
+    """A real value model (Tweedie LightGBM, one thread) on two features, and rows to explain."""
+    import pandas as pd
+
+    from creatorrank.core import constants as C
+    from creatorrank.training.value import ValueModel
+
+    rng = np.random.default_rng(7)
+    n = 600
+    frame = pd.DataFrame({C.POSTS_SEEN: rng.integers(0, 50, n).astype(float),
+                          C.RATE_CARD_USD: rng.uniform(10, 500, n)})
+    mean = 20.0 * np.exp(0.04 * frame[C.POSTS_SEEN] - 0.002 * frame[C.RATE_CARD_USD])
+    y = rng.poisson(mean / 10.0) * 10.0  # mostly small, some zeros: GMV-like
+    features = [C.POSTS_SEEN, C.RATE_CARD_USD]
+    model = ValueModel(num_boost_round=40, early_stopping_rounds=10, lgb_params={"min_data_in_leaf": 20})
+    model.fit(frame.iloc[:400], y[:400], frame.iloc[400:], y[400:], np.repeat(["k1", "k2"], 100), features, {})
+    rows = frame.iloc[:5].assign(**{C.CREATOR_ID: [f"c{i}" for i in range(5)]})
+    return model, rows, features
+
+
+def test_value_drivers_multiply_to_the_expected_gmv_and_additivity_is_enforced(monkeypatch):
+    """The value model's SHAP factors times exp(bias) x level give its expected GMV; drivers are worded and ordered;
+    contributions that do not add up are refused in one line naming the campaign."""
+    from creatorrank.core.errors import ModelError
+    from creatorrank.serving.pages import effect_text, value_contributions, value_drivers
+    from creatorrank.features.specs import CATALOGUE
+    from creatorrank.serving.text import feature_sentence
+
+    model, rows, features = _small_value_model()
+    expl = value_contributions(model, rows, ["k9"] * len(rows))
+    assert list(expl.contributions.columns) == [*features, "bias"]
+    shown = 0
+    for i in range(len(rows)):
+        contrib = expl.contributions.iloc[i].to_dict()
+        values = {f: float(rows[f].iloc[i]) for f in features}
+        peers = {f: float(rows[f].median()) for f in features}
+        w = value_drivers(contrib, expl.level, float(expl.expected[i]), values, peers, {}, "campaign median")
+        product = w["level"] * np.exp(w["bias"]) * np.prod([np.exp(c) for c in w["contributions"].values()])
+        assert abs(product - expl.expected[i]) <= 1e-6 * expl.expected[i]
+        for d in w["up"] + w["down"]:
+            spec = {s.name: s for s in CATALOGUE}.get(d["feature"])
+            assert d["text"] == feature_sentence(d["feature"], values[d["feature"]], spec, peers[d["feature"]],
+                                                 "campaign median")  # the ranker's words
+            assert d["effect_text"] == effect_text(contrib[d["feature"]]) != "x1"
+        assert all(d["effect"] > 1 for d in w["up"]) and all(d["effect"] < 1 for d in w["down"])
+        shown += len(w["up"]) + len(w["down"])
+    assert shown > 0
+    assert [effect_text(np.log(v)) for v in (1.8, 0.6, 0.623, 12.0, 1.0)] == ["x1.8", "x0.6", "x0.62", "x12", "x1"]
+
+    real = model.contrib
+    monkeypatch.setattr(model, "contrib", lambda frame: real(frame).assign(bias=lambda f: f["bias"] + 1e-4))
+    with pytest.raises(ModelError) as err:
+        value_contributions(model, rows, ["k9"] * len(rows))
+    assert "campaign k9" in str(err.value) and "creator c" in str(err.value) and "\n" not in str(err.value)
