@@ -9,14 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from bundle_child import load_in_child
 
 from creatorrank.core.errors import ModelError
 from creatorrank.training.model import BOOSTER_FILE, FILES_KEY, META_FILE, RankerBundle
@@ -79,30 +78,6 @@ def test_flipped_byte_and_missing_file_are_one_line_errors(bundle, tmp_path):
     assert str(folder / META_FILE) in str(info.value)
 
 
-_CHILD = textwrap.dedent(
-    """
-    import json, sys
-    from creatorrank.core.errors import ModelError
-    from creatorrank.training.model import RankerBundle
-    out = {}
-    for folder in sys.argv[1:]:
-        try:
-            RankerBundle.load(folder)
-            out[folder] = "loaded"
-        except ModelError as exc:
-            out[folder] = "ModelError: " + str(exc)
-    print(json.dumps(out))
-    """
-)
-
-
-def _load_in_child(folders: list[Path]) -> dict[str, str]:
-    proc = subprocess.run([sys.executable, "-c", _CHILD, *map(str, folders)], capture_output=True, text=True,
-                          timeout=120)
-    assert proc.returncode == 0, f"child exited {proc.returncode}: {proc.stderr[-2000:]}"  # 134/139: LightGBM aborted
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def test_truncated_model_file_never_reaches_lightgbm(bundle, tmp_path):
     """Truncations that abort LightGBM itself (measured: 500 bytes -> exit 134, half -> 139) or
     load silently (inside the parameters section -> exit 0) are all one-line ModelErrors, with
@@ -119,7 +94,7 @@ def test_truncated_model_file_never_reaches_lightgbm(bundle, tmp_path):
                 _legacy(folder)
             (folder / BOOSTER_FILE).write_bytes(text[:cut])
             folders.append(folder)
-    results = _load_in_child(folders)
+    results = load_in_child(folders)
     for folder in folders:
         result = results[str(folder)]
         assert result.startswith("ModelError: "), (folder.name, result)

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from bundle_child import load_in_child
 
 from creatorrank.core import constants as C
 from creatorrank.core.errors import InputError, ModelError
@@ -246,23 +245,6 @@ def test_bundle_round_trip_with_and_without_value(bundle, market, tmp_path):
     assert str(folder / VALUE_BOOSTER_FILE) in str(info.value) and "\n" not in str(info.value)
 
 
-_CHILD = textwrap.dedent(
-    """
-    import json, sys
-    from creatorrank.core.errors import ModelError
-    from creatorrank.training.model import RankerBundle
-    out = {}
-    for folder in sys.argv[1:]:
-        try:
-            RankerBundle.load(folder)
-            out[folder] = "loaded"
-        except ModelError as exc:
-            out[folder] = "ModelError: " + str(exc)
-    print(json.dumps(out))
-    """
-)
-
-
 def test_truncated_or_altered_value_files_are_model_errors_not_aborts(bundle, tmp_path):
     from creatorrank.training.model import FILES_KEY, META_FILE
     from creatorrank.training.value import VALUE_BOOSTER_FILE, VALUE_META_FILE
@@ -283,10 +265,7 @@ def test_truncated_or_altered_value_files_are_model_errors_not_aborts(bundle, tm
     altered = shutil.copytree(base, tmp_path / "altered-json")
     (altered / VALUE_META_FILE).write_text((altered / VALUE_META_FILE).read_text().replace('"level"', '"lever"'))  # same size
     folders.append((altered, VALUE_META_FILE, "sha256"))
-    proc = subprocess.run([sys.executable, "-c", _CHILD, *[str(f) for f, _, _ in folders]], capture_output=True,
-                          text=True, timeout=120)
-    assert proc.returncode == 0, f"child exited {proc.returncode}: {proc.stderr[-2000:]}"  # 134/139: aborted
-    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    results = load_in_child([f for f, _, _ in folders])
     for folder, name, word in folders:
         result = results[str(folder)]
         assert result.startswith("ModelError: "), (folder.name, result)
