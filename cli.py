@@ -233,11 +233,17 @@ def features(
     category: Optional[str] = typer.Option(None, "--category", help="Campaign category for match features."),
     country: Optional[str] = typer.Option(None, "--country", help="Campaign country for match features."),
     out: Path = typer.Option(..., "--out", help="Output file (.parquet or .csv)."),
+    engine: str = typer.Option("local", "--engine", help="local or dask (sharded by creator)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (default: a local cluster)."),
 ) -> None:
     """Write a point-in-time snapshot of every creator's features as of a time."""
 
     def body():
         when = _ts(as_of, "--as-of")
+        if engine not in ("local", "dask"):
+            raise CreatorRankError(f"--engine must be local or dask, got '{engine}'")
+        if scheduler is not None and engine != "dask":
+            raise CreatorRankError("--scheduler needs --engine dask")
         _out(out, frame=True)
         _data(data)
         from .core.io import write_frame
@@ -250,7 +256,12 @@ def features(
         # ISO codes and categories match case-insensitively, as in briefs ("vn" finds VN)
         country_code = canonical_code(country, known_codes(tables, C.COUNTRY))
         category_name = canonical_code(category, known_codes(tables, C.CATEGORY))
-        frame = snapshot(tables, when, category=category_name, country=country_code)
+        if engine == "dask":
+            from .serving.dask_engine import snapshot_dask
+
+            frame = snapshot_dask(tables, when, category=category_name, country=country_code, scheduler=scheduler)
+        else:
+            frame = snapshot(tables, when, category=category_name, country=country_code)
         write_frame(frame, out)
         _say(f"{len(frame):,} creators as of {as_of} written to {out} "
              f"(feature set {frame.attrs.get('feature_set_version')})")

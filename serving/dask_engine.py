@@ -6,6 +6,10 @@ market, with the model bundle, to every worker: one copy per worker, not one per
 shard of candidates is a task running the same :func:`creatorrank.serving.shards.score_shard`
 as the local engine, so the gathered results are identical to local scoring. Workers never
 read the data folder or the model registry: the alias is resolved once, on the client.
+
+Features (``creatorrank features --engine dask``) and the training matrix run sharded by
+creator instead (:mod:`creatorrank.features.sharded`): each worker prepares only its shards'
+creators, and the month's peer tables are a reduce over the shards.
 Dask is imported here only, when this engine is used.
 """
 
@@ -113,6 +117,60 @@ def score_shards_dask(
             bundle_f.release()
     logger.info("dask: %d shards scored", len(shards))
     return list(results)
+
+
+def _shards_for(client, n_shards: int | None) -> int:
+    """Shards of creators: ``n_shards``, else one per worker (each keeps its shard's market)."""
+    if n_shards is not None:
+        return int(n_shards)
+    workers = len(client.scheduler_info().get("workers", {}))
+    if workers == 0:
+        client.wait_for_workers(1, timeout=60)
+        workers = len(client.scheduler_info().get("workers", {}))
+    return max(1, workers)
+
+
+def snapshot_dask(tables: dict, as_of, category: str | None = None, country: str | None = None,
+                  scheduler: Any = None, n_shards: int | None = None) -> pd.DataFrame:
+    """:func:`creatorrank.features.engine.snapshot` on a Dask cluster, sharded by creator.
+
+    Parameters
+    ----------
+    tables : dict of DataFrame
+        The clean contract tables (on the client; each worker receives its shards' rows).
+    as_of, category, country
+        As for :func:`~creatorrank.features.engine.snapshot`.
+    scheduler : str, Client, cluster or None
+        See :func:`dask_client`.
+    n_shards : int, optional
+        Shards of creators (default: one per worker).
+
+    Returns
+    -------
+    DataFrame
+        Equal to the local snapshot (same rows, order and values).
+    """
+    from ..features.sharded import sharded_snapshot
+
+    with dask_client(scheduler) as client:
+        n = _shards_for(client, n_shards)
+        frame = sharded_snapshot(tables, as_of, category=category, country=country, client=client, n_shards=n)
+    logger.info("dask: snapshot of %d creators from %d shards", len(frame), n)
+    return frame
+
+
+def training_matrix_dask(tables: dict, scheduler: Any = None, n_shards: int | None = None) -> pd.DataFrame:
+    """:func:`creatorrank.features.engine.training_matrix` on a Dask cluster, sharded by creator.
+
+    The matrix is gathered on the client (LightGBM trains locally); see :func:`snapshot_dask`.
+    """
+    from ..features.sharded import sharded_training_matrix
+
+    with dask_client(scheduler) as client:
+        n = _shards_for(client, n_shards)
+        frame = sharded_training_matrix(tables, client=client, n_shards=n)
+    logger.info("dask: training matrix of %d rows from %d shards", len(frame), n)
+    return frame
 
 
 def _run_shard(decisions: pd.DataFrame, context: Any, bundle) -> pd.DataFrame:
