@@ -256,6 +256,7 @@ def markdown(results: dict, out: Path | None = None) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}, "
         + ", ".join(f"{k} {v}" for k, v in m["packages"].items()) + ".",
         "",
+        *(line for note in results.get("notes", []) for line in (note, "")),  # figures merged from several runs
     ]
     for scale, summary in results["scales"].items():
         creators, campaigns, briefs, top = SCALES[scale]
