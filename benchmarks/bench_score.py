@@ -8,6 +8,10 @@ Measures, and prints as JSON:
 * ``overhead``: that run's wall time over a bare ``Booster.predict`` on the very matrices the
   run fed the model (captured during the run), as a ratio; the per-stage seconds show where
   the rest goes.
+* ``warm_snapshot``: 100 briefs of one as-of on one prepared market (the throughput market,
+  or ``--warm-market``): per brief after the first, features from the as-of's snapshot plus
+  the ranker's predict, against a bare ``Booster.predict`` of the same matrix (goal <= 2x),
+  and the same brief with every feature recomputed (:func:`warm_snapshot`).
 * ``memory``: peak RSS of a separate process scoring one brief over a 1M-creator market
   (target <= 4 GB). The market is generated and written by another process first, so its
   generation does not count.
@@ -18,7 +22,7 @@ on which market the model learnt from.
 Usage::
 
     python -m benchmarks.bench_score [--creators 100000] [--briefs 10] [--big-creators 1000000]
-                                     [--skip-big] [--workdir DIR]
+                                     [--skip-big] [--warm-briefs 100] [--warm-market DIR] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -187,6 +191,84 @@ def per_shard_cost(market: Path, briefs: Path, chunk_size: int) -> dict:
             "prepared_s": round(prepared_s, 2)}
 
 
+def warm_snapshot(market: Path, tracking: str, n_briefs: int = 100, chunk_size: int = 50_000) -> dict:
+    """``n_briefs`` briefs of one as-of scored shard by shard on one prepared market.
+
+    The first brief fills the market's snapshot of that as-of
+    (:func:`creatorrank.features.engine.materialize`); each later brief computes only its
+    category, country and budget features. Per later brief (median): ``build_features`` and
+    the ranker's ``predict`` (encode + booster) against a bare ``Booster.predict`` of the very
+    matrix it fed the model, and the same brief without reuse (``build_features(...,
+    reuse=False)``: every feature recomputed, as before the snapshots). ``score_shard`` also
+    runs the value model and the uncertainty bags when the model has them (more LightGBM
+    predicts): reported beside, as ``score_shard_s``.
+    """
+    import numpy as np
+    import pandas as pd
+
+    import creatorrank.serving.score as score_mod
+    from creatorrank.core import constants as C
+    from creatorrank.data.validate import load_clean_tables
+    from creatorrank.features import engine
+    from creatorrank.serving.candidates import CandidateFinder, EligibilityRules
+
+    tables = load_clean_tables(market)
+    when = pd.Timestamp(tables[C.POSTS][C.POSTED_AT].max()).floor("D")
+    briefs = [pd.Series({C.CAMPAIGN_ID: f"warm-{i:03d}", C.CATEGORY: CATEGORIES[i % len(CATEGORIES)],
+                         C.COUNTRY: COUNTRIES[i % len(COUNTRIES)], C.BUDGET_USD: 10_000.0 + 100 * i,
+                         C.CREATED_AT: when}) for i in range(n_briefs)]
+    finder = CandidateFinder(tables, EligibilityRules(same_country=False))
+    plan = [(b, when, finder.find(b, when, "eligible")) for b in briefs]
+    t = time.perf_counter()
+    context = score_mod.prepare_context(tables, [when])
+    prepare_s = time.perf_counter() - t
+    bundle = score_mod.load_model("models:/creator-ranker@champion", tracking)
+    shards = [s.decisions for s in score_mod.make_shards(plan, chunk_size)]
+    feats, preds, bare = [], [], []
+    for dec in shards:
+        t = time.perf_counter()
+        frame = engine.build_features(context, dec)
+        feats.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        bundle.predict(frame)
+        preds.append(time.perf_counter() - t)
+        X = bundle.encode(frame).to_numpy(dtype=np.float64)
+        bare.append(_seconds(lambda: bundle.booster.predict(X, num_threads=bundle.num_threads)))
+    later = slice(1, None) if len(shards) > 1 else slice(None)
+    feat_s, pred_s, bare_s = (float(np.median(x[later])) for x in (feats, preds, bare))
+    one = shards[-1]
+    cold_s = min(_seconds(lambda: engine.build_features(context, one, reuse=False)) for _ in range(3))
+    shard_s = float(np.median([_seconds(lambda: score_mod.score_shard(context, bundle, d)) for d in shards[-5:]]))
+    return {
+        "stage": "warm_snapshot",
+        "creators": len(context.creator_ids),
+        "briefs": n_briefs, "shards": len(shards), "rows_per_brief": int(np.median([len(d) for d in shards])),
+        "prepare_s": round(prepare_s, 2),
+        "first_brief_features_s": round(feats[0], 4),
+        "features_warm_s": round(feat_s, 4),
+        "features_without_reuse_s": round(cold_s, 4),
+        "predict_s": round(pred_s, 4),
+        "bare_predict_s": round(bare_s, 4),
+        "per_brief_warm_s": round(feat_s + pred_s, 4),
+        "warm_vs_predict": round((feat_s + pred_s) / bare_s, 2),
+        "without_reuse_vs_predict": round((cold_s + pred_s) / bare_s, 2),
+        "score_shard_s": round(shard_s, 4),
+        "score_shard_vs_predict": round(shard_s / bare_s, 2),
+        "value_model": getattr(bundle, "value", None) is not None,
+        "bags": len(getattr(bundle, "bags", None) or []),
+        "snapshot_mb": round(engine.snapshot_bytes(context) / 2**20, 1),
+        "predict_threads": bundle.num_threads,
+        "target_ratio": 2.0,
+        "met": (feat_s + pred_s) / bare_s <= 2.0,
+    }
+
+
+def _seconds(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
 _CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
@@ -227,6 +309,10 @@ def main() -> None:
     parser.add_argument("--big-posts-per-creator", type=float, default=10.0)
     parser.add_argument("--chunk-size", type=int, default=50_000)
     parser.add_argument("--skip-big", action="store_true", help="skip the 1M-creator memory run")
+    parser.add_argument("--warm-briefs", type=int, default=100,
+                        help="briefs of one as-of for the warm-snapshot measurement (0: skip it)")
+    parser.add_argument("--warm-market", type=Path, default=None,
+                        help="market folder for the warm-snapshot measurement (default: the throughput market)")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the markets here (default: a temp dir)")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "2")
@@ -238,6 +324,10 @@ def main() -> None:
         _log(f"model trained in {time.perf_counter() - t:.1f}s")
         out = [throughput(work, tracking, args.creators, args.briefs, args.posts_per_creator, args.chunk_size)]
         _log(json.dumps(out[-1]))
+        if args.warm_briefs:
+            out.append(warm_snapshot(args.warm_market or work / f"market_{args.creators}", tracking,
+                                     args.warm_briefs, args.chunk_size))
+            _log(json.dumps(out[-1]))
         if not args.skip_big:
             out.append(memory(work, tracking, args.big_creators, args.big_posts_per_creator, args.chunk_size))
         print(json.dumps(out, indent=2), flush=True)

@@ -164,6 +164,14 @@ def _ratios(sbs: dict) -> list[str]:
         rows.append(f"| scoring end to end vs bare `Booster.predict` | {thr.get('rows_scored')} rows: "
                     f"{thr.get('wall_s')} s vs {thr.get('bare_predict_s')} s, **{thr.get('overhead_ratio')}x** "
                     f"({thr.get('overhead_ratio_without_load')}x without loading) | ≤ 1x: **not met** |")
+    warm = sc.get("warm_snapshot", {})
+    if "warm_vs_predict" in warm:
+        rows.append(f"| scoring with a warm snapshot vs bare `Booster.predict` | {warm.get('briefs')} briefs of one "
+                    f"as-of, {warm.get('rows_per_brief')} rows each: {warm.get('per_brief_warm_s')} s a brief "
+                    f"(features {warm.get('features_warm_s')} s, {warm.get('features_without_reuse_s')} s without "
+                    f"reuse) vs {warm.get('bare_predict_s')} s, **{warm.get('warm_vs_predict')}x** "
+                    f"(without reuse {warm.get('without_reuse_vs_predict')}x) | ≤ 2x: "
+                    f"{'met' if warm.get('met') else '**not met**'} |")
     shap = sbs.get("shap_vs_pred_contrib", {}).get("shap", {})
     if shap:
         rows.append(f"| SHAP TreeExplainer vs LightGBM `pred_contrib` | {shap.get('rows')} rows: "

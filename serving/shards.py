@@ -71,7 +71,11 @@ def prepare_context(tables: dict[str, pd.DataFrame], as_ofs: Iterable[pd.Timesta
     would dominate. :func:`creatorrank.features.engine.prepare` builds the streams once
     (leaving out events after the latest decision time) and
     :func:`~creatorrank.features.engine.warm_peer_tables` the peer tables of each decision
-    month, so Dask workers receive them ready instead of each recomputing them.
+    month, so Dask workers receive them ready instead of each recomputing them. The market
+    then keeps a snapshot per as-of (:func:`~creatorrank.features.engine.materialize`): the
+    first shard of an as-of computes its creators' brief-independent features, every later
+    shard of that as-of (other briefs, same creators) only its category, country and budget
+    features.
 
     Returns
     -------
