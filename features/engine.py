@@ -77,7 +77,7 @@ from ..core.timeutil import to_utc
 from . import catalogue
 from . import specs as S
 from .arrays import search_ranges as _search
-from .indices import SCORE_INPUTS, PeerTables, combine, partition, shrink, transform
+from .indices import SCORE_INPUTS, PeerTables
 from .window import DAY, MONDAY0, NO_CAT as _NO_CAT, UNKNOWN_CAT as _UNKNOWN_CAT, WEEK, Window
 
 IGNORED_AFTER = C.IGNORED_AFTER_DAYS * DAY
@@ -848,29 +848,8 @@ def _reuse(mk: PreparedMarket, c_s, T_s, cat_s, attrs_s) -> dict:
         base.update({k: np.full(len(c_s), np.nan) for k in _CAT_PEER_OUTPUTS})
     else:
         tables = _peer_tables(mk, int(_month_floor(T_s[:1])[0]), S.PEER_CAP)
-        base.update(_category_scores(tables, base, cat_s))
+        base.update(tables.score_category(base, cat_s))
     return base
-
-
-def _category_scores(tables: PeerTables, values: dict, cat: np.ndarray) -> dict:
-    """The category's outputs of :meth:`.indices.PeerTables.score` (:data:`_CAT_PEER_OUTPUTS`) alone.
-
-    The same steps as ``score`` for the category's percentile and index, over ``values``
-    that already hold every other output (the snapshot's rates and percentiles): a brief
-    pays for its category only, not for the six brief-independent indices again.
-    """
-    index, no_cat, by_cat = S.CATEGORY_INDEX, cat < -1, partition(cat)
-    evidence = values[S.evidence_column(index)]
-    out = {"cat_views_peer_pct": np.where(no_cat | ~(evidence > 0), np.nan,
-                                          tables.cat_views.percentile(values["cat_views_365d"], by_cat))}
-    pcts = [dist.percentile(transform(values[feature], how), by_cat)
-            for (feature, how), dist in zip(S.INDEX_RECIPES[index], tables.components[index])]
-    medians = tables.medians[index]
-    known = (cat >= 0) & (cat < len(medians))
-    median = np.where(known, medians[np.clip(cat, 0, max(len(medians) - 1, 0))] if len(medians) else 0.0, np.nan)
-    shrunk = shrink(combine(pcts), evidence, median, S.INDEX_SHRINK[index])
-    out[index] = np.where(no_cat, np.nan, tables.raw[index].percentile(shrunk, by_cat))
-    return out
 
 
 def _values(mk: PreparedMarket, c_s, T_s, cat_s, attrs_s, seeds=()) -> dict:

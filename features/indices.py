@@ -304,27 +304,35 @@ class PeerTables:
         peers), -2 none (category outputs missing).
         """
         out = {r: apply_prior(base[successes(r)], base[trials(r)], prior) for r, prior in self.priors.items()}
-        by_band, by_cat = partition(base["_band"]), partition(cat)
+        by_band = partition(base["_band"])
         out["eng_per_view_peer_pct"] = self.eng_per_view.percentile(base["_epv"], by_band)
         out["eng_per_follower_peer_pct"] = self.eng_per_follower.percentile(base["_epf"], by_band)
-        no_cat = cat < -1
-        cat_evidence = base[S.evidence_column(S.CATEGORY_INDEX)]
-        out["cat_views_peer_pct"] = np.where(no_cat | ~(cat_evidence > 0), np.nan,
-                                             self.cat_views.percentile(base["cat_views_365d"], by_cat))
         values = dict(base, **out)
-        for index, recipe in S.INDEX_RECIPES.items():
-            is_cat = index == S.CATEGORY_INDEX
-            parts = by_cat if is_cat else None
-            pcts = [dist.percentile(transform(values[feature], how), parts)
-                    for (feature, how), dist in zip(recipe, self.components[index])]
-            medians = self.medians[index]
-            if is_cat:
-                known = (cat >= 0) & (cat < len(medians))
-                median = np.where(known, medians[np.clip(cat, 0, max(len(medians) - 1, 0))] if len(medians) else 0.0,
-                                  np.nan)
-            else:
-                median = np.full(len(cat), medians[0])
-            shrunk = shrink(combine(pcts), values[S.evidence_column(index)], median, S.INDEX_SHRINK[index])
-            idx = self.raw[index].percentile(shrunk, parts)
-            out[index] = np.where(no_cat, np.nan, idx) if is_cat else idx
+        for index in S.INDEX_RECIPES:
+            if index != S.CATEGORY_INDEX:
+                out[index] = self._index(index, values, None, np.full(len(cat), self.medians[index][0]))
+        out.update(self.score_category(values, cat))
         return out
+
+    def score_category(self, values: dict[str, np.ndarray], cat: np.ndarray) -> dict[str, np.ndarray]:
+        """The outputs that depend on the decision's category: ``cat_views_peer_pct`` and the category index.
+
+        Apart from :meth:`score` so a brief can be scored against a snapshot of everything else
+        (:mod:`.engine` reuses the brief-independent features of an as-of).
+        """
+        index, no_cat, by_cat = S.CATEGORY_INDEX, cat < -1, partition(cat)
+        evidence = values[S.evidence_column(index)]
+        out = {"cat_views_peer_pct": np.where(no_cat | ~(evidence > 0), np.nan,
+                                              self.cat_views.percentile(values["cat_views_365d"], by_cat))}
+        medians = self.medians[index]
+        known = (cat >= 0) & (cat < len(medians))
+        median = np.where(known, medians[np.clip(cat, 0, max(len(medians) - 1, 0))] if len(medians) else 0.0, np.nan)
+        out[index] = np.where(no_cat, np.nan, self._index(index, values, by_cat, median))
+        return out
+
+    def _index(self, index: str, values: dict[str, np.ndarray], parts, median: np.ndarray) -> np.ndarray:
+        """One index: its components' peer percentiles averaged, shrunk by evidence, ranked among peers."""
+        pcts = [dist.percentile(transform(values[feature], how), parts)
+                for (feature, how), dist in zip(S.INDEX_RECIPES[index], self.components[index])]
+        shrunk = shrink(combine(pcts), values[S.evidence_column(index)], median, S.INDEX_SHRINK[index])
+        return self.raw[index].percentile(shrunk, parts)
