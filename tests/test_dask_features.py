@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from generated_market import written_market
+
 from creatorrank.core import constants as C
 from creatorrank.features import engine as E
 from creatorrank.features import sharded as SH
@@ -26,12 +28,8 @@ N_SHARDS = 3
 @pytest.fixture(scope="module")
 def market(tmp_path_factory):
     """A small generated market: its folder, validated tables and local training matrix."""
-    from creatorrank.data.generate import generate_market, write_market
-    from creatorrank.data.validate import load_market
-
-    data = write_market(generate_market(400, 60, 3, posts_per_creator=40.0, invitees_per_campaign=25.0),
-                        tmp_path_factory.mktemp("dask_features") / "market")
-    tables, _ = load_market(data)
+    data, tables, _ = written_market(tmp_path_factory.mktemp("dask_features") / "market", 400, 60, 3,
+                                     posts_per_creator=40.0, invitees_per_campaign=25.0)
     return {"data": data, "tables": tables, "matrix": E.training_matrix(tables)}
 
 

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from generated_market import written_market
+
 from creatorrank.core import constants as C
 
 N_CREATORS, N_CAMPAIGNS, SEED = 1500, 400, 3
@@ -14,14 +16,7 @@ N_CREATORS, N_CAMPAIGNS, SEED = 1500, 400, 3
 @pytest.fixture(scope="module")
 def market(tmp_path_factory):
     """A small generated market on disk and its validated tables."""
-    from creatorrank.data.generate import generate_market, write_market
-    from creatorrank.data.validate import load_market
-
-    folder = tmp_path_factory.mktemp("eligible_market")
-    generated = generate_market(N_CREATORS, N_CAMPAIGNS, SEED)
-    write_market(generated, folder)
-    tables, _ = load_market(folder)
-    return folder, tables, generated
+    return written_market(tmp_path_factory.mktemp("eligible_market"), N_CREATORS, N_CAMPAIGNS, SEED)
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from generated_market import written_market
+
 from creatorrank.core import constants as C
 from creatorrank.core.errors import EXIT_REFUSED, ModelError, RefusedError
 from creatorrank.training.config import TrainingConfig
@@ -19,14 +21,9 @@ CUTOFF = "2026-01-01"  # the generated market spans 2024-01-01 .. 2026-01-01
 @pytest.fixture(scope="module")
 def market(tmp_path_factory):
     """A small generated market on disk, its validated tables, training matrix and truth."""
-    from creatorrank.data.generate import generate_market, write_market
-    from creatorrank.data.validate import load_market
     from creatorrank.features.engine import training_matrix
 
-    folder = tmp_path_factory.mktemp("market")
-    market = generate_market(N_CREATORS, N_CAMPAIGNS, SEED)
-    write_market(market, folder)
-    tables, _ = load_market(folder)
+    folder, tables, market = written_market(tmp_path_factory.mktemp("market"), N_CREATORS, N_CAMPAIGNS, SEED)
     return folder, tables, training_matrix(tables), market.truth
 
 

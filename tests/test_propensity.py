@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from generated_market import written_market
+
 from creatorrank.core import constants as C
 
 pytestmark = pytest.mark.model
@@ -16,12 +18,9 @@ N_CREATORS, N_CAMPAIGNS, SEED = 1200, 200, 4
 @pytest.fixture(scope="module")
 def market(tmp_path_factory):
     """Validated tables of a small generated market and its training matrix."""
-    from creatorrank.data.generate import generate_market, write_market
-    from creatorrank.data.validate import load_market
     from creatorrank.features.engine import training_matrix
 
-    folder = write_market(generate_market(N_CREATORS, N_CAMPAIGNS, SEED), tmp_path_factory.mktemp("ipw_market"))
-    tables, _ = load_market(folder)
+    _, tables, _ = written_market(tmp_path_factory.mktemp("ipw_market"), N_CREATORS, N_CAMPAIGNS, SEED)
     return tables, training_matrix(tables)
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from bundle_child import load_in_child
+from generated_market import written_market
 
 from creatorrank.core import constants as C
 from creatorrank.core.errors import InputError, ModelError
@@ -33,15 +34,10 @@ SCORE_CUTOFF = "2025-08-01"
 @pytest.fixture(scope="module")
 def market(tmp_path_factory):
     """A small generated market: tables, training matrix, truth, ranking data at CUTOFF."""
-    from creatorrank.data.generate import generate_market, write_market
-    from creatorrank.data.validate import load_market
     from creatorrank.features.engine import training_matrix
     from creatorrank.training.dataset import build_dataset
 
-    folder = tmp_path_factory.mktemp("value-market")
-    generated = generate_market(2000, 500, 3)
-    write_market(generated, folder)
-    tables, _ = load_market(folder)
+    folder, tables, generated = written_market(tmp_path_factory.mktemp("value-market"), 2000, 500, 3)
     matrix = training_matrix(tables)
     cfg = _config()
     data = build_dataset(tables, cfg, train_until=CUTOFF, matrix=matrix)
