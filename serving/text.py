@@ -23,15 +23,14 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from ..features import catalogue
-from ..features.catalogue.base import FeatureText, IndexText
+from ..features.catalogue.base import Family, FeatureText, IndexText
 from ..features.catalogue.index import INDEX_TEXT as _INDEX_TEXT
 from ..features.specs import INDEX_RECIPES
 
-__all__ = ["FAMILY_MEASURES", "FAMILY_TEXT", "FEATURE_TEXT", "INDEX_TEXT", "FamilyText", "FeatureText", "IndexText",
+__all__ = ["FAMILY_MEASURES", "FAMILY_TEXT", "FEATURE_TEXT", "INDEX_TEXT", "FeatureText", "IndexText",
            "MISSING", "OTHER", "TRANSFORM_WORDS", "UNKNOWN", "advice_sentence", "family_measures", "family_title", "feature_sentence",
            "feature_text", "format_date", "format_value", "history_sentence", "index_how", "is_missing",
            "value_text"]
@@ -40,30 +39,14 @@ MISSING = "not enough data yet"  # every missing value and NaN index, in every t
 UNKNOWN = "unknown: not enough data yet"  # a missing model input: explained as unknown, never as evidence
 
 
-@dataclass(frozen=True)
-class FamilyText:
-    """Words for one feature family.
-
-    Attributes
-    ----------
-    title : str
-        Short name shown in charts ("Cooperation").
-    measures : str
-        What the family measures, completing "This measures ..." for a creator.
-    """
-
-    title: str
-    measures: str
-
-
 # What each family measures, completing "This measures ..."; titles and measures are declared
 # in each family's module (features/catalogue/<family>.py: one source for reports, cards and docs).
 FAMILY_MEASURES: dict[str, str] = {family.key: family.measures for family in catalogue.FAMILIES}
 OTHER = "other"  # the family of features outside the catalogue (serving.explain.OTHER_FAMILY)
 
-FAMILY_TEXT: dict[str, FamilyText] = {
-    **{family.key: FamilyText(family.title, family.measures) for family in catalogue.FAMILIES},
-    OTHER: FamilyText("Other", "features outside the catalogue"),
+FAMILY_TEXT: dict[str, Family] = {
+    **{family.key: family for family in catalogue.FAMILIES},
+    OTHER: Family(OTHER, "Other", "features outside the catalogue"),
 }
 
 # Every catalogue feature's words, declared beside its spec (FeatureText lives with the features).
@@ -172,7 +155,7 @@ def _sentence_case(text: str) -> str:
 
 def family_title(family: str) -> str:
     """Short title of a family ("Cooperation"): the catalogue's (:data:`features.specs.FAMILIES`)."""
-    return FAMILY_TEXT.get(family, FamilyText(family.replace("_", " ").capitalize(), "")).title
+    return FAMILY_TEXT.get(family, Family(family, family.replace("_", " ").capitalize(), "")).title
 
 
 def family_measures(family: str) -> str:
