@@ -40,13 +40,11 @@ def run_stage(stage: str, work: Path, creators: int, campaigns: int, seed: int, 
     market = work / "market"
     extra: dict = {}
     if stage == "generate":
-        from creatorrank.data.generate import generate_market, write_market
+        from creatorrank.data.generate import generate_into
 
-        t0 = time.perf_counter()
-        m = generate_market(creators, campaigns, seed)
-        write_market(m, market)
+        t0 = time.perf_counter()  # chunk by chunk of creators above 200k (one chunk below: the same files)
+        extra = generate_into(market, creators, campaigns, seed)
         seconds = time.perf_counter() - t0
-        extra = {name: len(f) for name, f in m.tables.items()}
         return {"seconds": seconds, **extra}
 
     from creatorrank.data.validate import load_market

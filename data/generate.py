@@ -68,11 +68,25 @@ Outcome (the latent truth)
 Nothing happens after ``end``: later posts, orders, answers, deliveries and
 refunds are dropped or nulled as in a real export; ``ends_at`` and ``due_at`` are
 plans and may lie after ``end``. The same arguments always give identical frames.
+
+Chunks
+------
+Creators, campaigns, invitations and the truth are drawn whole (they are small); posts and
+orders, the bulk, are drawn chunk by chunk of ``creators_per_chunk`` consecutive creators
+(default: one chunk up to :data:`AUTO_CHUNK_ABOVE` creators), so :func:`generate_into` holds
+one chunk's history at a time and writes each as Parquet parts of ``posts/`` and ``orders/``.
+Each chunk draws from its own stream (``SeedSequence(seed, spawn_key=(k,))``), so the chunk
+size is part of the seed: the same story, other draws. One chunk draws everything from the
+market's stream in the historic order (an unchunked market is unchanged). With several
+chunks, rows come chunk by chunk, each in time order, and post and order ids carry the chunk
+number first so they still sort as the rows do.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -88,6 +102,7 @@ from ..core.io import atomic_dir, write_frame, write_text
 from .contract import CONTRACT
 
 GENERATOR_VERSION = "1"
+_log = logging.getLogger(__name__)
 
 CATEGORIES = ("beauty", "fashion", "food", "tech", "home", "fitness", "gaming", "pets")
 CATEGORY_SHARES = np.array([0.22, 0.20, 0.12, 0.10, 0.11, 0.10, 0.08, 0.07])
@@ -536,60 +551,71 @@ def _draw_invitees(
 # --------------------------------------------------------------------------- main entry
 
 
-def generate_market(
-    n_creators: int,
-    n_campaigns: int,
-    seed: int,
-    *,
-    start: str | pd.Timestamp = "2024-01-01",
-    end: str | pd.Timestamp = "2026-01-01",
-    posts_per_creator: float = 100.0,
-    invitees_per_campaign: float = 50.0,
-) -> Market:
-    """Generate a synthetic marketplace.
+AUTO_CHUNK_ABOVE = 200_000  # markets of more creators are generated in chunks unless told otherwise
+AUTO_CREATORS_PER_CHUNK = 50_000  # about 5M posts per chunk at the default posting rate
+
+
+def creators_per_chunk_for(n_creators: int, creators_per_chunk: int | None = None) -> int:
+    """How many creators one chunk of the bulk (posts and orders) holds.
 
     Parameters
     ----------
     n_creators : int
-        Number of creators (>= 1).
-    n_campaigns : int
-        Number of campaigns (>= 1).
-    seed : int
-        Seed of ``numpy.random.default_rng`` (>= 0). Same arguments, same frames.
-    start, end : str or Timestamp, optional
-        The simulated span; naive times are UTC. Nothing happens after ``end``.
-    posts_per_creator : float, optional
-        Mean number of organic posts per creator over the span (> 0).
-    invitees_per_campaign : float, optional
-        Mean number of invitations a campaign aims for (> 0); capped at 5000 and at
-        the number of eligible creators.
+        Creators in the market.
+    creators_per_chunk : int, optional
+        The chunk size asked for (>= 1); default: all creators (one chunk) up to
+        :data:`AUTO_CHUNK_ABOVE` creators, :data:`AUTO_CREATORS_PER_CHUNK` above.
 
     Returns
     -------
-    Market
-        The contract tables, the per-invitation truth, the creator traits and the
-        parameters.
-
-    Raises
-    ------
-    CreatorRankError
-        On invalid arguments.
+    int
+        Creators per chunk, at most ``n_creators``.
     """
-    n_creators = _check_int(n_creators, "n_creators", 1)
-    n_campaigns = _check_int(n_campaigns, "n_campaigns", 1)
-    seed = _check_int(seed, "seed", 0)
-    start_ts, end_ts = _utc(start, "start"), _utc(end, "end")
-    if start_ts >= end_ts:
-        _fail(f"start ({start_ts}) must be before end ({end_ts})")
-    posts_per_creator = _check_rate(posts_per_creator, "posts_per_creator")
-    invitees_per_campaign = _check_rate(invitees_per_campaign, "invitees_per_campaign")
+    if creators_per_chunk is None:
+        return n_creators if n_creators <= AUTO_CHUNK_ABOVE else AUTO_CREATORS_PER_CHUNK
+    return min(_check_int(creators_per_chunk, "creators_per_chunk", 1), n_creators)
 
-    rng = np.random.default_rng(seed)
-    start_us = int(start_ts.value) // 1000  # Timestamp.value is always nanoseconds
-    span = (end_ts - start_ts) / pd.Timedelta(days=1)
+
+@dataclass
+class _Plan:
+    """What the whole market shares and every chunk needs: creators, campaigns and invitations
+    (small, held whole), the posting rates, and the delivered invitations (``delivered``, arrays
+    per delivered invitation in invitation order). One chunk draws from the market's own ``rng``
+    (its organic history already drawn, in ``organic``, before the campaigns: the order of draws
+    of an unchunked market); chunk ``k`` of several draws from its own stream."""
+
+    seed: int
+    span: float
+    start_us: int
+    per_chunk: int
+    n_chunks: int
+    rng: np.random.Generator
+    cr: LatentCreators
+    creator_ids: pa.Array
+    campaign_ids: pa.Array
+    lam: np.ndarray
+    active_days: np.ndarray
+    delivered: dict[str, np.ndarray]
+    tables: dict[str, pd.DataFrame]
+    truth: pd.DataFrame
+    params: dict[str, Any]
+    organic: dict[str, Any] | None = None
+
+    def bounds(self, k: int) -> tuple[int, int]:
+        """Creator rows ``[lo, hi)`` of chunk ``k``."""
+        return k * self.per_chunk, min((k + 1) * self.per_chunk, self.cr.n)
+
+    def prefix(self, k: int) -> str:
+        """Id prefix of chunk ``k``'s posts and orders: none for one chunk, else the chunk number
+        at a fixed width, so ids sort as the rows do (chunk by chunk, each in time order)."""
+        return "" if self.n_chunks == 1 else f"{k:0{len(str(self.n_chunks - 1))}d}"
+
+
+def _creator_table(
+    rng: np.random.Generator, n_creators: int, span: float, start_us: int
+) -> tuple[LatentCreators, pa.Array, pd.DataFrame]:
+    """Latent creators, their ids and the ``creators`` table (declared category, rate card)."""
     n_cat = len(CATEGORIES)
-
-    # ---- creators
     cr = LatentCreators(rng, n_creators, span)
     creator_ids = _ids("c", n_creators)
     declared = np.where(rng.random(n_creators) < 0.05, rng.choice(n_cat, n_creators, p=CATEGORY_SHARES), cr.primary)
@@ -608,29 +634,35 @@ def generate_market(
             C.RATE_CARD_USD: rate_card,
         }
     )
+    return cr, creator_ids, creators
 
-    # ---- organic posts: Poisson counts over the active period, only in active weeks
-    active_days = np.maximum(cr.active_end - cr.joined, 0.0)
-    weight = cr.post_rate * active_days
-    lam = weight * (posts_per_creator * n_creators / max(weight.sum(), 1e-12)) / cr.week_share
-    n_posts = rng.poisson(lam)
-    p_creator = np.repeat(all_idx, n_posts)
+
+def _organic(
+    rng: np.random.Generator, cr: LatentCreators, lo: int, hi: int, lam: np.ndarray,
+    active_days: np.ndarray, span: float, seed: int,
+) -> dict[str, Any]:
+    """Organic posts and orders of creators ``lo..hi-1``: Poisson counts over the active
+    period, only in active weeks; orders from shoppable posts. Orders' ``o_post`` indexes the
+    returned posts."""
+    n_posts = rng.poisson(lam[lo:hi])
+    p_creator = np.repeat(np.arange(lo, hi), n_posts)
     p_time = cr.joined[p_creator] + rng.random(len(p_creator)) * active_days[p_creator]
     active = _week_active(p_creator, np.floor(p_time / 7.0).astype(np.int64), cr.week_share[p_creator], seed)
     p_creator, p_time = p_creator[active], p_time[active]
     n_org = len(p_creator)
     u = rng.random(n_org)
     p_cat = np.zeros(n_org, dtype=np.int64)
-    cum = np.cumsum(cr.affinity, axis=1)
-    for k in range(n_cat - 1):  # inverse CDF, one category at a time to keep memory flat
-        p_cat += u > cum[p_creator, k]
-    del u
+    cum = np.cumsum(cr.affinity[lo:hi], axis=1)
+    local = p_creator - lo
+    for k in range(len(CATEGORIES) - 1):  # inverse CDF, one category at a time to keep memory flat
+        p_cat += u > cum[local, k]
+    del u, local
     p_shop = rng.random(n_org) < cr.shoppable_share[p_creator]
     p_cat_null = rng.random(n_org) < 0.05
     org_eng = _engagement(rng, cr, p_creator, p_time, ORGANIC_VIEW_NOISE)
     org_real_views = org_eng[5]
 
-    # ---- organic orders from shoppable posts
+    # Organic orders from shoppable posts.
     shop_idx = np.flatnonzero(p_shop)
     lam_orders = org_real_views[shop_idx] * cr.conversion(p_creator[shop_idx], p_time[shop_idx], p_cat[shop_idx])
     n_orders = rng.poisson(lam_orders)
@@ -638,10 +670,15 @@ def generate_market(
     o_time = p_time[o_post] + rng.exponential(2.5, len(o_post))
     o_gmv = _order_values(rng, p_cat[o_post], len(o_post))
     in_span = o_time <= span
-    o_post, o_time, o_gmv = o_post[in_span], o_time[in_span], o_gmv[in_span]
-    del lam_orders, n_orders, shop_idx, org_real_views
+    return {"creator": p_creator, "time": p_time, "cat": p_cat, "cat_null": p_cat_null, "shop": p_shop,
+            "eng": org_eng[:5], "o_post": o_post[in_span], "o_time": o_time[in_span], "o_gmv": o_gmv[in_span]}
 
-    # ---- campaigns
+
+def _campaign_table(
+    rng: np.random.Generator, n_campaigns: int, invitees_per_campaign: float, span: float, start_us: int
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Brands and their campaigns: the arrays the invitations need and the ``campaigns`` table."""
+    n_cat = len(CATEGORIES)
     n_brands = max(1, n_campaigns // 10)
     brand_country = rng.choice(len(COUNTRIES), n_brands, p=COUNTRY_SHARES)
     brand_cat = rng.choice(n_cat, n_brands, p=CATEGORY_SHARES)
@@ -674,9 +711,19 @@ def generate_market(
             C.BUDGET_USD: budget,
         }
     )
+    arrays = {"ids": campaign_ids, "n_brands": n_brands, "cat": c_cat, "country": c_country,
+              "created": c_created, "starts": c_starts, "ends": c_ends, "target": target}
+    return arrays, campaigns
 
-    # ---- invitations
-    i_camp, i_creator = _draw_invitees(rng, cr, c_country, c_cat, c_created, target)
+
+def _invitation_tables(
+    rng: np.random.Generator, cr: LatentCreators, camp: dict[str, Any], creator_ids: pa.Array,
+    span: float, start_us: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
+    """Invitations, their truth, and per delivered invitation what its campaign post needs."""
+    c_cat, c_created, c_starts, c_ends = camp["cat"], camp["created"], camp["starts"], camp["ends"]
+    campaign_ids = camp["ids"]
+    i_camp, i_creator = _draw_invitees(rng, cr, camp["country"], c_cat, c_created, camp["target"])
     n_inv = len(i_camp)
     i_time = c_created[i_camp] + rng.uniform(0.0, 3.0, n_inv) * rng.random(n_inv)
     keep = i_time <= span  # a real export has no invitations from the future
@@ -746,91 +793,42 @@ def generate_market(
             "starts_day": t_start,
         }
     )
+    d = np.flatnonzero(delivered)
+    done = {"creator": i_creator[d], "campaign": i_camp[d], "cat": cat_i[d], "starts": t_start[d],
+            "ends": c_ends[i_camp[d]], "post_time": camp_post_time[d], "gmv": gmv_if_delivered[d]}
+    return invitations, truth, done
 
-    # ---- campaign posts and campaign orders
-    cp_inv = np.flatnonzero(delivered)
-    cp_time = np.minimum(camp_post_time[cp_inv], span)
-    cp_creator = i_creator[cp_inv]
-    cp_eng = _engagement(rng, cr, cp_creator, cp_time, CAMPAIGN_VIEW_NOISE)
-    window_start = np.maximum(cp_time, t_start[cp_inv])
-    window_len = c_ends[i_camp[cp_inv]] + C.LABEL_SETTLE_DAYS - window_start
-    # The post's view noise also scales its sales: a post that flopped sells less.
-    mean_orders = np.where(
-        window_len > 0, gmv_if_delivered[cp_inv] * cp_eng[6] / AVG_ORDER_VALUE[cat_i[cp_inv]], 0.0
-    )
-    n_cp_orders = rng.poisson(mean_orders)
-    co_src = np.repeat(np.arange(len(cp_inv)), n_cp_orders)
-    co_time = window_start[co_src] + window_len[co_src] * rng.beta(1.0, 3.0, len(co_src))
-    co_gmv = _order_values(rng, cat_i[cp_inv][co_src], len(co_src))
-    co_no_post = rng.random(len(co_src)) < 0.10
-    in_span = co_time <= span
-    co_src, co_time, co_gmv, co_no_post = co_src[in_span], co_time[in_span], co_gmv[in_span], co_no_post[in_span]
 
-    # ---- posts table: organic then campaign rows, sorted by time; ids in time order
-    all_creator = np.concatenate([p_creator, cp_creator])
-    all_time = np.concatenate([p_time, cp_time])
-    order = np.lexsort((all_creator, all_time))
-    rank_of = np.empty(len(order), dtype=np.int64)
-    rank_of[order] = np.arange(len(order))
-    n_cp = len(cp_inv)
-    post_cat = np.concatenate([p_cat, cat_i[cp_inv]])[order]
-    post_cat_null = np.concatenate([p_cat_null, np.zeros(n_cp, bool)])[order]
-    post_camp = np.concatenate([np.zeros(n_org, np.int64), i_camp[cp_inv]])[order]
-    post_camp_null = np.concatenate([np.ones(n_org, bool), np.zeros(n_cp, bool)])[order]
-    post_ids = _ids("p", len(order))
-    eng = [np.concatenate([a, b])[order] for a, b in zip(org_eng[:5], cp_eng[:5])]
-    del org_eng
-    posts = pd.DataFrame(
-        {
-            C.POST_ID: _strings(post_ids),
-            C.CREATOR_ID: _take(creator_ids, all_creator[order]),
-            C.POSTED_AT: _timestamps(start_us, all_time[order]),
-            C.CATEGORY: _take(pa.array(CATEGORIES), post_cat, post_cat_null),
-            C.IS_SHOPPABLE: np.concatenate([p_shop, np.ones(n_cp, bool)])[order],
-            C.CAMPAIGN_ID: _take(campaign_ids, post_camp, post_camp_null),
-            C.FOLLOWERS_AT_POST: eng[0],
-            C.VIEWS_7D: eng[1],
-            C.LIKES_7D: eng[2],
-            C.COMMENTS_7D: eng[3],
-            C.SHARES_7D: eng[4],
-        }
-    )
-    del eng, post_cat, post_camp, all_time
+def _plan(
+    n_creators: int, n_campaigns: int, seed: int, start: Any, end: Any, posts_per_creator: float,
+    invitees_per_campaign: float, creators_per_chunk: int | None,
+) -> _Plan:
+    """Check the arguments and draw what the whole market shares (see :class:`_Plan`)."""
+    n_creators = _check_int(n_creators, "n_creators", 1)
+    n_campaigns = _check_int(n_campaigns, "n_campaigns", 1)
+    seed = _check_int(seed, "seed", 0)
+    start_ts, end_ts = _utc(start, "start"), _utc(end, "end")
+    if start_ts >= end_ts:
+        _fail(f"start ({start_ts}) must be before end ({end_ts})")
+    posts_per_creator = _check_rate(posts_per_creator, "posts_per_creator")
+    invitees_per_campaign = _check_rate(invitees_per_campaign, "invitees_per_campaign")
+    per_chunk = creators_per_chunk_for(n_creators, creators_per_chunk)
+    n_chunks = -(-n_creators // per_chunk)
 
-    # ---- orders table: organic and campaign, sorted by time
-    n_oo, n_co = len(o_post), len(co_src)
-    ord_creator = np.concatenate([p_creator[o_post], cp_creator[co_src]])
-    ord_time = np.concatenate([o_time, co_time])
-    ord_gmv = np.concatenate([o_gmv, co_gmv])
-    ord_post = np.concatenate([rank_of[o_post], rank_of[n_org + co_src]])
-    ord_post_null = np.concatenate([np.zeros(n_oo, bool), co_no_post])
-    ord_camp = np.concatenate([np.zeros(n_oo, np.int64), i_camp[cp_inv][co_src]])
-    ord_camp_null = np.concatenate([np.ones(n_oo, bool), np.zeros(n_co, bool)])
-    n_ord = n_oo + n_co
-    refunded = np.where(rng.random(n_ord) < REFUND_RATE, ord_time + rng.uniform(1.0, 30.0, n_ord), np.nan)
-    refunded = np.where(refunded <= span, refunded, np.nan)
-    order = np.lexsort((ord_creator, ord_time))
-    orders = pd.DataFrame(
-        {
-            C.ORDER_ID: _strings(_ids("o", n_ord)),
-            C.CREATOR_ID: _take(creator_ids, ord_creator[order]),
-            C.CAMPAIGN_ID: _take(campaign_ids, ord_camp[order], ord_camp_null[order]),
-            C.POST_ID: _take(post_ids, ord_post[order], ord_post_null[order]),
-            C.ORDERED_AT: _timestamps(start_us, ord_time[order]),
-            C.GMV_USD: ord_gmv[order],
-            C.REFUNDED_AT: _timestamps(start_us, refunded[order]),
-        }
-    )
+    rng = np.random.default_rng(seed)
+    start_us = int(start_ts.value) // 1000  # Timestamp.value is always nanoseconds
+    span = (end_ts - start_ts) / pd.Timedelta(days=1)
 
-    tables = {
-        C.CREATORS: creators,
-        C.POSTS: posts,
-        C.CAMPAIGNS: campaigns,
-        C.INVITATIONS: invitations,
-        C.ORDERS: orders,
-    }
-    for name, frame in tables.items():  # contract order; a mismatch is a bug here, not user input
-        assert list(frame.columns) == CONTRACT[name].column_names, name
+    cr, creator_ids, creators = _creator_table(rng, n_creators, span, start_us)
+    # Posting rates are scaled over the whole market, so a chunk's expected posts do not depend on chunking.
+    active_days = np.maximum(cr.active_end - cr.joined, 0.0)
+    weight = cr.post_rate * active_days
+    lam = weight * (posts_per_creator * n_creators / max(weight.sum(), 1e-12)) / cr.week_share
+    del weight
+    # One chunk keeps the order of draws of an unchunked market: its organic history comes first.
+    organic = _organic(rng, cr, 0, n_creators, lam, active_days, span, seed) if n_chunks == 1 else None
+    camp, campaigns = _campaign_table(rng, n_campaigns, invitees_per_campaign, span, start_us)
+    invitations, truth, delivered = _invitation_tables(rng, cr, camp, creator_ids, span, start_us)
     params = {
         "generator_version": GENERATOR_VERSION,
         "n_creators": n_creators,
@@ -853,10 +851,181 @@ def generate_market(
         "selection_exponent": SELECTION_EXPONENT,
         "exploration_share": EXPLORATION_SHARE,
         "max_invitees": MAX_INVITEES,
-        "n_brands": n_brands,
-        "rows": {name: int(len(frame)) for name, frame in tables.items()},
+        "n_brands": camp["n_brands"],
     }
-    return Market(tables=tables, truth=truth, traits=cr.traits_frame(creator_ids, start_us), params=params)
+    if n_chunks > 1:  # an unchunked market's params stay as they were
+        params["creators_per_chunk"] = per_chunk
+    tables = {C.CREATORS: creators, C.CAMPAIGNS: campaigns, C.INVITATIONS: invitations}
+    return _Plan(seed=seed, span=span, start_us=start_us, per_chunk=per_chunk, n_chunks=n_chunks, rng=rng, cr=cr,
+                 creator_ids=creator_ids, campaign_ids=camp["ids"], lam=lam, active_days=active_days,
+                 delivered=delivered, tables=tables, truth=truth, params=params, organic=organic)
+
+
+def _chunk(plan: _Plan, k: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``posts`` and ``orders`` rows of chunk ``k``'s creators (each chunk once, in order)."""
+    lo, hi = plan.bounds(k)
+    if plan.n_chunks == 1:
+        rng, org, plan.organic = plan.rng, plan.organic, None
+        if org is None:
+            raise RuntimeError("the single chunk of a market is drawn once")
+    else:
+        # Chunk k's own stream: the same for every run with this seed and chunk size.
+        rng = np.random.default_rng(np.random.SeedSequence(plan.seed, spawn_key=(k,)))
+        org = _organic(rng, plan.cr, lo, hi, plan.lam, plan.active_days, plan.span, plan.seed)
+    return _chunk_tables(plan, k, rng, org)
+
+
+def _chunk_tables(
+    plan: _Plan, k: int, rng: np.random.Generator, org: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Campaign posts and orders of the chunk's delivered invitations, then its ``posts`` and
+    ``orders`` tables (organic and campaign rows, each sorted by time, ids in time order)."""
+    cr, span, start_us = plan.cr, plan.span, plan.start_us
+    creator_ids, campaign_ids = plan.creator_ids, plan.campaign_ids
+    lo, hi = plan.bounds(k)
+    done = plan.delivered
+    mine = np.flatnonzero((done["creator"] >= lo) & (done["creator"] < hi))
+    d_camp, d_cat, d_starts, d_ends, d_gmv = (done[key][mine] for key in ("campaign", "cat", "starts", "ends", "gmv"))
+
+    # ---- campaign posts and campaign orders
+    cp_time = np.minimum(done["post_time"][mine], span)
+    cp_creator = done["creator"][mine]
+    cp_eng = _engagement(rng, cr, cp_creator, cp_time, CAMPAIGN_VIEW_NOISE)
+    window_start = np.maximum(cp_time, d_starts)
+    window_len = d_ends + C.LABEL_SETTLE_DAYS - window_start
+    # The post's view noise also scales its sales: a post that flopped sells less.
+    mean_orders = np.where(window_len > 0, d_gmv * cp_eng[6] / AVG_ORDER_VALUE[d_cat], 0.0)
+    n_cp_orders = rng.poisson(mean_orders)
+    co_src = np.repeat(np.arange(len(mine)), n_cp_orders)
+    co_time = window_start[co_src] + window_len[co_src] * rng.beta(1.0, 3.0, len(co_src))
+    co_gmv = _order_values(rng, d_cat[co_src], len(co_src))
+    co_no_post = rng.random(len(co_src)) < 0.10
+    in_span = co_time <= span
+    co_src, co_time, co_gmv, co_no_post = co_src[in_span], co_time[in_span], co_gmv[in_span], co_no_post[in_span]
+
+    # ---- posts table: organic then campaign rows, sorted by time; ids in time order
+    p_creator, n_org, n_cp = org["creator"], len(org["creator"]), len(mine)
+    all_creator = np.concatenate([p_creator, cp_creator])
+    all_time = np.concatenate([org["time"], cp_time])
+    order = np.lexsort((all_creator, all_time))
+    rank_of = np.empty(len(order), dtype=np.int64)
+    rank_of[order] = np.arange(len(order))
+    post_cat = np.concatenate([org["cat"], d_cat])[order]
+    post_cat_null = np.concatenate([org["cat_null"], np.zeros(n_cp, bool)])[order]
+    post_camp = np.concatenate([np.zeros(n_org, np.int64), d_camp])[order]
+    post_camp_null = np.concatenate([np.ones(n_org, bool), np.zeros(n_cp, bool)])[order]
+    post_ids = _ids("p" + plan.prefix(k), len(order))
+    eng = [np.concatenate([a, b])[order] for a, b in zip(org.pop("eng"), cp_eng[:5])]
+    posts = pd.DataFrame(
+        {
+            C.POST_ID: _strings(post_ids),
+            C.CREATOR_ID: _take(creator_ids, all_creator[order]),
+            C.POSTED_AT: _timestamps(start_us, all_time[order]),
+            C.CATEGORY: _take(pa.array(CATEGORIES), post_cat, post_cat_null),
+            C.IS_SHOPPABLE: np.concatenate([org["shop"], np.ones(n_cp, bool)])[order],
+            C.CAMPAIGN_ID: _take(campaign_ids, post_camp, post_camp_null),
+            C.FOLLOWERS_AT_POST: eng[0],
+            C.VIEWS_7D: eng[1],
+            C.LIKES_7D: eng[2],
+            C.COMMENTS_7D: eng[3],
+            C.SHARES_7D: eng[4],
+        }
+    )
+    del eng, post_cat, post_camp, all_time
+
+    # ---- orders table: organic and campaign, sorted by time
+    o_post = org["o_post"]
+    n_oo, n_co = len(o_post), len(co_src)
+    ord_creator = np.concatenate([p_creator[o_post], cp_creator[co_src]])
+    ord_time = np.concatenate([org["o_time"], co_time])
+    ord_gmv = np.concatenate([org["o_gmv"], co_gmv])
+    ord_post = np.concatenate([rank_of[o_post], rank_of[n_org + co_src]])
+    ord_post_null = np.concatenate([np.zeros(n_oo, bool), co_no_post])
+    ord_camp = np.concatenate([np.zeros(n_oo, np.int64), d_camp[co_src]])
+    ord_camp_null = np.concatenate([np.ones(n_oo, bool), np.zeros(n_co, bool)])
+    n_ord = n_oo + n_co
+    refunded = np.where(rng.random(n_ord) < REFUND_RATE, ord_time + rng.uniform(1.0, 30.0, n_ord), np.nan)
+    refunded = np.where(refunded <= span, refunded, np.nan)
+    order = np.lexsort((ord_creator, ord_time))
+    orders = pd.DataFrame(
+        {
+            C.ORDER_ID: _strings(_ids("o" + plan.prefix(k), n_ord)),
+            C.CREATOR_ID: _take(creator_ids, ord_creator[order]),
+            C.CAMPAIGN_ID: _take(campaign_ids, ord_camp[order], ord_camp_null[order]),
+            C.POST_ID: _take(post_ids, ord_post[order], ord_post_null[order]),
+            C.ORDERED_AT: _timestamps(start_us, ord_time[order]),
+            C.GMV_USD: ord_gmv[order],
+            C.REFUNDED_AT: _timestamps(start_us, refunded[order]),
+        }
+    )
+    return posts, orders
+
+
+def generate_market(
+    n_creators: int,
+    n_campaigns: int,
+    seed: int,
+    *,
+    start: str | pd.Timestamp = "2024-01-01",
+    end: str | pd.Timestamp = "2026-01-01",
+    posts_per_creator: float = 100.0,
+    invitees_per_campaign: float = 50.0,
+    creators_per_chunk: int | None = None,
+) -> Market:
+    """Generate a synthetic marketplace in memory.
+
+    Parameters
+    ----------
+    n_creators : int
+        Number of creators (>= 1).
+    n_campaigns : int
+        Number of campaigns (>= 1).
+    seed : int
+        Seed of ``numpy.random.default_rng`` (>= 0). Same arguments, same frames.
+    start, end : str or Timestamp, optional
+        The simulated span; naive times are UTC. Nothing happens after ``end``.
+    posts_per_creator : float, optional
+        Mean number of organic posts per creator over the span (> 0).
+    invitees_per_campaign : float, optional
+        Mean number of invitations a campaign aims for (> 0); capped at 5000 and at
+        the number of eligible creators.
+    creators_per_chunk : int, optional
+        Draw posts and orders chunk by chunk of this many creators (see
+        :func:`creators_per_chunk_for` for the default). The market is the one
+        :func:`generate_into` writes with the same arguments, rows in its part order.
+
+    Returns
+    -------
+    Market
+        The contract tables, the per-invitation truth, the creator traits and the
+        parameters.
+
+    Raises
+    ------
+    CreatorRankError
+        On invalid arguments.
+    """
+    plan = _plan(n_creators, n_campaigns, seed, start, end, posts_per_creator, invitees_per_campaign,
+                 creators_per_chunk)
+    chunks = [_chunk(plan, k) for k in range(plan.n_chunks)]
+    bulk = {}
+    for j, name in enumerate((C.POSTS, C.ORDERS)):
+        parts = [chunk[j] for chunk in chunks]
+        bulk[name] = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    del chunks
+    t = plan.tables
+    tables = {
+        C.CREATORS: t[C.CREATORS],
+        C.POSTS: bulk[C.POSTS],
+        C.CAMPAIGNS: t[C.CAMPAIGNS],
+        C.INVITATIONS: t[C.INVITATIONS],
+        C.ORDERS: bulk[C.ORDERS],
+    }
+    for name, frame in tables.items():  # contract order; a mismatch is a bug here, not user input
+        assert list(frame.columns) == CONTRACT[name].column_names, name
+    params = {**plan.params, "rows": {name: int(len(frame)) for name, frame in tables.items()}}
+    return Market(tables=tables, truth=plan.truth, traits=plan.cr.traits_frame(plan.creator_ids, plan.start_us),
+                  params=params)
 
 
 TRUTH_DIR = "truth"
@@ -905,8 +1074,16 @@ def _write_table(frame: pd.DataFrame, folder: Path, name: str, fmt: str, rows_pe
     if rows_per_part is None or len(frame) <= rows_per_part:
         write_frame(frame, folder / f"{name}.{fmt}")
         return
-    for i, start in enumerate(range(0, len(frame), rows_per_part)):  # one part's Arrow copy at a time
-        write_frame(frame.iloc[start:start + rows_per_part], folder / name / PART_NAME.format(i))
+    _write_parts(frame, folder / name, 0, rows_per_part)
+
+
+def _write_parts(frame: pd.DataFrame, folder: Path, first: int, rows_per_part: int | None) -> int:
+    """Write ``frame`` as parts ``first, first + 1, ...`` of at most ``rows_per_part`` rows
+    (one part when None) into ``folder``; return the next part number."""
+    step = max(len(frame), 1) if rows_per_part is None else rows_per_part
+    for i, start in enumerate(range(0, len(frame), step)):  # one part's Arrow copy at a time
+        write_frame(frame.iloc[start:start + step], folder / PART_NAME.format(first + i))
+    return first + -(-len(frame) // step)
 
 
 def write_market(market: Market, out_dir: str | Path, fmt: str = "parquet", rows_per_part: int | None = None) -> Path:
@@ -940,10 +1117,7 @@ def write_market(market: Market, out_dir: str | Path, fmt: str = "parquet", rows
     CreatorRankError
         When ``fmt`` is neither ``parquet`` nor ``csv``, or ``out_dir`` holds other files.
     """
-    if fmt not in ("parquet", "csv"):
-        _fail(f"fmt must be 'parquet' or 'csv', got {fmt!r}")
-    if rows_per_part is not None and (fmt != "parquet" or rows_per_part < 1):
-        _fail(f"rows_per_part needs fmt 'parquet' and at least 1 row, got {rows_per_part!r} with {fmt!r}")
+    _check_write_args(fmt, rows_per_part)
     out = check_market_target(out_dir)
     with atomic_dir(out) as tmp:
         for name in C.TABLES:
@@ -953,3 +1127,103 @@ def write_market(market: Market, out_dir: str | Path, fmt: str = "parquet", rows
         write_frame(market.traits, truth / "creator_traits.parquet")
         write_text(truth / "params.json", json.dumps(market.params, indent=2, sort_keys=True) + "\n")
     return out
+
+
+def _check_write_args(fmt: str, rows_per_part: int | None) -> None:
+    if fmt not in ("parquet", "csv"):
+        _fail(f"fmt must be 'parquet' or 'csv', got {fmt!r}")
+    if rows_per_part is not None and (fmt != "parquet" or rows_per_part < 1):
+        _fail(f"rows_per_part needs fmt 'parquet' and at least 1 row, got {rows_per_part!r} with {fmt!r}")
+
+
+def generate_into(
+    out_dir: str | Path,
+    n_creators: int,
+    n_campaigns: int,
+    seed: int,
+    *,
+    fmt: str = "parquet",
+    rows_per_part: int | None = None,
+    creators_per_chunk: int | None = None,
+    **market_args: Any,
+) -> dict[str, int]:
+    """Generate a market straight into a folder, chunk by chunk of creators, whole or not at all.
+
+    Creators, campaigns, invitations and the truth are drawn and written whole (they are small);
+    posts and orders are drawn per chunk of ``creators_per_chunk`` creators and each chunk is
+    written as Parquet part(s) of ``posts/`` and ``orders/`` before the next is drawn, so memory
+    is bounded by a chunk, not by the market. The files hold exactly
+    ``generate_market(n_creators, n_campaigns, seed, creators_per_chunk=..., **market_args)``,
+    rows in part order; one chunk is that market passed to :func:`write_market`.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Target folder, as for :func:`write_market`.
+    n_creators, n_campaigns, seed, **market_args
+        As for :func:`generate_market` (``start``, ``end``, ``posts_per_creator``,
+        ``invitees_per_campaign``).
+    fmt : {"parquet", "csv"}
+        Table format; several chunks need Parquet.
+    rows_per_part : int, optional
+        At most this many rows per Parquet part (a chunk may be split into several parts;
+        ``creators``, ``campaigns`` and ``invitations`` become folders when larger).
+    creators_per_chunk : int, optional
+        Creators per chunk; default one chunk up to :data:`AUTO_CHUNK_ABOVE` creators and
+        :data:`AUTO_CREATORS_PER_CHUNK` above (:func:`creators_per_chunk_for`).
+
+    Returns
+    -------
+    dict of str to int
+        Rows written per contract table.
+
+    Raises
+    ------
+    CreatorRankError
+        On invalid arguments, CSV with several chunks, or an ``out_dir`` holding other files.
+    """
+    _check_write_args(fmt, rows_per_part)
+    unknown = sorted(set(market_args) - {"start", "end", "posts_per_creator", "invitees_per_campaign"})
+    if unknown:
+        _fail(f"unknown argument {unknown[0]!r}")
+    n = _check_int(n_creators, "n_creators", 1)
+    if creators_per_chunk_for(n, creators_per_chunk) >= n:
+        check_market_target(out_dir)  # refused before any work
+        market = generate_market(n, n_campaigns, seed, creators_per_chunk=creators_per_chunk, **market_args)
+        write_market(market, out_dir, fmt=fmt, rows_per_part=rows_per_part)
+        return dict(market.params["rows"])
+    if fmt != "parquet":
+        _fail(f"{n:,} creators in chunks of {creators_per_chunk_for(n, creators_per_chunk):,} need fmt 'parquet' "
+              f"(CSV is written in one chunk: creators_per_chunk >= {n})")
+    out = check_market_target(out_dir)
+    plan = _plan(n, n_campaigns, seed, market_args.pop("start", "2024-01-01"), market_args.pop("end", "2026-01-01"),
+                 market_args.pop("posts_per_creator", 100.0), market_args.pop("invitees_per_campaign", 50.0),
+                 creators_per_chunk)
+    rows = {name: int(len(frame)) for name, frame in plan.tables.items()}
+    _log.info("%s creators, %s campaigns, %s invitations drawn; posts and orders in %d chunks of %s creators",
+              f"{n:,}", f"{rows[C.CAMPAIGNS]:,}", f"{rows[C.INVITATIONS]:,}", plan.n_chunks, f"{plan.per_chunk:,}")
+    with atomic_dir(out) as tmp:
+        for name, frame in plan.tables.items():
+            _write_table(frame, tmp, name, fmt, rows_per_part)
+        truth = tmp / TRUTH_DIR
+        write_frame(plan.truth, truth / "invitation_truth.parquet")
+        write_frame(plan.cr.traits_frame(plan.creator_ids, plan.start_us), truth / "creator_traits.parquet")
+        plan.tables, plan.truth = {}, None  # written: free them before the bulk
+        parts = {C.POSTS: 0, C.ORDERS: 0}
+        rows.update({C.POSTS: 0, C.ORDERS: 0})
+        clock = time.monotonic()
+        for k in range(plan.n_chunks):
+            for name, frame in zip((C.POSTS, C.ORDERS), _chunk(plan, k)):
+                if len(frame):  # an empty chunk adds no part
+                    parts[name] = _write_parts(frame, tmp / name, parts[name], rows_per_part)
+                elif k == plan.n_chunks - 1 and parts[name] == 0:  # a table of no rows still has its schema
+                    write_frame(frame, tmp / name / PART_NAME.format(0))
+                    parts[name] = 1
+                rows[name] += len(frame)
+            lo, hi = plan.bounds(k)
+            _log.info("chunk %d/%d (creators %s-%s) written: %s posts, %s orders so far, %.1f s",
+                      k + 1, plan.n_chunks, f"{lo:,}", f"{hi - 1:,}", f"{rows[C.POSTS]:,}", f"{rows[C.ORDERS]:,}",
+                      time.monotonic() - clock)
+        params = {**plan.params, "rows": {name: rows[name] for name in C.TABLES}}
+        write_text(truth / "params.json", json.dumps(params, indent=2, sort_keys=True) + "\n")
+    return params["rows"]

@@ -19,9 +19,10 @@ END = pd.Timestamp("2026-01-01", tz="UTC")
 SETTLE = pd.Timedelta(days=C.LABEL_SETTLE_DAYS)
 
 
-@pytest.fixture(scope="module")
-def market() -> Market:
-    return generate_market(1500, 300, 11)
+@pytest.fixture(scope="module", params=[None, 400], ids=["one-chunk", "chunks-of-400"])
+def market(request) -> Market:
+    """The market whole, and drawn in chunks of 400 creators: both must tell the same story."""
+    return generate_market(1500, 300, 11, creators_per_chunk=request.param)
 
 
 @pytest.fixture(scope="module")
