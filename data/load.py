@@ -262,6 +262,86 @@ def read_chunks(path: Path, spec: Table, options: dict, columns: list[str] | Non
             start += raw.num_rows
 
 
+def read_rows(path: Path, spec: Table, options: dict, keep=None, columns: list[str] | None = None,
+              skip_rows: np.ndarray | None = None, rows: int | None = None,
+              keep_columns: list[str] | None = None) -> pd.DataFrame:
+    """The rows of a located table that ``keep`` selects, read chunk by chunk (bounded memory).
+
+    Holds one chunk (:func:`read_chunks`) plus the rows kept so far: a worker reads its shard's
+    rows of a table far larger than its memory this way.
+
+    Parameters
+    ----------
+    path, options, columns, rows
+        As for :func:`read_chunks`.
+    keep : callable, optional
+        ``keep(chunk) -> bool array``: the chunk's rows to keep (default: all).
+    skip_rows : int array, optional
+        Sorted 1-based table rows to leave out whatever ``keep`` says (validation's rejects,
+        ``ValidationReport.rejects["row"]``: rows counted over the parts in path order).
+    keep_columns : list of str, optional
+        The columns ``keep`` reads: then only they are coerced for every row of a Parquet
+        chunk, the others for the kept rows only (see :func:`kept_chunks`).
+
+    Returns
+    -------
+    DataFrame
+        The kept rows in table order (a fresh RangeIndex, no ``attrs``), typed as
+        :func:`coerce_table` types them; counts are ``Int64`` when any kept value is missing.
+    """
+    frames = [frame for frame in kept_chunks(path, spec, options, keep, columns, skip_rows, rows, keep_columns)]
+    empty = frames[0].iloc[:0]
+    frames = [f for f in frames if len(f)]
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames or [empty])[0].reset_index(drop=True)
+    out.attrs = {}
+    return out
+
+
+def kept_chunks(path: Path, spec: Table, options: dict, keep=None, columns: list[str] | None = None,
+                skip_rows: np.ndarray | None = None, rows: int | None = None,
+                keep_columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+    """The kept rows of each chunk, one chunk at a time (see :func:`read_rows`); at least one
+    (possibly empty) frame, without ``attrs``.
+
+    With ``keep_columns`` (the columns ``keep`` reads), a Parquet chunk's other columns are
+    coerced for its kept rows only: coercion is value by value, so the rows are the same, at a
+    fraction of the cost when few rows are kept (a worker keeping one shard of n).
+    """
+    row = 0
+    skip_rows = np.asarray([] if skip_rows is None else skip_rows, dtype=np.int64)
+    if columns is not None:
+        spec = replace(spec, columns=tuple(spec.column(c) for c in columns))
+    for raw, frame in _raw_chunks(path, spec, options, rows, keep is not None and keep_columns is not None):
+        n = len(frame) if raw is None else raw.num_rows
+        if keep is None:
+            mask = np.ones(n, dtype=bool)
+        elif raw is None:
+            mask = np.array(keep(frame), dtype=bool)  # a writable copy
+        else:
+            key_spec = replace(spec, columns=tuple(spec.column(c) for c in keep_columns))
+            mask = np.array(keep(coerce_table(raw.select(list(keep_columns)), key_spec, source=frame)), dtype=bool)
+        lo, hi = np.searchsorted(skip_rows, [row + 1, row + n + 1])
+        mask[skip_rows[lo:hi] - row - 1] = False
+        row += n
+        if raw is not None:  # coerce only the kept rows
+            frame = coerce_table(raw if mask.all() else raw.filter(pa.array(mask)), spec, source=frame)
+            mask = np.ones(len(frame), dtype=bool)
+        frame.attrs = {}
+        yield frame if mask.all() else frame[mask]
+
+
+def _raw_chunks(path: Path, spec: Table, options: dict, rows: int | None, raw: bool):
+    """``(None, coerced chunk)`` as :func:`read_chunks` gives them, or with ``raw`` and a Parquet
+    table ``(Arrow chunk, its file's name)`` before coercion."""
+    if not raw or (not path.is_dir() and path.suffix != ".parquet"):
+        for _, _, frame in read_chunks(path, spec, options, rows=rows):
+            yield None, frame
+        return
+    for part in options.get("parts") or [Part(path, {})]:
+        for chunk in _batches(part.path, part.partition, spec, rows or CHUNK_ROWS):
+            yield chunk, str(part.path)
+
+
 def _read_parts(folder: Path, spec: Table, parts: list[Part]) -> pd.DataFrame:
     """Read and coerce every part, one at a time, into one frame (rows in part order).
 

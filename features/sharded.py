@@ -24,6 +24,14 @@ gets a placeholder campaign row carrying it, which no order or invitation refere
 campaigns table (small; orders and decisions look categories up in it) and the posts its orders
 point at (an order's category comes from its post, whoever posted it).
 
+Where a shard's rows come from: the clean tables in memory, split on the client
+(:func:`split_tables`), or a data folder each worker reads itself (:func:`read_shard`, part by
+part, keeping its shard's rows; the client validates the folder in bounded memory and holds only
+the creators and campaigns tables, :func:`open_folder`). The category list and the count
+columns' types are then a reduce over the shards (:func:`shard_facts`, :func:`settle_shard`).
+Below the reading step both run the same code (:class:`_Shards`); the training matrix of a
+folder builds each shard's decisions on its worker (:func:`training_matrix_from_folder`).
+
 ``client`` is a ``distributed.Client`` (tasks run on its workers, each shard's prepared market
 stays on the worker that built it) or None (shards run one after the other in this process:
 the same code, for tests and small markets). Dask is never imported here.
@@ -31,6 +39,7 @@ the same code, for tests and small markets). Dask is never imported here.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from functools import cached_property
@@ -46,6 +55,7 @@ from . import engine as E
 from . import specs as S
 from .indices import PeerTables
 
+logger = logging.getLogger(__name__)
 _PLACEHOLDER = "\x00creatorrank-category-"  # campaign ids of the placeholder rows: no real id starts so
 
 
@@ -140,15 +150,26 @@ def split_tables(tables: dict[str, pd.DataFrame], n_shards: int,
             C.ORDERS: o,
             C.INVITATIONS: invitations[inv_shard == s],
         }
-        have = set(pd.Series(shard[C.POSTS][C.CATEGORY]).dropna().astype(str)) | set(
-            pd.Series(shard[C.CREATORS][C.PRIMARY_CATEGORY]).dropna().astype(str)) | set(
-            pd.Series(campaigns[C.CATEGORY]).dropna().astype(str))
-        missing = [c for c in categories if c not in have]
-        extra = pd.DataFrame({C.CAMPAIGN_ID: [f"{_PLACEHOLDER}{c}" for c in missing], C.CATEGORY: missing})
-        shard[C.CAMPAIGNS] = (pd.concat([campaigns, extra.astype(campaigns.dtypes[[C.CAMPAIGN_ID, C.CATEGORY]])],
-                                        ignore_index=True) if missing else campaigns)
-        out.append(shard)
+        shard[C.CAMPAIGNS] = campaigns
+        out.append(with_categories(shard, categories))
     return out
+
+
+def with_categories(shard: dict[str, pd.DataFrame], categories: list[str]) -> dict[str, pd.DataFrame]:
+    """``shard`` with one placeholder campaign row per market category it would otherwise lack.
+
+    The placeholder rows carry only a campaign id no real one starts with and the category;
+    no order or invitation references them, so they only make :func:`.engine.prepare` code the
+    shard's categories as the whole market does.
+    """
+    campaigns = shard[C.CAMPAIGNS]
+    have = set(global_categories(shard))
+    missing = [c for c in categories if c not in have]
+    if not missing:
+        return shard
+    extra = pd.DataFrame({C.CAMPAIGN_ID: [f"{_PLACEHOLDER}{c}" for c in missing], C.CATEGORY: missing})
+    return {**shard, C.CAMPAIGNS: pd.concat([campaigns, extra.astype(campaigns.dtypes[[C.CAMPAIGN_ID, C.CATEGORY]])],
+                                            ignore_index=True)}
 
 
 def months_of(as_of) -> list[int]:
@@ -208,9 +229,14 @@ def shard_features(mk: E.PreparedMarket, decisions: pd.DataFrame, months: list[i
     ``tables[i]`` are the peer tables of month start ``months[i]`` (µs); they go into the shard
     market's peer cache, so no shard computes peer tables of its own.
     """
+    return E.build_features(use_peer_tables(mk, months, tables), decisions)
+
+
+def use_peer_tables(mk: E.PreparedMarket, months: list[int], tables) -> E.PreparedMarket:
+    """Put the market's peer ``tables`` of month starts ``months`` into a shard market's peer cache."""
     for month, peer in zip(months, tables, strict=True):
         mk._peer_cache[(int(month), int(S.PEER_CAP))] = peer
-    return E.build_features(mk, decisions)
+    return mk
 
 
 # --------------------------------------------------------------------------- running the shards
@@ -243,20 +269,258 @@ class _Runner:
     def gather(self, values: list) -> list:
         return list(values) if self.client is None else list(self.client.gather(values))
 
+    def release(self, values) -> None:
+        """Let go of some futures now (their tasks' results are no longer needed here)."""
+        if self.client is None:
+            return
+        gone = {id(v) for v in values}
+        for v in values:
+            v.release()
+        self.futures = [f for f in self.futures if id(f) not in gone]
+
     def close(self) -> None:
         for f in self.futures:
             f.release()
         self.futures = []
 
 
-def sharded_features(tables: dict[str, pd.DataFrame], decisions: pd.DataFrame, client=None,
-                     n_shards: int = 4, until=None) -> pd.DataFrame:
+# --------------------------------------------------------------------------- shards read from a data folder
+
+@dataclass(frozen=True)
+class FolderMarket:
+    """A validated data folder as the client of a sharded run holds it: the small tables only.
+
+    Build it with :func:`open_folder`. Workers read their shards' rows of posts, orders and
+    invitations themselves (:func:`read_shard`); the client never holds those tables.
+
+    Attributes
+    ----------
+    data_dir : str
+        The data folder, at the same path on every worker.
+    skip : dict
+        ``{table: sorted 1-based rows}`` that validation rejected (left out by every reader).
+    creators, campaigns : DataFrame
+        The clean creators and campaigns tables (whole: the creator index, the peer sample,
+        the snapshot's creators and the briefs need them).
+    """
+
+    data_dir: str
+    skip: dict
+    creators: pd.DataFrame
+    campaigns: pd.DataFrame
+
+    @cached_property
+    def index(self) -> CreatorIndex:
+        return CreatorIndex.of(self.creators)
+
+    def known_categories(self) -> list[str]:
+        """The categories :func:`creatorrank.serving.briefs.known_codes` finds in the clean tables:
+        creators' primary categories and the posts' categories (one projected pass over posts)."""
+        from ..data.contract import CONTRACT
+        from ..data.load import kept_chunks, locate_tables
+
+        path, options = locate_tables(self.data_dir)[C.POSTS]
+        found = set(self.creators[C.PRIMARY_CATEGORY].dropna().astype(str).unique())
+        for chunk in kept_chunks(path, CONTRACT[C.POSTS], options, columns=[C.CATEGORY], skip_rows=self.skip[C.POSTS]):
+            found.update(chunk[C.CATEGORY].dropna().astype(str).unique())
+        return sorted(found)
+
+
+def open_folder(data_dir, now=None) -> FolderMarket:
+    """Validate a data folder in bounded memory and read its small tables, for a sharded run.
+
+    Validation is :func:`creatorrank.data.validate.validate_folder` (chunk by chunk, the same
+    rules and rejects as ``creatorrank validate``); the rejected rows are left out by every
+    reader, on the client and on the workers, so a sharded run sees exactly the clean tables
+    the local engine sees. Structural problems raise one :class:`~creatorrank.core.errors.InputError`
+    line naming the file.
+    """
+    from ..data.contract import CONTRACT
+    from ..data.load import locate_tables
+    from ..data.validate import validate_folder
+
+    report = validate_folder(data_dir, now=now)
+    if not report.ok:
+        logger.warning(
+            "%d rows rejected by validation and excluded (run `creatorrank validate --data %s` for details)",
+            report.rejected_rows, data_dir)
+    rejects = report.rejects
+    skip = {t: np.unique(rejects.loc[rejects["table"] == t, "row"].to_numpy(np.int64)) for t in C.TABLES}
+    found = locate_tables(data_dir)
+    small = {t: settle_counts(_read(found[t], CONTRACT[t], skip[t]), t) for t in (C.CREATORS, C.CAMPAIGNS)}
+    return FolderMarket(str(data_dir), skip, small[C.CREATORS], small[C.CAMPAIGNS])
+
+
+def _read(located, spec, skip, keep=None, keep_columns=(C.CREATOR_ID,)) -> pd.DataFrame:
+    from ..data.load import read_rows
+
+    path, options = located
+    return read_rows(path, spec, options, keep=keep, skip_rows=skip, keep_columns=list(keep_columns))
+
+
+def read_shard(data_dir, shard: int, n_shards: int, skip: dict) -> dict[str, pd.DataFrame]:
+    """One shard's rows, read on a worker straight from the data folder (bounded memory).
+
+    Every table is read chunk by chunk (part by part, at most
+    :data:`creatorrank.data.load.CHUNK_ROWS` rows at a time) with the contract's columns only,
+    keeping the shard's creators (:func:`shard_of`) and their posts, orders and invitations,
+    the posts their orders point at, and the whole campaigns table; validation's rejected
+    rows (``skip``) are left out. Counts are not settled yet (:func:`settle_shard`).
+    """
+    from ..data.contract import CONTRACT
+    from ..data.load import locate_tables
+
+    found = locate_tables(data_dir)
+    out = {C.CREATORS: _read(found[C.CREATORS], CONTRACT[C.CREATORS], skip[C.CREATORS],
+                             keep=lambda f: shard_of(f[C.CREATOR_ID].astype(object).to_numpy(), n_shards) == shard)}
+    mine = out[C.CREATORS][C.CREATOR_ID]
+
+    def own(frame):
+        return frame[C.CREATOR_ID].isin(mine).to_numpy(dtype=bool, na_value=False)
+
+    out[C.ORDERS] = _read(found[C.ORDERS], CONTRACT[C.ORDERS], skip[C.ORDERS], keep=own)
+    referenced = pd.Series(out[C.ORDERS][C.POST_ID]).dropna().unique()
+    out[C.POSTS] = _read(found[C.POSTS], CONTRACT[C.POSTS], skip[C.POSTS], keep=lambda f: own(f) | f[C.POST_ID].isin(
+        referenced).to_numpy(dtype=bool, na_value=False), keep_columns=(C.CREATOR_ID, C.POST_ID))
+    out[C.INVITATIONS] = _read(found[C.INVITATIONS], CONTRACT[C.INVITATIONS], skip[C.INVITATIONS], keep=own)
+    out[C.CAMPAIGNS] = _read(found[C.CAMPAIGNS], CONTRACT[C.CAMPAIGNS], skip[C.CAMPAIGNS])
+    return out
+
+
+def _count_columns(table: str) -> list[str]:
+    from ..data.contract import CONTRACT, INT
+
+    return [c.name for c in CONTRACT[table].columns if c.dtype == INT]
+
+
+def shard_facts(tables: dict[str, pd.DataFrame]) -> dict:
+    """What the client reduces over the shards read from a folder: creators, categories and
+    the count columns holding a missing value (``{table: [column]}``)."""
+    return {"creators": len(tables[C.CREATORS]), "categories": global_categories(tables),
+            "missing": {t: [c for c in _count_columns(t) if c in tables[t] and tables[t][c].isna().any()]
+                        for t in C.TABLES}}
+
+
+def settle_counts(frame: pd.DataFrame, table: str, missing=None) -> pd.DataFrame:
+    """Count columns typed as validation types the whole clean table: ``Int64`` when the
+    table holds a missing value (``missing``: those columns; default: this frame's), else int64."""
+    cols = _count_columns(table)
+    missing = {c for c in cols if frame[c].isna().any()} if missing is None else set(missing)
+    want = {c: ("Int64" if c in missing else "int64") for c in cols if c in frame}
+    change = {c: d for c, d in want.items() if str(frame[c].dtype) != d}
+    return frame.astype(change) if change else frame
+
+
+def settle_shard(tables: dict[str, pd.DataFrame], categories: list[str], missing: dict) -> dict[str, pd.DataFrame]:
+    """A shard read from a folder as :func:`split_tables` would give it: counts typed as the
+    whole market's (``missing``, from :func:`shard_facts`) and the market's ``categories``."""
+    return with_categories({t: settle_counts(f, t, missing[t]) for t, f in tables.items()}, categories)
+
+
+def decision_times(decisions: pd.DataFrame) -> dict:
+    """Rows, decision months and the latest decision time (µs, None without rows) of a frame."""
+    n = len(decisions)
+    return {"rows": n, "months": months_of(decisions[C.AS_OF]) if n else [],
+            "latest": int(_us(decisions[C.AS_OF]).max()) if n else None}
+
+
+# --------------------------------------------------------------------------- the shared run
+
+
+class _Shards:
+    """Prepared shards of creators on a runner, and the peer tables as their reduce.
+
+    Below the reading step both sources (tables in memory, a data folder read by the workers)
+    share this: the same markets, the same peer reduce, the same feature tasks.
+    """
+
+    def __init__(self, run: _Runner, index: CreatorIndex, n_shards: int, live: list[int], markets: dict, n_cat: int):
+        self.run, self.index, self.n_shards, self.live = run, index, n_shards, live
+        self.markets, self.n_cat = markets, n_cat
+        self.of_creator = index.shards(n_shards)
+
+    def owner(self, creator_ids) -> np.ndarray:
+        """Shard of each decision's creator (an unknown creator is unknown in every shard: the first)."""
+        code = self.index.codes(creator_ids)
+        return np.where(code >= 0, self.of_creator[np.maximum(code, 0)], self.live[0])
+
+    def peer_tables(self, months: list[int]) -> list:
+        """The :class:`.indices.PeerTables` of each month (futures on a client): the reduce."""
+        out = []
+        for m in months:
+            peers = peer_sample(self.index, m)
+            inputs = self.run.map(peer_inputs, [(self.markets[s], m, self.index.ids[peers[self.of_creator[peers] == s]])
+                                                for s in self.live], f"peers-{m}")
+            out += self.run.map(reduce_peers, [(self.index.ids[peers], self.n_cat, *inputs)], f"peer-tables-{m}")
+        return out
+
+    def features(self, decisions: dict, months: list[int]) -> list[pd.DataFrame]:
+        """:func:`shard_features` of ``{shard: decisions}`` (frames or futures), gathered in that order."""
+        peer = self.peer_tables(months)
+        return self.run.gather(self.run.map(shard_features, [(self.markets[s], d, months, *peer)
+                                                             for s, d in decisions.items()], "features"))
+
+
+def memory_shards(run: _Runner, tables: dict[str, pd.DataFrame], n_shards: int, until) -> _Shards | None:
+    """Shards split on the client and sent to the workers (None: no shard has creators)."""
+    index = CreatorIndex.of(tables[C.CREATORS])
+    parts = split_tables(tables, n_shards, index)
+    live = [s for s in range(n_shards) if len(parts[s][C.CREATORS])]
+    if not live:
+        return None
+    markets = dict(zip(live, run.map(E.prepare, [(d, until) for d in run.put([parts[s] for s in live])], "prepare")))
+    return _Shards(run, index, n_shards, live, markets, len(global_categories(tables)))
+
+
+def _read_folder(run: _Runner, folder: FolderMarket, n_shards: int) -> tuple[list[int], dict, int]:
+    """Every shard read by the workers; the categories and count types reduced on the client.
+
+    Returns the live shards (with creators; shard 0 when none has any), their settled tables
+    (futures on a client) and the market's number of categories.
+    """
+    if n_shards < 1:
+        raise ConfigError(f"n_shards must be at least 1 (got {n_shards})")
+    raw = run.map(read_shard, [(folder.data_dir, s, n_shards, folder.skip) for s in range(n_shards)], "read")
+    facts = run.gather(run.map(shard_facts, [(r,) for r in raw], "facts"))
+    live = [s for s in range(n_shards) if facts[s]["creators"]] or [0]
+    # Every clean post, creator and campaign is in some shard (validation rejects posts of unknown creators).
+    categories = sorted(set().union(*(f["categories"] for f in facts)))
+    missing = {t: sorted(set().union(*(f["missing"][t] for f in facts))) for t in C.TABLES}
+    settled = dict(zip(live, run.map(settle_shard, [(raw[s], categories, missing) for s in live], "settle")))
+    run.release(raw)
+    return live, settled, len(categories)
+
+
+def _prepared(run: _Runner, folder: FolderMarket, n_shards: int, live: list[int], settled: dict, n_cat: int,
+              until) -> _Shards:
+    markets = dict(zip(live, run.map(E.prepare, [(settled[s], until) for s in live], "prepare")))
+    run.release(list(settled.values()))
+    return _Shards(run, folder.index, n_shards, live, markets, n_cat)
+
+
+def folder_shards(run: _Runner, folder: FolderMarket, n_shards: int, until) -> _Shards:
+    """Shards read from the data folder by the workers and prepared there (events before ``until``)."""
+    live, settled, n_cat = _read_folder(run, folder, n_shards)
+    return _prepared(run, folder, n_shards, live, settled, n_cat, until)
+
+
+def _in_order(frames: list[pd.DataFrame], rows: list[np.ndarray]) -> pd.DataFrame:
+    """Concatenate the shards' results and put the rows back in the decisions' order."""
+    out = pd.concat(frames, ignore_index=True)
+    where = np.concatenate(rows)
+    inverse = np.empty(len(where), dtype=np.int64)
+    inverse[where] = np.arange(len(where))
+    return out.iloc[inverse].reset_index(drop=True)
+
+
+def sharded_features(tables, decisions: pd.DataFrame, client=None, n_shards: int = 4, until=None) -> pd.DataFrame:
     """:func:`.engine.build_features` of ``decisions`` computed shard by shard.
 
     Parameters
     ----------
-    tables : dict of DataFrame
-        The clean contract tables.
+    tables : dict of DataFrame or FolderMarket
+        The clean contract tables (split here, each shard sent to its worker), or a validated
+        data folder (:func:`open_folder`: each worker reads its shards' rows itself).
     decisions : DataFrame
         As for :func:`.engine.build_features`.
     client : distributed.Client, optional
@@ -275,38 +539,21 @@ def sharded_features(tables: dict[str, pd.DataFrame], decisions: pd.DataFrame, c
     """
     decisions = decisions.reset_index(drop=True)
     months = months_of(decisions[C.AS_OF]) if len(decisions) else []
-    index = CreatorIndex.of(tables[C.CREATORS])
-    of_creator = index.shards(n_shards)
-    parts = split_tables(tables, n_shards, index)
-    live = [s for s in range(n_shards) if len(parts[s][C.CREATORS])]  # shards with creators
-    if not live or not len(decisions):
+    in_memory = not isinstance(tables, FolderMarket)
+    if in_memory and not len(decisions):
         return E.build_features(tables, decisions)
-    code = index.codes(decisions[C.CREATOR_ID])
-    owner = np.where(code >= 0, of_creator[code], live[0])  # an unknown creator is unknown in every shard
-    n_cat = len(global_categories(tables))
     run = _Runner(client)
     try:
-        markets = dict(zip(live, run.map(E.prepare, [(d, until) for d in run.put([parts[s] for s in live])],
-                                         "prepare")))
-        del parts
-        # The reduce: each shard's peers' inputs, then one task per month builds its tables.
-        peer_tables = []
-        for m in months:
-            peers = peer_sample(index, m)
-            inputs = run.map(peer_inputs, [(markets[s], m, index.ids[peers[of_creator[peers] == s]]) for s in live],
-                             f"peers-{m}")
-            peer_tables += run.map(reduce_peers, [(index.ids[peers], n_cat, *inputs)], f"peer-tables-{m}")
-        rows = {s: np.flatnonzero(owner == s) for s in live}
-        busy = [s for s in live if len(rows[s])]
-        results = run.gather(run.map(shard_features, [(markets[s], decisions.iloc[rows[s]], months, *peer_tables)
-                                                      for s in busy], "features"))
+        shards = memory_shards(run, tables, n_shards, until) if in_memory else folder_shards(run, tables, n_shards, until)
+        if shards is None:  # no shard has creators: every decision is about an unknown creator
+            return E.build_features(tables, decisions)
+        owner = shards.owner(decisions[C.CREATOR_ID])
+        rows = {s: np.flatnonzero(owner == s) for s in shards.live}
+        busy = [s for s in shards.live if len(rows[s])] or shards.live[:1]
+        results = shards.features({s: decisions.iloc[rows[s]] for s in busy}, months)
     finally:
         run.close()
-    out = pd.concat(results, ignore_index=True)
-    where = np.concatenate([rows[s] for s in busy])
-    inverse = np.empty(len(where), dtype=np.int64)
-    inverse[where] = np.arange(len(where))
-    out = out.iloc[inverse].reset_index(drop=True)
+    out = _in_order(results, [rows[s] for s in busy])
     out.attrs["feature_set_version"] = S.FEATURE_SET_VERSION
     return out
 
@@ -317,22 +564,74 @@ def training_decisions(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     camp = tables[C.CAMPAIGNS][[C.CAMPAIGN_ID, C.CREATED_AT, C.CATEGORY, C.COUNTRY, C.BUDGET_USD]]
     dec = inv.merge(camp, on=C.CAMPAIGN_ID, how="inner").rename(columns={C.CREATED_AT: C.AS_OF})
     dec = dec[[C.INVITATION_ID, C.CAMPAIGN_ID, C.CREATOR_ID, C.AS_OF, C.CATEGORY, C.COUNTRY, C.BUDGET_USD]]
-    return dec.sort_values([C.AS_OF, C.CAMPAIGN_ID, C.CREATOR_ID, C.INVITATION_ID], kind="stable").reset_index(drop=True)
+    return dec.sort_values(TRAINING_ORDER, kind="stable").reset_index(drop=True)
 
 
-def sharded_training_matrix(tables: dict[str, pd.DataFrame], client=None, n_shards: int = 4) -> pd.DataFrame:
-    """:func:`.engine.training_matrix` computed shard by shard (same rows, order and values)."""
+TRAINING_ORDER = [C.AS_OF, C.CAMPAIGN_ID, C.CREATOR_ID, C.INVITATION_ID]  # the training matrix's row order
+
+
+def sharded_training_matrix(tables, client=None, n_shards: int = 4) -> pd.DataFrame:
+    """:func:`.engine.training_matrix` computed shard by shard (same rows, order and values).
+
+    ``tables``: the clean tables in memory, a :class:`FolderMarket` or a data folder's path
+    (then as :func:`training_matrix_from_folder`).
+    """
+    if not isinstance(tables, dict):
+        return training_matrix_from_folder(tables, client=client, n_shards=n_shards)
     dec = training_decisions(tables)
     until = pd.Timestamp(int(_us(dec[C.AS_OF]).max()) + 1, unit="us", tz="UTC") if len(dec) else None
     return sharded_features(tables, dec, client=client, n_shards=n_shards, until=until)
 
 
-def sharded_snapshot(tables: dict[str, pd.DataFrame], as_of, category: str | None = None,
-                     country: str | None = None, client=None, n_shards: int = 4) -> pd.DataFrame:
-    """:func:`.engine.snapshot` computed shard by shard (same rows, order and values)."""
+def training_matrix_from_folder(data_dir, client=None, n_shards: int = 4, now=None) -> pd.DataFrame:
+    """:func:`.engine.training_matrix` of a data folder, each worker reading its shards' rows.
+
+    Parameters
+    ----------
+    data_dir : path-like or FolderMarket
+        The data folder (tables as files or folders of Parquet parts), at the same path on
+        every worker; validated here in bounded memory (:func:`open_folder`) unless a
+        :class:`FolderMarket` is given.
+    client : distributed.Client, optional
+        Where the shards run (None: here, one after the other).
+    n_shards : int
+        Shards of creators.
+    now : timestamp, optional
+        Validation's "now" (default: the current time, as ``load_clean_tables``).
+
+    Returns
+    -------
+    DataFrame
+        Equal to ``engine.training_matrix(load_clean_tables(data_dir))`` bit for bit, same row
+        order. The client holds the creators and campaigns tables and the gathered matrix;
+        each shard's decisions are built on its worker from its own invitations.
+    """
+    folder = data_dir if isinstance(data_dir, FolderMarket) else open_folder(data_dir, now=now)
+    run = _Runner(client)
+    try:
+        live, settled, n_cat = _read_folder(run, folder, n_shards)
+        dec = dict(zip(live, run.map(training_decisions, [(settled[s],) for s in live], "decisions")))
+        times = dict(zip(live, run.gather(run.map(decision_times, [(dec[s],) for s in live], "decision-times"))))
+        months = sorted(set().union(*(t["months"] for t in times.values())))
+        latest = [t["latest"] for t in times.values() if t["latest"] is not None]
+        until = pd.Timestamp(max(latest) + 1, unit="us", tz="UTC") if latest else None
+        shards = _prepared(run, folder, n_shards, live, settled, n_cat, until)
+        busy = [s for s in live if times[s]["rows"]] or live[:1]
+        results = shards.features({s: dec[s] for s in busy}, months)
+    finally:
+        run.close()
+    out = pd.concat(results, ignore_index=True)
+    out = out.sort_values(TRAINING_ORDER, kind="stable").reset_index(drop=True) if len(results) > 1 else out
+    out.attrs["feature_set_version"] = S.FEATURE_SET_VERSION
+    return out
+
+
+def snapshot_decisions(creators: pd.DataFrame, as_of, category: str | None = None,
+                       country: str | None = None) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """The decisions of :func:`.engine.snapshot` (creators who joined before ``as_of``, in
+    creator order) and the ``until`` of their preparation."""
     ts = to_utc(as_of)
     t_us = int(_us(pd.Series([ts]))[0])
-    creators = tables[C.CREATORS]
     ids = creators.loc[_us(creators[C.JOINED_AT]) < t_us, C.CREATOR_ID]
     ids = ids.sort_values(kind="stable").astype(object).to_numpy()  # creator order, as prepare sorts them
     n = len(ids)
@@ -342,5 +641,15 @@ def sharded_snapshot(tables: dict[str, pd.DataFrame], as_of, category: str | Non
         C.CATEGORY: pd.array([category] * n, dtype=E._STRING),
         C.COUNTRY: pd.array([country] * n, dtype=E._STRING),
     })
-    until = pd.Timestamp(t_us + 1, unit="us", tz="UTC")
+    return dec, pd.Timestamp(t_us + 1, unit="us", tz="UTC")
+
+
+def sharded_snapshot(tables, as_of, category: str | None = None,
+                     country: str | None = None, client=None, n_shards: int = 4) -> pd.DataFrame:
+    """:func:`.engine.snapshot` computed shard by shard (same rows, order and values).
+
+    ``tables``: the clean tables in memory or a :class:`FolderMarket` (workers read their shards).
+    """
+    creators = tables.creators if isinstance(tables, FolderMarket) else tables[C.CREATORS]
+    dec, until = snapshot_decisions(creators, as_of, category, country)
     return sharded_features(tables, dec, client=client, n_shards=n_shards, until=until)

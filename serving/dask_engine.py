@@ -1,15 +1,18 @@
-"""Score shards of candidates on a Dask cluster.
+"""Score, features and the training matrix on a Dask cluster, sharded by creator.
 
-The client loads and validates the tables once, prepares them (event streams and the month's
-peer tables, see :func:`creatorrank.features.engine.prepare`) and broadcasts that prepared
-market, with the model bundle, to every worker: one copy per worker, not one per task. Each
-shard of candidates is a task running the same :func:`creatorrank.serving.shards.score_shard`
-as the local engine, so the gathered results are identical to local scoring. Workers never
-read the data folder or the model registry: the alias is resolved once, on the client.
+:func:`score_by_creator_dask` splits every shard of candidates by creator (the hash of
+:mod:`creatorrank.features.sharded`); each worker prepares only its shard of creators (reading
+their rows from the data folder itself, or receiving them from the client), the month's peer
+tables are a reduce over the shards, and only the model bundle is broadcast. Each piece runs
+:func:`creatorrank.serving.shards.score_shard` on its shard's market with the market's peer
+tables, so the results are identical to local scoring. The model alias is resolved once, on
+the client: workers never read the model registry.
 
-Features (``creatorrank features --engine dask``) and the training matrix run sharded by
-creator instead (:mod:`creatorrank.features.sharded`): each worker prepares only its shards'
-creators, and the month's peer tables are a reduce over the shards.
+:func:`score_shards_dask` is the earlier route (one prepared market broadcast to every worker);
+it stays for callers that already hold a prepared market.
+
+Features (``creatorrank features --engine dask``, :func:`snapshot_dask`) and the training
+matrix (:func:`training_matrix_dask`) run sharded by creator the same way.
 Dask is imported here only, when this engine is used.
 """
 
@@ -136,8 +139,10 @@ def snapshot_dask(tables: dict, as_of, category: str | None = None, country: str
 
     Parameters
     ----------
-    tables : dict of DataFrame
-        The clean contract tables (on the client; each worker receives its shards' rows).
+    tables : dict of DataFrame or FolderMarket
+        The clean contract tables (on the client; each worker receives its shards' rows), or
+        a validated data folder (:func:`creatorrank.features.sharded.open_folder`: each worker
+        reads its shards' rows itself; the client holds only creators and campaigns).
     as_of, category, country
         As for :func:`~creatorrank.features.engine.snapshot`.
     scheduler : str, Client, cluster or None
@@ -163,6 +168,8 @@ def training_matrix_dask(tables: dict, scheduler: Any = None, n_shards: int | No
     """:func:`creatorrank.features.engine.training_matrix` on a Dask cluster, sharded by creator.
 
     The matrix is gathered on the client (LightGBM trains locally); see :func:`snapshot_dask`.
+    ``tables``: the clean tables, a FolderMarket or a data folder's path (each worker reads its
+    shards' rows, :func:`creatorrank.features.sharded.training_matrix_from_folder`).
     """
     from ..features.sharded import sharded_training_matrix
 
@@ -171,6 +178,82 @@ def training_matrix_dask(tables: dict, scheduler: Any = None, n_shards: int | No
         frame = sharded_training_matrix(tables, client=client, n_shards=n)
     logger.info("dask: training matrix of %d rows from %d shards", len(frame), n)
     return frame
+
+
+def score_by_creator_dask(source, bundle, shards: list[pd.DataFrame], scheduler: Any = None,
+                          n_shards: int | None = None) -> list[pd.DataFrame]:
+    """Score decision shards on a Dask cluster, each worker preparing only its shard of creators.
+
+    Nothing market-wide is broadcast but the model: the candidates of every shard are split by
+    creator (:func:`creatorrank.features.sharded.shard_of`, the features path's hash); each
+    worker prepares its creators' market (reading their rows from the data folder itself when
+    ``source`` is one), the month's peer tables are the features path's reduce over the shards,
+    and each piece of candidates is scored where its creators live
+    (:func:`~creatorrank.serving.shards.score_with_peers`). The pieces are put back in order.
+
+    Parameters
+    ----------
+    source : dict of DataFrame, FolderMarket or path-like
+        The clean tables (split on the client and sent to the workers), or a validated data
+        folder (:func:`creatorrank.features.sharded.open_folder`; a path is opened so), read by
+        the workers at the same path.
+    bundle : RankerBundle
+        The loaded model (its version already resolved); scattered once to every worker.
+    shards : list of DataFrame
+        Decision frames (see :func:`creatorrank.serving.shards.make_shards`).
+    scheduler : str, Client, cluster or None
+        See :func:`dask_client`.
+    n_shards : int, optional
+        Shards of creators (default: one per worker).
+
+    Returns
+    -------
+    list of DataFrame
+        One result per decision shard, in shard order: equal to
+        ``score_shard(prepare_context(tables, as_ofs), bundle, shard)`` (the local engine).
+    """
+    import numpy as np
+
+    from ..core import constants as C
+    from ..core.timeutil import to_micros
+    from ..features import sharded as SH
+    from .shards import score_with_peers
+
+    if not isinstance(source, (dict, SH.FolderMarket)):
+        source = SH.open_folder(source)
+    times = [to_micros(d[C.AS_OF]) for d in shards if len(d)]
+    times = np.concatenate(times) if times else np.zeros(0, dtype=np.int64)
+    months = SH.months_of(pd.Series(times.view("datetime64[us]")).dt.tz_localize("UTC")) if len(times) else []
+    until = pd.Timestamp(int(times.max()) + 1, unit="us", tz="UTC") if len(times) else None  # as prepare_context
+    with dask_client(scheduler) as client:
+        run = SH._Runner(client)
+        try:
+            n = _shards_for(client, n_shards)
+            if isinstance(source, SH.FolderMarket):
+                market = SH.folder_shards(run, source, n, until)
+            else:
+                market = SH.memory_shards(run, source, n, until)
+            if market is None:
+                raise CreatorRankError("no creators to score: the creators table is empty")
+            peer = market.peer_tables(months)
+            (bundle_f,) = run.put([bundle], broadcast=True)
+            tasks, layout = [], []
+            for i, decisions in enumerate(shards):
+                owner = market.owner(decisions[C.CREATOR_ID])
+                pieces = [(s, np.flatnonzero(owner == s)) for s in market.live]
+                pieces = [p for p in pieces if len(p[1])] or [(market.live[0], np.arange(len(decisions)))]
+                for s, rows in pieces:
+                    tasks.append((market.markets[s], bundle_f, decisions.iloc[rows], months, *peer))
+                    layout.append((i, rows))
+            results = run.gather(run.map(score_with_peers, tasks, "score"))
+        finally:
+            run.close()
+    per: list[list] = [[] for _ in shards]
+    for (i, rows), frame in zip(layout, results):
+        per[i].append((rows, frame))
+    out = [SH._in_order([f for _, f in p], [r for r, _ in p]) for p in per]
+    logger.info("dask: %d shards scored on %d shards of creators (%d tasks)", len(shards), n, len(tasks))
+    return out
 
 
 def _run_shard(decisions: pd.DataFrame, context: Any, bundle) -> pd.DataFrame:

@@ -78,7 +78,7 @@ from ..features.specs import FEATURE_SET_VERSION, feature_names
 from ..training.mlflow_io import load_ranker
 from .briefs import canonical_codes, lookup_briefs, read_briefs
 from .candidates import MODES, CandidateFinder, EligibilityRules
-from .dask_engine import score_shards_dask
+from .dask_engine import score_by_creator_dask
 from .manifest import fingerprint, ids_sha256, manifest_path, table_fingerprints, write_manifest
 from ..training.uncertainty import add_score_sd
 from .explore import DEFAULT_DRAWS, DEFAULT_LIST, brief_summary, check_explore
@@ -298,20 +298,21 @@ def score(
     seconds["candidates"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    context = prepare_context(tables, [when for _, when, _ in plan])
-    del tables  # the prepared market is all the shards need: let the raw tables go
-    seconds["prepare"] = time.perf_counter() - t
+    if engine == "local":
+        context = prepare_context(tables, [when for _, when, _ in plan])
+        del tables  # the prepared market is all the shards need: let the raw tables go
+    seconds["prepare"] = time.perf_counter() - t  # dask: each worker prepares its creators (in "score")
 
     t = time.perf_counter()
     if engine == "local":
         # Shards are built lazily: only one shard's decisions and features exist at a time.
         parts = [score_shard(context, bundle, shard.decisions) for shard in make_shards(plan, int(chunk_size))]
+        del context
     else:
-
+        # Sharded by creator: each worker prepares only its creators; only the model is broadcast.
         shards = [shard.decisions for shard in make_shards(plan, int(chunk_size))]
-        parts = score_shards_dask(context, bundle, shards, scheduler)
-        del shards
-    del context
+        parts = score_by_creator_dask(tables, bundle, shards, scheduler)
+        del shards, tables
     seconds["score"] = time.perf_counter() - t
 
     t = time.perf_counter()

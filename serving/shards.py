@@ -109,8 +109,21 @@ def score_shard(context: Any, bundle, decisions: pd.DataFrame) -> pd.DataFrame:
     if getattr(bundle, "bags", None):  # member scores; score_sd once every shard is in (training/uncertainty.py)
         from ..training.uncertainty import add_member_scores
 
-        out = add_member_scores(out, bundle.bags, bundle.encode(features).to_numpy(np.float64), bundle.num_threads)
+        out = add_member_scores(out, bundle.bags, bundle.encode_matrix(features), bundle.num_threads)
     return out
+
+
+def score_with_peers(context: PreparedMarket, bundle, decisions: pd.DataFrame, months: list[int],
+                     *peer_tables) -> pd.DataFrame:
+    """:func:`score_shard` on one shard of creators, with the whole market's peer tables.
+
+    ``context`` is a shard's prepared market (:func:`creatorrank.features.sharded.folder_shards`),
+    ``peer_tables[i]`` the market's peer tables of month start ``months[i]`` (the reduce over
+    the shards); they go into its peer cache, so the scores equal those of the whole market.
+    """
+    from ..features.sharded import use_peer_tables
+
+    return score_shard(use_peer_tables(context, months, peer_tables), bundle, decisions)
 
 
 def index_columns(columns: Iterable[str]) -> list[str]:

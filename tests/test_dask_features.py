@@ -19,6 +19,7 @@ from creatorrank.features import sharded as SH
 from creatorrank.features import specs as S
 from creatorrank.features.indices import PeerTables
 from cli_invoke import invoke, isolate
+from dask_parts import write_parts
 
 pytestmark = pytest.mark.data
 
@@ -30,6 +31,17 @@ def market(tmp_path_factory):
     """A small generated market: its folder, validated tables and local training matrix."""
     data, tables, _ = written_market(tmp_path_factory.mktemp("dask_features") / "market", 400, 60, 3,
                                      posts_per_creator=40.0, invitees_per_campaign=25.0)
+    return {"data": data, "tables": tables, "matrix": E.training_matrix(tables)}
+
+
+@pytest.fixture(scope="module")
+def parts_market(market, tmp_path_factory):
+    """The same market with its large tables as folders of Parquet parts and planted bad rows."""
+    from creatorrank.data.validate import load_market
+
+    data = write_parts(market["data"], tmp_path_factory.mktemp("dask_parts") / "market", rows=3000)
+    tables, report = load_market(data)
+    assert report.rejected_rows == 3  # the planted rows: the workers must leave them out too
     return {"data": data, "tables": tables, "matrix": E.training_matrix(tables)}
 
 
@@ -167,11 +179,97 @@ def test_any_decisions_equal_local(market):
     pd.testing.assert_frame_equal(got, want, check_exact=True)
 
 
+# --------------------------------------------------------------------------- workers read their shards
+
+
+def test_workers_read_the_shards_split_tables_gives(parts_market):
+    """Each shard read from the parts (rejected rows left out) is the split of the clean tables."""
+    data, tables = parts_market["data"], parts_market["tables"]
+    folder = SH.open_folder(data)
+    assert sorted(folder.skip[C.POSTS]) and sorted(folder.skip[C.INVITATIONS])
+    pd.testing.assert_frame_equal(folder.creators, tables[C.CREATORS], check_exact=True)
+    pd.testing.assert_frame_equal(folder.campaigns, tables[C.CAMPAIGNS], check_exact=True)
+    categories = SH.global_categories(tables)
+    want = SH.split_tables(tables, N_SHARDS)
+    read = [SH.read_shard(data, s, N_SHARDS, folder.skip) for s in range(N_SHARDS)]
+    facts = [SH.shard_facts(r) for r in read]
+    assert sorted(set().union(*(f["categories"] for f in facts))) == categories
+    missing = {t: sorted(set().union(*(f["missing"][t] for f in facts))) for t in C.TABLES}
+    assert not any(missing.values())  # the null count was in a rejected row: counts are int64
+    for s in range(N_SHARDS):
+        got = SH.settle_shard(read[s], categories, missing)
+        for name in C.TABLES:
+            pd.testing.assert_frame_equal(got[name], want[s][name].reset_index(drop=True), check_exact=True,
+                                          obj=f"shard {s} {name}")
+
+
+def test_training_matrix_read_by_workers_equals_local(parts_market, cluster):
+    got = SH.training_matrix_from_folder(parts_market["data"], client=cluster, n_shards=N_SHARDS)
+    pd.testing.assert_frame_equal(got, parts_market["matrix"], check_exact=True)
+    assert got.attrs["feature_set_version"] == S.FEATURE_SET_VERSION
+    here = SH.sharded_training_matrix(parts_market["data"], client=None, n_shards=2)  # a path: the same route
+    pd.testing.assert_frame_equal(here, parts_market["matrix"], check_exact=True)
+
+
+def test_snapshot_read_by_workers_equals_local(parts_market, cluster):
+    tables = parts_market["tables"]
+    as_of, category = _as_of(parts_market["matrix"]), _category(tables)
+    want = E.snapshot(tables, as_of, category=category, country="US")
+    got = SH.sharded_snapshot(SH.open_folder(parts_market["data"]), as_of, category=category, country="US",
+                              client=cluster, n_shards=N_SHARDS)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+def test_cli_features_dask_reads_parts_on_workers(parts_market, tmp_path, monkeypatch):
+    isolate(monkeypatch, tmp_path)
+    category = _category(parts_market["tables"])
+    args = ["features", "--data", parts_market["data"], "--as-of", _as_of(parts_market["matrix"]).isoformat(),
+            "--category", category.lower(), "--country", "us"]  # codes match case-insensitively, as locally
+    local = invoke([*args, "--out", tmp_path / "local.parquet"])
+    dask = invoke([*args, "--out", tmp_path / "dask.parquet", "--engine", "dask"])
+    assert (local.code, dask.code) == (0, 0), dask.err
+    got = pd.read_parquet(tmp_path / "dask.parquet")
+    assert (got[C.CATEGORY] == category).all() and (got[C.COUNTRY] == "US").all()
+    pd.testing.assert_frame_equal(got, pd.read_parquet(tmp_path / "local.parquet"), check_exact=True)
+
+
+def test_cli_features_dask_names_a_corrupt_part(parts_market, tmp_path, monkeypatch):
+    import shutil
+
+    isolate(monkeypatch, tmp_path)
+    data = tmp_path / "market"
+    shutil.copytree(parts_market["data"], data)
+    bad = sorted((data / C.ORDERS).glob("*.parquet"))[1]
+    bad.write_bytes(b"PAR1 not really parquet PAR1")
+    res = invoke(["features", "--data", data, "--as-of", "2025-06-01", "--out", tmp_path / "f.parquet",
+                  "--engine", "dask"])
+    assert res.code == 2
+    assert len(res.err_lines) == 1 and str(bad) in res.err_lines[0]
+    assert not (tmp_path / "f.parquet").exists()
+
+
+def test_a_part_broken_after_validation_is_named_by_the_worker(parts_market, cluster, tmp_path):
+    import shutil
+
+    from creatorrank.core.errors import InputError
+
+    data = tmp_path / "market"
+    shutil.copytree(parts_market["data"], data)
+    folder = SH.open_folder(data)
+    bad = sorted((data / C.POSTS).rglob("*.parquet"))[-1]
+    bad.write_bytes(b"PAR1 truncated PAR1")
+    with pytest.raises(InputError) as err:
+        SH.training_matrix_from_folder(folder, client=cluster, n_shards=N_SHARDS)
+    assert str(bad) in str(err.value) and "\n" not in str(err.value)
+
+
 @pytest.mark.slow
-def test_training_matrix_with_worker_processes(market):
+def test_training_matrix_with_worker_processes(market, parts_market):
     """Workers in other processes: shards, prepared markets and peer tables travel pickled."""
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as local, distributed.Client(local) as client:
         got = SH.sharded_training_matrix(market["tables"], client=client, n_shards=N_SHARDS)
+        read = SH.training_matrix_from_folder(parts_market["data"], client=client, n_shards=N_SHARDS)
     pd.testing.assert_frame_equal(got, market["matrix"], check_exact=True)
+    pd.testing.assert_frame_equal(read, parts_market["matrix"], check_exact=True)
