@@ -32,6 +32,7 @@ from .registry import register, set_alias, tag_version, version_of, version_tags
 from .tracking import (ensure_experiment, flatten, log_evaluation, log_lineage, metric_key, study_storage,
                        tracked_run, use_tracking)
 from .metrics import QualityGate, compare_rankers, quality_gate
+from .dask_train import ENGINES, assemble_matrix, fit_ranker_dask, learner_metadata
 from .train import fit_ranker, fit_value, make_bundle
 from .tune import tune
 from .value import ValueEvaluation, calibrate_on, evaluate_value
@@ -249,7 +250,7 @@ def _report_gate(gate: QualityGate, what: str) -> list[str]:
 
 
 def _study_name(config: TrainingConfig, data_digest: str) -> str:
-    cfg = config.model_dump(mode="json")
+    cfg = config.result_dump()  # where the work runs does not change the study
     cfg["tuning"] = {k: v for k, v in cfg["tuning"].items() if k not in ("trials", "timeout_s")}
     key = hashlib.sha256((json.dumps(cfg, sort_keys=True) + data_digest).encode()).hexdigest()[:12]
     return f"{config.registered_model}-{key}"
@@ -286,6 +287,8 @@ def train(
     *,
     config: TrainingConfig | None = None,
     matrix: pd.DataFrame | None = None,
+    engine: str | None = None,
+    scheduler: Any = None,
 ) -> TrainResult:
     """Train a ranker on completed campaigns, track it in MLflow, register it as challenger.
 
@@ -306,6 +309,13 @@ def train(
         An already loaded config (wins over ``config_path``).
     matrix : DataFrame, optional
         A precomputed training matrix of ``data_dir`` (skips feature building).
+    engine : {"local", "dask"}, optional
+        Where the training matrix is built (default the config's ``engine``): ``dask`` shards
+        it by creator on a Dask cluster (the same matrix, so the same model with
+        ``dask.learner: local``). See :mod:`creatorrank.training.dask_train`.
+    scheduler : str, Client or None
+        Dask scheduler address or client (default the config's ``dask.scheduler``; none: a
+        LocalCluster for the run), for ``engine: dask`` or ``dask.learner: dask``.
 
     Returns
     -------
@@ -321,18 +331,37 @@ def train(
         give train, validation and test one each: raised before a run is started or anything
         is registered.
     """
+    cfg = _config(config_path, config)
+    engine = cfg.engine if engine is None else str(engine)
+    if engine not in ENGINES:
+        raise ConfigError(f"engine must be local or dask, got {engine!r}")
+    if engine == "local" and cfg.dask.learner == "local":
+        if scheduler is not None:  # the config's dask.scheduler is simply unused here
+            raise ConfigError("a Dask scheduler needs engine dask (or dask.learner: dask)")
+        return _train_run(data_dir, cfg, train_until, trials, tracking_uri, matrix, engine, None)
+    scheduler = cfg.dask.scheduler if scheduler is None else scheduler
+    from ..serving.dask_engine import dask_client
+
+    with dask_client(scheduler) as dask:
+        return _train_run(data_dir, cfg, train_until, trials, tracking_uri, matrix, engine, dask)
+
+
+def _train_run(data_dir, cfg: TrainingConfig, train_until, trials, tracking_uri, matrix, engine: str,
+               dask) -> TrainResult:
+    """:func:`train`'s body; ``dask`` is the Dask client (None when nothing runs on Dask)."""
     import mlflow
     import yaml
 
-
-    cfg = _config(config_path, config)
     n_trials = cfg.tuning.trials if trials is None else int(trials)
     if n_trials < 0:
         raise ConfigError(f"trials must be >= 0, got {n_trials}")
     client = use_tracking(tracking_uri)
     experiment_id = ensure_experiment(client, cfg.experiment_name)
     tables = _load_tables(data_dir)
-    if matrix is None:
+    if matrix is None and engine == "dask":
+        logger.info("building point-in-time features on Dask, sharded by creator")
+        matrix = assemble_matrix(tables, data_dir, dask, cfg.dask.n_shards)
+    elif matrix is None:
         matrix = _training_matrix(tables)
     data = build_dataset(tables, cfg, train_until, matrix=matrix)  # stops here when nothing can be learned
     digest = data.digest()
@@ -348,7 +377,8 @@ def train(
         params = {k: (str(v)[:500]) for k, v in flatten(cfg.model_dump(mode="json")).items()
                   if not k.startswith("tuning.search_space")}
         params.update({"trials": n_trials, "train_until": data.cutoff.isoformat(), "n_features": len(data.features),
-                       C.FEATURE_SET_VERSION: str(FEATURE_SET_VERSION), "data_dir": str(Path(data_dir).resolve())})
+                       C.FEATURE_SET_VERSION: str(FEATURE_SET_VERSION), "data_dir": str(Path(data_dir).resolve()),
+                       "engine": engine})
         mlflow.log_params(params)
         mlflow.log_metrics({f"data.{k}": v for k, v in data.summary().items()})
         (work / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
@@ -366,9 +396,13 @@ def train(
                 mlflow.log_params({f"best.{k}": v for k, v in best_params.items()})
                 mlflow.log_metric(f"validation.best_trial.{metric_key(primary)}", result.best_value)
         logger.info("fitting the final model%s", " with the best trial's parameters" if best_params else "")
-        fit = fit_ranker(data, cfg, best_params)
-        bundle = make_bundle(fit, data, cfg, metadata={"data_digest": digest, "run_id": run_id,
-                                                       POSITIVE_TAG: n_positive})
+        meta = {"data_digest": digest, "run_id": run_id, POSITIVE_TAG: n_positive}
+        if cfg.dask.learner == "dask":  # value model and bags below stay on the local learner
+            fit = fit_ranker_dask(data, cfg, dask, best_params)
+            meta.update(learner_metadata(cfg, fit, dask))
+        else:
+            fit = fit_ranker(data, cfg, best_params)
+        bundle = make_bundle(fit, data, cfg, metadata=meta)
         mlflow.log_metrics({"best_iteration": fit.best_iteration, f"validation.{metric_key(primary)}": fit.best_score})
         if cfg.uncertainty.n_bags:
             from .uncertainty import fit_bags
