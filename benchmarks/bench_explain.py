@@ -12,6 +12,9 @@ Measures, and prints as JSON:
   (used for the campaign means over every candidate), with their largest disagreement; and
   the batch engine's seconds over every candidate row, with ``pred_contrib``'s cost for
   those rows extrapolated from its per-row cost.
+* ``warm_snapshot``: the top ``--top`` of ``--warm-briefs`` briefs of one as-of explained with
+  the market's snapshot (:func:`warm_explain`): features from the raw tables against the
+  snapshot path, fresh and warm, then ``explain`` itself.
 
 Setup (not timed): a market of ``--creators`` x ``--campaigns`` (the suite's S scale by
 default), a model trained without tuning, the latest ``--briefs`` campaigns scored. A
@@ -20,7 +23,8 @@ default), a model trained without tuning, the latest ``--briefs`` campaigns scor
 Usage::
 
     python -m benchmarks.bench_explain [--creators 10000] [--campaigns 2500] [--briefs 100] [--top 100]
-                                       [--threads 2] [--workdir DIR]
+                                       [--threads 2] [--warm-briefs 10] [--reps 3] [--skip-report]
+                                       [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -134,6 +138,72 @@ def time_shap(env: dict, top: int, threads: int) -> dict:
     }
 
 
+def warm_explain(env: dict, n_briefs: int = 10, top: int = 100, reps: int = 3) -> dict:
+    """Explain the top ``top`` of ``n_briefs`` briefs of one as-of with the market's snapshot.
+
+    Every eligible creator of each brief is a candidate (the campaign means need them all).
+    Seconds (medians of ``reps``): the features of every candidate from the raw tables (one
+    ``build_features`` over all rows, what the feature rebuild of ``explain`` costs without
+    snapshots), through :func:`creatorrank.serving.snapshots.brief_features` on a fresh
+    prepared market (preparation, the first brief filling the as-of's snapshot, the other
+    briefs adding their own features) and on a market whose snapshot is already warm (as
+    after scoring those briefs in the same process); then :func:`explain` itself (batch
+    TreeSHAP over every candidate and the checks) and a bare ``Booster.predict`` of the same
+    matrix for scale. ``identical``: the snapshot path's features equal the raw tables' bit for bit.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from benchmarks.bench_score import CATEGORIES, COUNTRIES
+    from creatorrank.core import constants as C
+    from creatorrank.data.validate import load_clean_tables
+    from creatorrank.features.engine import build_features
+    from creatorrank.serving.candidates import CandidateFinder, EligibilityRules
+    from creatorrank.serving.explain import explain
+    from creatorrank.serving.score import load_model
+    from creatorrank.serving.shards import make_shards
+    from creatorrank.serving.snapshots import brief_features, market_for
+
+    bundle = load_model(env["uri"], env["tracking"])
+    tables = load_clean_tables(env["market"])
+    when = pd.Timestamp(tables[C.POSTS][C.POSTED_AT].max()).floor("D")
+    finder = CandidateFinder(tables, EligibilityRules())
+    briefs = [pd.Series({C.CAMPAIGN_ID: f"warm-{i:02d}", C.CATEGORY: CATEGORIES[i % len(CATEGORIES)],
+                         C.COUNTRY: COUNTRIES[i % len(COUNTRIES)], C.BUDGET_USD: 5_000.0 + 500 * i}) for i in range(n_briefs)]
+    plan = [(b, when, finder.find(b, when, "eligible")) for b in briefs]
+    decisions = pd.concat([s.decisions for s in make_shards(plan, 10**9)], ignore_index=True)
+
+    def timed(fn):
+        out = []
+        for _ in range(max(1, reps)):
+            t = time.perf_counter()
+            value = fn()
+            out.append(time.perf_counter() - t)
+        return value, float(np.median(out))
+
+    raw, raw_s = timed(lambda: build_features(tables, decisions))
+    _, fresh_s = timed(lambda: brief_features(tables, decisions))
+    market = market_for(tables, [when])
+    brief_features(market, decisions)  # fills the as-of's snapshot
+    frame, warm_s = timed(lambda: brief_features(market, decisions))
+    identical = bool(raw.equals(frame))
+    expl, explain_s = timed(lambda: explain(bundle, frame, top=top))
+    X = bundle.encode_matrix(frame)
+    _, bare_s = timed(lambda: bundle.booster.predict(X, num_threads=bundle.num_threads))
+    return {
+        "briefs": n_briefs, "top": top, "candidates": int(len(decisions)), "explained": int(len(expl.rows)),
+        "trees": int(bundle.booster.num_trees()), "reps": reps,
+        "features_raw_tables_s": round(raw_s, 3),
+        "features_fresh_market_s": round(fresh_s, 3),
+        "features_warm_snapshot_s": round(warm_s, 3),
+        "explain_s": round(explain_s, 3),
+        "warm_total_s": round(warm_s + explain_s, 3),
+        "bare_predict_s": round(bare_s, 4),
+        "identical": identical,
+        "load_avg": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--creators", type=int, default=10_000)
@@ -141,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--briefs", type=int, default=100)
     parser.add_argument("--top", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--warm-briefs", type=int, default=10,
+                        help="briefs of one as-of for the warm-snapshot explain measurement (0: skip it)")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions of each warm-snapshot timing (medians)")
+    parser.add_argument("--skip-report", action="store_true", help="skip the end-to-end report and SHAP stages")
     parser.add_argument("--workdir", type=Path, default=None, help="Keep market, model and scores here.")
     args = parser.parse_args(argv)
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -153,8 +227,12 @@ def main(argv: list[str] | None = None) -> int:
         work.mkdir(parents=True, exist_ok=True)
     try:
         env = setup(work, args.creators, args.campaigns, args.briefs, args.threads)
-        result = {"stage": "explain", "creators": args.creators, "campaigns": args.briefs,
-                  "report": time_report(env, work, args.top), "shap": time_shap(env, args.top, args.threads)}
+        result = {"stage": "explain", "creators": args.creators, "campaigns": args.briefs}
+        if not args.skip_report:
+            result.update(report=time_report(env, work, args.top), shap=time_shap(env, args.top, args.threads))
+        if args.warm_briefs:
+            result["warm_snapshot"] = warm_explain(env, args.warm_briefs, args.top, args.reps)
+            _log(json.dumps(result["warm_snapshot"]))
     finally:
         if tmp is not None:
             tmp.cleanup()

@@ -551,7 +551,7 @@ def explain(
     Parameters
     ----------
     bundle : RankerBundle
-        The model (``booster``, ``features``, ``encode``).
+        The model (``booster``, ``features``, ``encode_matrix``).
     frame : DataFrame
         Features of **every** scored candidate of each campaign (the campaign means are
         taken over these rows), with ``campaign_id`` and ``creator_id`` columns.
@@ -588,7 +588,7 @@ def explain(
     threads = int(num_threads or getattr(bundle, "num_threads", 1) or 1)
     booster = bundle.booster
 
-    X = bundle.encode(frame).to_numpy(dtype=np.float64)
+    X = bundle.encode_matrix(frame)  # column-major: the batch engine reads it column by column
     n, p = X.shape
     campaign = frame[C.CAMPAIGN_ID].astype(str).to_numpy()
     creator = frame[C.CREATOR_ID].astype(str).to_numpy()

@@ -44,6 +44,7 @@ from .ranking import (confidence, evidence_text, index_evidence, rank_text, thin
                       within_campaign_rank)
 from .render import render_card
 from .score import add_fair_fee, check_feature_set, default_target_roas, load_model, value_model
+from .snapshots import market_for
 from .text import (INDEX_TEXT, advice_sentence, family_measures, family_title, feature_text, format_date,
                    history_sentence, index_how, value_text)
 
@@ -131,18 +132,7 @@ def scorecard(
     bundle = load_model(model_uri or DEFAULT_MODEL, tracking_uri)
     check_feature_set(bundle)
 
-    snap = snapshot(tables, when, category=category, country=country)
-    snap[C.CREATOR_ID] = snap[C.CREATOR_ID].astype(str)
-    peers, peer_label = _peer_group(snap, creators, creator_id, category, country)
-    own = snap[snap[C.CREATOR_ID] == creator_id]
-    if own.empty:  # joined at or after the card date: build the row directly
-        decision = pd.DataFrame({C.CREATOR_ID: [creator_id], C.AS_OF: pd.Series([when], dtype="datetime64[us, UTC]"),
-                                 C.CATEGORY: pd.array([category], dtype=pd.StringDtype("pyarrow")),
-                                 C.COUNTRY: pd.array([country], dtype=pd.StringDtype("pyarrow"))})
-        own = build_features(tables, decision)
-        own[C.CREATOR_ID] = own[C.CREATOR_ID].astype(str)
-    group = pd.concat([own, peers[peers[C.CREATOR_ID] != creator_id]], ignore_index=True)
-    group[C.CAMPAIGN_ID] = "peers"
+    group, peer_label = card_group(tables, creators, creator_id, when, category, country)
 
     history = creator_history(tables, pd.DataFrame({C.CREATOR_ID: [creator_id], C.AS_OF: [when]})).iloc[0]
     doc = card_document(bundle, group, me, history, when, category, country, peer_label)
@@ -150,6 +140,31 @@ def scorecard(
     write_text(out.with_suffix(".json"), dump_json(doc, indent=1))
     logger.info("score card of %s written to %s", creator_id, path)
     return path
+
+
+def card_group(tables, creators: pd.DataFrame, creator_id: str, when: pd.Timestamp, category: str | None,
+               country: str) -> tuple[pd.DataFrame, str]:
+    """Features of the creator (row 0) and their peers as of ``when`` for a typical brief, and the peers' label.
+
+    The market is prepared once, as scoring does (:func:`creatorrank.serving.snapshots.market_for`):
+    the peers' features fill the market's snapshot of ``when``, and the creator's own row (a newcomer
+    who joined at or after ``when`` is not among the peers) is built on the same market
+    instead of preparing the tables a second time. ``tables`` may be that market already.
+    """
+    market = market_for(tables, [when])
+    snap = snapshot(market, when, category=category, country=country)
+    snap[C.CREATOR_ID] = snap[C.CREATOR_ID].astype(str)
+    peers, peer_label = _peer_group(snap, creators, creator_id, category, country)
+    own = snap[snap[C.CREATOR_ID] == creator_id]
+    if own.empty:  # joined at or after the card date: build the row directly
+        decision = pd.DataFrame({C.CREATOR_ID: [creator_id], C.AS_OF: pd.Series([when], dtype="datetime64[us, UTC]"),
+                                 C.CATEGORY: pd.array([category], dtype=pd.StringDtype("pyarrow")),
+                                 C.COUNTRY: pd.array([country], dtype=pd.StringDtype("pyarrow"))})
+        own = build_features(market, decision)
+        own[C.CREATOR_ID] = own[C.CREATOR_ID].astype(str)
+    group = pd.concat([own, peers[peers[C.CREATOR_ID] != creator_id]], ignore_index=True)
+    group[C.CAMPAIGN_ID] = "peers"
+    return group, peer_label
 
 
 def _peer_group(snap: pd.DataFrame, creators: pd.DataFrame, creator_id: str, category: str | None,

@@ -25,9 +25,9 @@ import pandas as pd
 from ..core import constants as C
 from ..core.errors import CreatorRankError, InputError, ModelError
 from ..core.timeutil import to_utc
-from ..features.engine import build_features
 from .candidates import CandidateFinder, EligibilityRules
 from .manifest import campaign_entries, ids_sha256
+from .snapshots import brief_features
 
 SCORE_COLUMNS = [C.CAMPAIGN_ID, C.CREATOR_ID, C.SCORE, C.RANK, C.MODEL_NAME, C.MODEL_VERSION,
                  C.FEATURE_SET_VERSION, C.AS_OF]
@@ -265,7 +265,7 @@ def rebuild_features(tables: Mapping[str, pd.DataFrame], scores: pd.DataFrame, b
             C.BUDGET_USD: b[C.BUDGET_USD].reindex(cid).to_numpy(dtype=np.float64) if n else np.zeros(0),
         }
     )
-    features = build_features(tables, decisions)  # same rows, same order as the decisions
+    features = brief_features(tables, decisions)  # same rows, same order; one snapshot per as-of
     features[C.CAMPAIGN_ID] = scores[C.CAMPAIGN_ID].to_numpy()
     features[C.CREATOR_ID] = scores[C.CREATOR_ID].to_numpy()
     features["file_score"] = scores[C.SCORE].to_numpy(dtype=np.float64)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..core.errors import ModelError
 from ..core.io import write_text
-from .encoding import encode_features
+from .encoding import category_lookups, encode_matrix
 from .integrity import check_model_text, decode_text, file_digest, read_bytes, trim_booster, verify_digest  # noqa: F401
 
 BOOSTER_FILE = "model.txt"
@@ -83,8 +83,18 @@ class RankerBundle:
         return max(1, min(int(self.params.get("num_threads", 1) or 1), os.cpu_count() or 1))
 
     def encode(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The all-float model matrix of ``frame`` (the pyfunc's input; see :mod:`.encoding`)."""
-        return encode_features(frame, self.features, self.categories)
+        """The all-float model matrix of ``frame`` as a frame (the pyfunc's input; see :mod:`.encoding`)."""
+        return pd.DataFrame(self.encode_matrix(frame), index=frame.index, columns=self.features, copy=False)
+
+    def encode_matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """The model matrix of ``frame`` as a float64 array (what the booster reads; no frame built).
+
+        The category lookups are built once per bundle (rebuilt if ``categories`` is replaced).
+        """
+        cached = self.__dict__.get("_lookups")
+        if cached is None or cached[0] is not self.categories:
+            cached = self.__dict__["_lookups"] = (self.categories, category_lookups(self.categories))
+        return encode_matrix(frame, self.features, self.categories, cached[1])
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Raw lambdarank scores (comparable within one campaign only).
@@ -99,7 +109,7 @@ class RankerBundle:
         -------
         ndarray of float64
         """
-        X = self.encode(frame).to_numpy(dtype=np.float64)
+        X = self.encode_matrix(frame)
         if len(X) == 0:
             return np.zeros(0, dtype=np.float64)
         return np.asarray(self.booster.predict(X, num_threads=self.num_threads), dtype=np.float64)
