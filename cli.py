@@ -174,10 +174,17 @@ def generate(
     rows_per_part: Optional[int] = typer.Option(
         None, "--rows-per-part", min=1,
         help="Write every table of more rows as a folder NAME/ of Parquet parts of at most this many rows."),
+    creators_per_chunk: Optional[int] = typer.Option(
+        None, "--creators-per-chunk", min=1,
+        help="Draw and write posts and orders chunk by chunk of this many creators, as Parquet parts of "
+             "OUT/posts/ and OUT/orders/, so memory is bounded by a chunk (default: one chunk up to "
+             "200,000 creators, chunks of 50,000 above). The chunk size is part of the seed: same "
+             "arguments, same files."),
 ) -> None:
     """Generate a synthetic market (contract tables plus the latent truth in OUT/truth/).
 
-    The folder is written whole or not at all: built beside OUT, then swapped in.
+    The folder is written whole or not at all: built beside OUT, then swapped in. A market of
+    several chunks logs one progress line per chunk.
     """
 
     def body():
@@ -185,14 +192,17 @@ def generate(
             raise CreatorRankError(f"--format must be parquet or csv, got '{fmt}'")
         if rows_per_part is not None and fmt != "parquet":
             raise CreatorRankError("--rows-per-part needs --format parquet")
-        _out(out, folder=True)
-        from .data.generate import check_market_target, generate_market, write_market
+        from .data.generate import check_market_target, creators_per_chunk_for, generate_into
 
+        if fmt != "parquet" and creators_per_chunk_for(creators, creators_per_chunk) < creators:
+            raise CreatorRankError(f"--format csv writes one chunk: pass --creators-per-chunk {creators} "
+                                   "or use --format parquet")
+        _out(out, folder=True)
         check_market_target(out)
-        market = generate_market(creators, campaigns, seed)
-        path = write_market(market, out, fmt=fmt, rows_per_part=rows_per_part)
-        sizes = ", ".join(f"{len(f):,} {name}" for name, f in market.tables.items())
-        _say(f"market written to {path}: {sizes}")
+        rows = generate_into(out, creators, campaigns, seed, fmt=fmt, rows_per_part=rows_per_part,
+                             creators_per_chunk=creators_per_chunk)
+        sizes = ", ".join(f"{n:,} {name}" for name, n in rows.items())
+        _say(f"market written to {out}: {sizes}")
 
     _run(body)
 
@@ -252,15 +262,19 @@ def features(
 
         from .serving.briefs import canonical_code, known_codes
 
-        tables = load_clean_tables(data)
-        # ISO codes and categories match case-insensitively, as in briefs ("vn" finds VN)
-        country_code = canonical_code(country, known_codes(tables, C.COUNTRY))
-        category_name = canonical_code(category, known_codes(tables, C.CATEGORY))
-        if engine == "dask":
+        if engine == "dask":  # workers read their shards' rows; the client holds creators and campaigns
+            from .features.sharded import open_folder
             from .serving.dask_engine import snapshot_dask
 
-            frame = snapshot_dask(tables, when, category=category_name, country=country_code, scheduler=scheduler)
+            folder = open_folder(data)
+            country_code = canonical_code(country, known_codes({C.CREATORS: folder.creators}, C.COUNTRY))
+            category_name = canonical_code(category, folder.known_categories()) if category is not None else None
+            frame = snapshot_dask(folder, when, category=category_name, country=country_code, scheduler=scheduler)
         else:
+            tables = load_clean_tables(data)
+            # ISO codes and categories match case-insensitively, as in briefs ("vn" finds VN)
+            country_code = canonical_code(country, known_codes(tables, C.COUNTRY))
+            category_name = canonical_code(category, known_codes(tables, C.CATEGORY))
             frame = snapshot(tables, when, category=category_name, country=country_code)
         write_frame(frame, out)
         _say(f"{len(frame):,} creators as of {as_of} written to {out} "
@@ -275,15 +289,25 @@ def train(
     config: Optional[Path] = typer.Option(None, "--config", help="Training config (YAML); defaults built in."),
     train_until: Optional[str] = typer.Option(None, "--train-until", help="Training cutoff (ISO-8601); default now."),
     trials: Optional[int] = typer.Option(None, "--trials", min=0, help="Optuna trials (0: fit configured parameters)."),
+    engine: Optional[str] = typer.Option(None, "--engine",
+                                         help="local or dask: build the training matrix sharded by creator on Dask "
+                                              "(default: the config's engine)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler",
+                                            help="Dask scheduler address (default: the config's, else a local cluster)."),
 ) -> None:
     """Train a lambdarank model on completed campaigns, track it in MLflow, register it as challenger."""
 
     def body():
         until = _ts(train_until, "--train-until")
+        if engine is not None and engine not in ("local", "dask"):
+            raise CreatorRankError(f"--engine must be local or dask, got '{engine}'")
+        if scheduler is not None and engine == "local":
+            raise CreatorRankError("--scheduler needs --engine dask")
         _data(data)
         from .training.commands import format_metrics, train as train_fn
 
-        result = train_fn(data, config_path=config, train_until=until, trials=trials)
+        result = train_fn(data, config_path=config, train_until=until, trials=trials, engine=engine,
+                          scheduler=scheduler)
         _say(f"run id:        {result.run_id}")
         _say(f"model version: {result.model_uri} (version {result.model_version})")
         _say(format_metrics(result))

@@ -23,8 +23,9 @@ or on any generated market and model::
         --tracking sqlite:///mlflow.db
 
 Prints one JSON line: ``stage``, ``seconds`` (the evaluation's wall time), ``step_seconds``,
-``briefs``, ``rows``, ``rankers`` (capture and NDCG per ranker), ``target_s``, ``met``,
-``goal_capture``, ``goal_met``, ``peak_rss_mb``.
+``briefs``, ``rows``, ``rankers`` (capture and NDCG per ranker, the bundle's value-model ordering
+as ``model, expected GMV``), ``exposure``, ``mlflow_run_id`` (the ``kind=eligible`` run), ``target_s``,
+``met``, ``goal_capture``, ``goal_met``, ``peak_rss_mb``.
 """
 
 from __future__ import annotations
@@ -46,8 +47,12 @@ SHRINKAGE = {"model, shrunk (orders_seen, k=30)": ("orders_seen", 30.0),
 
 
 def run(data: Path, model_uri: str = DEFAULT_MODEL, tracking_uri: str | None = None, briefs: int = 40,
-        k: int = 10, threads: int = 2) -> dict:
-    """Evaluate the model and the baselines on the eligible pools of ``briefs`` later campaigns."""
+        k: int = 10, threads: int = 2, log: bool = True) -> dict:
+    """Evaluate the model and the baselines on the eligible pools of ``briefs`` later campaigns.
+
+    With ``log`` the evaluation is tracked as an MLflow run (``kind=eligible``: capture, NDCG and
+    every ranker's exposure per creator group) in ``tracking_uri``'s store.
+    """
     from creatorrank.data.validate import load_market
     from creatorrank.training.eligible import PairTruth, evaluate_eligible
     from creatorrank.training.mlflow_io import load_ranker
@@ -62,6 +67,10 @@ def run(data: Path, model_uri: str = DEFAULT_MODEL, tracking_uri: str | None = N
     out = ev.to_dict()
     out["step_seconds"] = out.pop("seconds")  # "seconds" is the stage's whole wall time
     capture = ev.capture("model")
+    if log:  # beside the model's training run, in the same store
+        from creatorrank.training.eligible import log_eligible
+
+        out["mlflow_run_id"] = log_eligible(ev, model_uri, tracking_uri, model_version=bundle.model_version)
     return {"stage": "eligible", "seconds": seconds, **out, "target_s": TARGET_S,
             "met": bool(seconds <= TARGET_S), "goal_capture": GOAL_CAPTURE,
             "goal_met": bool(capture >= GOAL_CAPTURE), "model_uri": model_uri}
@@ -76,13 +85,14 @@ def main(argv=None) -> None:
     parser.add_argument("--briefs", type=int, default=40)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-log", action="store_true", help="do not track the evaluation in MLflow")
     args = parser.parse_args(argv)
     if (args.work is None) == (args.data is None):
         parser.error("give exactly one of --work and --data")
     data = args.data or args.work / "market"
     tracking = args.tracking or (f"sqlite:///{args.work / 'mlflow.db'}" if args.work else None)
     os.environ.setdefault("MPLBACKEND", "Agg")
-    out = run(data, args.model, tracking, args.briefs, args.k, min(2, args.threads))
+    out = run(data, args.model, tracking, args.briefs, args.k, min(2, args.threads), log=not args.no_log)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(json.dumps(out, default=str))
 

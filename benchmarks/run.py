@@ -31,6 +31,7 @@ SCALES = {
 STAGES = ("generate", "validate", "features", "train", "eligible", "score", "explain")
 # Stages with their own script (benchmarks/bench_<stage>.py), run with the same arguments.
 OWN_SCRIPT = {"eligible": "bench_eligible"}
+EXPECTED_RANKER = "model, expected GMV"  # training.eligible: the bundle's value-model ordering
 
 # (stage, scale) -> (seconds, peak MB or None, where the target comes from)
 TARGETS = {
@@ -112,6 +113,8 @@ def run_scale(scale: str, reps: int, out: Path, threads: int, log=print) -> dict
         capture = eligible["rankers"].get("model", {}).get(f"capture@{eligible.get('k', 10)}")
         summary["eligible_quality"] = {"k": eligible.get("k", 10), "briefs": eligible.get("briefs"),
                                        "rows": eligible.get("rows"), "rankers": eligible["rankers"],
+                                       "exposure": eligible.get("exposure", {}),
+                                       "mlflow_run_id": eligible.get("mlflow_run_id"),
                                        "goal_capture": ELIGIBLE_GOAL,
                                        "met": None if capture is None else capture >= ELIGIBLE_GOAL}
     return summary
@@ -203,6 +206,30 @@ def _eligible_lines(eq: dict | None) -> list[str]:
     if eq.get("met") is not None:
         lines += ["", f"Model capture@{k} target ≥ {eq['goal_capture']:.0%} (issue 14): "
                   + ("met" if eq["met"] else "**not met**")]
+        money = eq["rankers"].get(EXPECTED_RANKER, {}).get(f"capture@{k}")
+        if money is not None:
+            lines[-1] += (f"; ordered by the value model's expected GMV: {money:.4f}, "
+                          + ("met" if money >= eq["goal_capture"] else "**not met**"))
+    return lines + _exposure_lines(eq)
+
+
+def _exposure_lines(eq: dict) -> list[str]:
+    """Top-k exposure of creator groups against their share of expected GMV (merit), per ranker."""
+    exposure = eq.get("exposure") or {}
+    shown = [r for r in ("model", EXPECTED_RANKER, "past_gmv", "followers") if r in exposure]
+    if not shown:
+        return []
+    k = eq.get("k", 10)
+    merit = exposure.get(shown[0], {})
+    groups = [key.split(".", 1)[1] for key in merit if key.startswith("exposure.")]
+    lines = ["", f"Exposure in the top {k} against merit (share of the pool's expected GMV; Singh & Joachims), "
+             f"per creator group (MLflow run `kind=eligible`{', ' + eq['mlflow_run_id'] if eq.get('mlflow_run_id') else ''}):",
+             "", "| group | merit | " + " | ".join(f"exposure: {r}" for r in shown) + " |",
+             "|---|---|" + "---|" * len(shown)]
+    for g in groups:
+        m = merit.get(f"merit.{g}")
+        cells = [f"{exposure[r].get(f'exposure.{g}', float('nan')):.1%}" for r in shown]
+        lines.append(f"| {g.replace('.', ': ', 1)} | {'n/a' if m is None else f'{m:.1%}'} | " + " | ".join(cells) + " |")
     return lines
 
 

@@ -174,3 +174,43 @@ def test_shrinkage_pulls_thin_histories_to_the_brief_median() -> None:
     np.testing.assert_allclose(strong, [3.0, 1.0, 2.0, 1, 2, 3], rtol=1e-8)  # much evidence: unchanged
     with pytest.raises(ValueError, match="k must be"):
         shrink_scores(groups, scores, evidence, k=0)
+
+
+@pytest.mark.model
+def test_the_value_model_ordering_is_graded_and_the_evaluation_is_tracked_in_mlflow(market, bundle, tmp_path) -> None:
+    import dataclasses
+
+    from creatorrank.features.engine import training_matrix
+    from creatorrank.training.config import TrainingConfig
+    from creatorrank.training.dataset import build_dataset
+    from creatorrank.training.eligible import (EXPECTED_SUFFIX, PairTruth, eligible_metrics, evaluate_eligible,
+                                               log_eligible)
+    from creatorrank.training.train import fit_value
+    from creatorrank.training.tracking import use_tracking
+
+    folder, tables, _ = market
+    cfg = TrainingConfig()
+    cfg.lightgbm.num_threads = 1
+    cfg.value.num_boost_round, cfg.value.early_stopping_rounds = 80, 10
+    with_value = dataclasses.replace(bundle, value=fit_value(build_dataset(tables, cfg, matrix=training_matrix(tables)), cfg))
+    truth = PairTruth.from_market(folder, tables)
+    ev = evaluate_eligible(tables, truth, {"model": with_value}, max_briefs=12, k=10)
+    money = f"model{EXPECTED_SUFFIX}"
+    assert money in ev.summary.index and ev.capture(money) > ev.capture("random") + 0.2
+    assert set(ev.exposure) == set(ev.summary.index)
+
+    metrics = eligible_metrics(ev)
+    assert metrics["eligible.model.capture_at_10"] == pytest.approx(ev.capture("model"))
+    assert metrics["eligible.model_expected_GMV.ndcg_at_10"] == pytest.approx(ev.ndcg(money))
+    tiers = [key for key in metrics if key.startswith("eligible.model.exposure.tier.")]
+    assert tiers and sum(metrics[key] for key in tiers) == pytest.approx(1.0)  # exposure shares of one dimension
+    merit = [key for key in metrics if key.startswith("eligible.merit.tier.")]
+    assert merit and sum(metrics[key] for key in merit) == pytest.approx(1.0)
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    run_id = log_eligible(ev, "models:/creator-ranker@challenger", uri, model_version=3)
+    run = use_tracking(uri).get_run(run_id)
+    assert run.data.tags["kind"] == "eligible" and run.data.tags["model_version"] == "3"
+    assert run.data.metrics == pytest.approx(metrics)
+    artifacts = {a.path for a in use_tracking(uri).list_artifacts(run_id, "eligible")}
+    assert artifacts == {"eligible/per_brief.csv", "eligible/exposure.csv"}

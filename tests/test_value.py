@@ -8,6 +8,7 @@ in a child process: LightGBM aborts the process on some truncated model files.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -126,6 +127,49 @@ def test_shap_contributions_add_up_to_the_log_mean(market, fitted):
     assert (contrib.drop(columns="bias").abs().sum() > 0).sum() >= 3  # several features drive it
 
 
+def test_the_mean_is_the_funnel_each_stage_fitted_on_the_invitations_that_reached_it(market, fitted):
+    train = market["data"]["train"].frame
+    accepted = train[C.OUTCOME_ACCEPTED].to_numpy(bool)
+    delivered = train[C.OUTCOME_DELIVERED].to_numpy(bool)
+    assert not (delivered & ~accepted).any()
+    assert (train.loc[~delivered, C.OUTCOME_GMV] == 0).all()  # no GMV without a delivery
+    stages = {s["name"]: s for s in fitted.stages_}
+    assert list(stages) == ["accepted", "delivered_if_accepted", "gmv_if_delivered"]
+    assert [stages[n]["rows"] for n in stages] == [len(train), int(accepted.sum()), int(delivered.sum())]
+    assert fitted.best_iteration_ == fitted.booster_.num_trees() == sum(s["best_iteration"] for s in fitted.stages_)
+    # The single-model variant (value.funnel: false) is one Tweedie stage on every invitation.
+    from creatorrank.training.train import fit_value
+
+    single = fit_value(market["data"], _config(funnel=False))
+    assert [s["name"] for s in single.stages_] == ["net_gmv"] and single.stages_[0]["rows"] == len(train)
+    assert not np.allclose(single.predict(train.head(200)), fitted.predict(train.head(200)))
+
+
+def test_merged_stages_predict_the_product_of_their_means_and_their_shap_adds_up():
+    import lightgbm as lgb
+
+    from creatorrank.training.value import merge_log_link
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(600, 4))
+    p = {"verbosity": -1, "num_threads": 1, "num_leaves": 7, "seed": 1, "deterministic": True}
+    accepted = (rng.random(600) < 1 / (1 + np.exp(-X[:, 0]))).astype(float)
+    gmv = rng.gamma(2.0, np.exp(X[:, 1]))
+    stages = [lgb.train({**p, "objective": "poisson"}, lgb.Dataset(X, accepted), 20),
+              lgb.train({**p, "objective": "poisson"}, lgb.Dataset(X[:300], accepted[:300]), 7),
+              lgb.train({**p, "objective": "tweedie"}, lgb.Dataset(X, gmv), 15)]
+    merged = merge_log_link(stages)
+    assert merged.num_trees() == 42
+    raw = sum(b.predict(X, raw_score=True) for b in stages)
+    np.testing.assert_allclose(merged.predict(X, raw_score=True), raw, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(merged.predict(X), np.prod([b.predict(X) for b in stages], axis=0), rtol=1e-9)
+    contrib = merged.predict(X, pred_contrib=True)
+    np.testing.assert_allclose(contrib.sum(axis=1), raw, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(contrib, sum(b.predict(X, pred_contrib=True) for b in stages), rtol=1e-9, atol=1e-9)
+    again = lgb.Booster(model_str=merged.model_to_string())  # saved and read back: LightGBM accepts it
+    np.testing.assert_array_equal(again.predict(X), merged.predict(X))
+
+
 def test_level_factor_is_realized_over_forecast_of_the_calibration_campaigns(market, fitted):
     valid = market["data"]["validation"].frame
     raw = fitted.booster_.predict(fitted._matrix(valid))
@@ -231,7 +275,7 @@ def test_bundle_round_trip_with_and_without_value(bundle, market, tmp_path):
     assert loaded.value.digest() == bundle.value.digest()
     assert np.array_equal(loaded.predict(test), bundle.predict(test))
     # A bundle without a value model (value.enabled: false, or saved before value models) loads with None.
-    old = RankerBundle(**{**bundle.__dict__, "value": None}).save(tmp_path / "old")
+    old = dataclasses.replace(bundle, value=None).save(tmp_path / "old")
     assert not (old / VALUE_BOOSTER_FILE).exists()
     assert RankerBundle.load(old).value is None
     # Recorded but missing: a one-line error, not a bundle silently without its value model.

@@ -316,7 +316,9 @@ class ValueConfig(_Strict):
     """The value model: expected net GMV per invitation, its interval, and the fair fee (docs/VALUE.md).
 
     Fitted after the ranker on the same rows and split (:mod:`creatorrank.training.value`):
-    Tweedie LightGBM for the mean (seed, threads and determinism from ``lightgbm``), a
+    LightGBM for the mean (seed, threads and determinism from ``lightgbm``): with ``funnel``
+    the product of P(accepted), P(delivered | accepted) and Tweedie E[GMV | delivered], each
+    fitted on the invitations that reached its stage; without, one Tweedie model; then a
     multiplicative level factor and split-conformal interval ratios fitted on the latest
     settled campaigns. ``recalibrate_latest``: after the test campaigns are evaluated (with the
     level fitted on validation), the registered model's level and interval are refitted on the
@@ -327,6 +329,7 @@ class ValueConfig(_Strict):
     """
 
     enabled: bool = True
+    funnel: bool = True
     tweedie_variance_power: float = Field(1.3, gt=1, lt=2)
     interval: float = Field(0.8, gt=0, lt=1)
     calibrate_level: bool = True
@@ -383,6 +386,35 @@ class UncertaintyConfig(_Strict):
         return v
 
 
+class DaskTrainingConfig(_Strict):
+    """Training through Dask (``engine: dask``, docs/DASK.md "Training on a cluster").
+
+    ``learner: local`` (the default) trains LightGBM on the client on the gathered matrix: the
+    model is the one ``engine: local`` gives, bit for bit. ``learner: dask`` trains
+    ``lightgbm.dask.DaskLGBMRanker`` over ``n_partitions`` campaign-aligned partitions (default
+    and at most: one per worker); it has no early stopping, so it trains ``num_boost_round`` rounds (default
+    ``lightgbm.num_boost_round``) and keeps the prefix that early stopping with
+    ``lightgbm.early_stopping_rounds`` would have chosen on the validation NDCG curve.
+    ``n_shards``: shards of creators for the matrix (default one per worker). ``scheduler``: a
+    scheduler address (``--scheduler`` wins; none: a LocalCluster for the run).
+    """
+
+    learner: Literal["local", "dask"] = "local"
+    n_shards: int | None = Field(None, ge=1)
+    n_partitions: int | None = Field(None, ge=1)
+    num_boost_round: int | None = Field(None, ge=1)
+    scheduler: str | None = None
+
+    @field_validator("scheduler")
+    @classmethod
+    def _address(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("must be a scheduler address such as tcp://host:8786, or null")
+        return v
+
+
+
+
 class TrainingConfig(_Strict):
     """Everything that determines a training run (see ``configs/default.yaml``).
 
@@ -413,6 +445,8 @@ class TrainingConfig(_Strict):
     value: ValueConfig = Field(default_factory=ValueConfig)
     propensity: PropensityConfig = Field(default_factory=PropensityConfig)
     uncertainty: UncertaintyConfig = Field(default_factory=UncertaintyConfig)
+    engine: Literal["local", "dask"] = "local"
+    dask: DaskTrainingConfig = Field(default_factory=DaskTrainingConfig)
     max_rows_per_campaign: int = Field(LIGHTGBM_QUERY_LIMIT, ge=1, le=LIGHTGBM_QUERY_LIMIT)
     label_settle_days: int = Field(C.LABEL_SETTLE_DAYS, ge=0)
     experiment_name: str = "creatorrank"
@@ -441,9 +475,24 @@ class TrainingConfig(_Strict):
             return list(self.features)
         return model_feature_names()
 
+    def result_dump(self) -> dict[str, Any]:
+        """The settings that decide the model: all but where the work runs.
+
+        ``engine``, ``dask.n_shards`` and ``dask.scheduler`` never change the result (the
+        sharded matrix equals the local one); with ``dask.learner: local`` no ``dask`` setting
+        does. Leaving them out keeps the digest (and the Optuna study) of a config the same on
+        either engine, and the same as before the ``dask`` section existed.
+        """
+        out = self.model_dump(mode="json")
+        out.pop("engine")
+        dask = out.pop("dask")
+        if self.dask.learner != "local":
+            out["dask"] = {k: v for k, v in dask.items() if k not in ("n_shards", "scheduler")}
+        return out
+
     def digest(self) -> str:
         """Short hash of the configuration (stable across runs and machines)."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        text = json.dumps(self.result_dump(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

@@ -82,7 +82,8 @@ def campaign_outcomes(
     Returns
     -------
     DataFrame
-        ``invitation_id, campaign_id, creator_id, outcome_gmv`` in invitation order.
+        ``invitation_id, campaign_id, creator_id, outcome_gmv, outcome_accepted,
+        outcome_delivered`` in invitation order (the stages: accepted and delivered before ``cutoff``).
     """
     cutoff = to_cutoff(cutoff)
     inv = tables[C.INVITATIONS]
@@ -109,6 +110,10 @@ def campaign_outcomes(
     )
     outcome = out[C.OUTCOME_GMV].fillna(0.0).to_numpy(dtype=np.float64)
     out[C.OUTCOME_GMV] = np.where(delivered, outcome, 0.0)
+    accepted = (inv[C.ACCEPTED].fillna(False).astype(bool).to_numpy()
+                & (inv[C.RESPONDED_AT] < cutoff).fillna(False).to_numpy(bool))
+    out[C.OUTCOME_ACCEPTED] = accepted  # the value model's funnel stages (training/value.py)
+    out[C.OUTCOME_DELIVERED] = delivered & accepted
     return out
 
 
@@ -356,8 +361,11 @@ def labelled_matrix(
     dup = frame[C.INVITATION_ID].duplicated()
     if dup.any():
         raise InputError(f"training matrix holds invitation '{frame.loc[dup, C.INVITATION_ID].iloc[0]}' twice")
-    frame = frame.merge(outcomes[[C.INVITATION_ID, C.OUTCOME_GMV]], on=C.INVITATION_ID, how="left")
+    stages = [C.OUTCOME_GMV, C.OUTCOME_ACCEPTED, C.OUTCOME_DELIVERED]
+    frame = frame.merge(outcomes[[C.INVITATION_ID, *stages]], on=C.INVITATION_ID, how="left")
     frame[C.OUTCOME_GMV] = frame[C.OUTCOME_GMV].fillna(0.0).astype(np.float64)
+    for col in stages[1:]:
+        frame[col] = frame[col].fillna(False).astype(bool)
     frame[C.LABEL] = grade_labels(frame[C.OUTCOME_GMV], label)
     return frame, excluded
 
@@ -403,7 +411,7 @@ def build_dataset(
     created = frame.groupby(C.CAMPAIGN_ID, sort=False, observed=True)[C.AS_OF].first()
     splits_of = assign_splits(created, config.split)
     check_splits_learnable(splits_of, positive, config, cutoff)
-    frame = frame[[*ID_COLUMNS, C.OUTCOME_GMV, C.LABEL, *features, *baseline_columns(frame, features)]]
+    frame = frame[[*ID_COLUMNS, C.OUTCOME_GMV, C.OUTCOME_ACCEPTED, C.OUTCOME_DELIVERED, C.LABEL, *features, *baseline_columns(frame, features)]]
     frame = frame.assign(**{SPLIT: frame[C.CAMPAIGN_ID].map(splits_of).to_numpy()})
     categorical = categorical_features(features)
     splits: dict[str, RankingSplit] = {}

@@ -42,6 +42,7 @@ ORACLE = "oracle"
 TRUTH_DIR = "truth"
 DEFAULT_K = 10
 DEFAULT_BRIEFS = 40
+EXPECTED_SUFFIX = ", expected GMV"  # ranker name of a bundle's value-model ordering
 
 
 # --------------------------------------------------------------------------- pair truth
@@ -385,7 +386,8 @@ def evaluate_eligible(
     truth : PairTruth
         The market's pair truth (:meth:`PairTruth.from_market`).
     models : dict
-        ``{name: RankerBundle}`` (anything with ``predict(frame)``).
+        ``{name: RankerBundle}`` (anything with ``predict(frame)``). A bundle with a value
+        model is also graded ordered by its expected GMV, as ``"<name>, expected GMV"``.
     since : timestamp, optional
         Briefs are campaigns created at or after it; default: the first model's
         ``holdout_from`` (campaigns it never trained on), else every campaign.
@@ -436,6 +438,9 @@ def evaluate_eligible(
     gain = truth.expected_gmv(pool[C.CAMPAIGN_ID], pool[C.CREATOR_ID])
     rankings: dict[str, np.ndarray] = {name: np.asarray(m.predict(feats), dtype=np.float64)
                                        for name, m in models.items()}
+    for name, m in models.items():  # the same bundle's value model, ordering by money (training/value.py)
+        if getattr(m, "value", None) is not None:
+            rankings[f"{name}{EXPECTED_SUFFIX}"] = m.value.predict(feats)[C.EXPECTED_GMV_USD].to_numpy(np.float64)
     if shrinkage and rankings:
         from .shrinkage import shrink_scores
 
@@ -466,3 +471,61 @@ def ranking_exposure(feats: pd.DataFrame, gain: np.ndarray, rankings: dict[str, 
     codes = pd.factorize(feats[C.CAMPAIGN_ID].astype(str), sort=False)[0].astype(np.int64)
     g = np.nan_to_num(np.asarray(gain, dtype=np.float64), nan=0.0)
     return {name: exposure(feats, _rank_worst_last(codes, g, s) + 1, k, merit=g) for name, s in rankings.items()}
+
+
+def _ranker_key(name: str) -> str:
+    """An MLflow-safe key for a ranker's name (``model, shrunk (orders_seen, k=30)`` -> ``model_shrunk_orders_seen_k30``)."""
+    import re
+
+    return re.sub(r"_+", "_", re.sub(r"[^0-9A-Za-z]+", "_", name.replace("=", ""))).strip("_")
+
+
+def eligible_metrics(ev: EligibleEvaluation) -> dict[str, float]:
+    """MLflow metrics of an evaluation: ``eligible.<ranker>.capture_at_k`` / ``ndcg_at_k``, each
+    ranker's top-k ``exposure.<dimension>.<group>``, and the groups' ``merit.`` shares (once)."""
+    from .tracking import metric_key
+
+    out: dict[str, float] = {}
+    for name, row in ev.summary.iterrows():
+        key = _ranker_key(str(name))
+        for col in (f"capture@{ev.k}", f"ndcg@{ev.k}"):
+            if not pd.isna(row[col]):
+                out[f"eligible.{key}.{metric_key(col)}"] = float(row[col])
+    for name, result in ev.exposure.items():
+        for metric, value in result.to_dict().items():
+            where = "eligible" if metric.startswith("merit.") else f"eligible.{_ranker_key(str(name))}"
+            out[f"{where}.{'.'.join(map(_ranker_key, metric.split('.')))}"] = value
+    return out
+
+
+def log_eligible(ev: EligibleEvaluation, model_uri: str, tracking_uri: str | None = None,
+                 experiment_name: str | None = None, model_version: int | None = None) -> str:
+    """Track an eligible-pool evaluation as its own MLflow run (``kind=eligible``); return its id.
+
+    Metrics: :func:`eligible_metrics`. Artifacts: ``eligible/per_brief.csv`` and
+    ``eligible/exposure.csv`` (every ranker's exposure table). Tags: the model it judged, the
+    briefs, pairs and k. The run sits in the training experiment beside the model's training
+    run and backtests.
+    """
+    import tempfile
+
+    import mlflow
+
+    from .config import TrainingConfig
+    from .tracking import ensure_experiment, log_frame, tracked_run, use_tracking
+
+    client = use_tracking(tracking_uri)
+    experiment = ensure_experiment(client, experiment_name or TrainingConfig().experiment_name)
+    name = f"eligible pool {model_uri}" + (f" v{model_version}" if model_version is not None else "")
+    with tracked_run(experiment, name) as run, tempfile.TemporaryDirectory(prefix="creatorrank-eligible-") as tmp:
+        tags = {"kind": "eligible", "model_uri": str(model_uri), "briefs": str(ev.briefs), "pairs": str(ev.rows),
+                "k": str(ev.k), "since": "" if ev.since is None else pd.Timestamp(ev.since).isoformat()}
+        if model_version is not None:
+            tags["model_version"] = str(model_version)
+        mlflow.set_tags(tags)
+        mlflow.log_metrics(eligible_metrics(ev))
+        log_frame(ev.per_brief, "eligible/per_brief.csv", Path(tmp))
+        tables = [e.table.assign(ranker=n) for n, e in ev.exposure.items()]
+        if tables:
+            log_frame(pd.concat(tables, ignore_index=True), "eligible/exposure.csv", Path(tmp))
+        return run.info.run_id
