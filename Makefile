@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO_DIR ?= demo
 
-.PHONY: setup demo test test-all docs bench bench-value bench-smoke clean
+.PHONY: setup demo test test-all docs bench bench-l bench-value bench-smoke clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "creatorrank needs Python 3.11+, found " + sys.version.split()[0]'
@@ -37,6 +37,11 @@ docs: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.run --scales S,M
+
+# Scale L (1M creators, ~100M posts, 200k campaigns) through the Dask engine: hours, ~6 GB of
+# Parquet under bench-out/L; not part of CI. S and M keep their figures in bench-out/results.json.
+bench-l: setup
+	$(BIN)/python -m benchmarks.run --scales L --no-side-by-side
 
 # The value model's calibration after the cutoff at S (two seeds) and M; rendered into BENCHMARKS.md.
 bench-value: setup

@@ -32,6 +32,10 @@ STAGES = ("generate", "validate", "features", "train", "eligible", "score", "exp
 # Stages with their own script (benchmarks/bench_<stage>.py), run with the same arguments.
 OWN_SCRIPT = {"eligible": "bench_eligible"}
 EXPECTED_RANKER = "model, expected GMV"  # training.eligible: the bundle's value-model ordering
+# Scales run through the Dask engine (benchmarks/stage.py --engine dask): two single-threaded
+# worker processes with a memory limit each, on this 2-core, 24 GB machine.
+DASK_SCALES = {"L"}
+DASK_WORKER_MEMORY = "8GB"
 
 # (stage, scale) -> (seconds, peak MB or None, where the target comes from)
 TARGETS = {
@@ -67,11 +71,15 @@ def machine() -> dict:
 
 def _stage(stage: str, scale: str, work: Path, threads: int) -> dict:
     creators, campaigns, briefs, top = SCALES[scale]
+    if stage in OWN_SCRIPT and scale in DASK_SCALES:
+        return {"stage": stage, "error": "not run at this scale (it loads the whole market)"}
     if stage in OWN_SCRIPT:  # its own defaults (e.g. 40 briefs for the eligible pools)
         cmd = [sys.executable, "-m", f"benchmarks.{OWN_SCRIPT[stage]}", "--work", str(work), "--threads", str(threads)]
     else:
         cmd = [sys.executable, "-m", "benchmarks.stage", stage, "--work", str(work), "--creators", str(creators),
                "--campaigns", str(campaigns), "--briefs", str(briefs), "--top", str(top), "--threads", str(threads)]
+        if scale in DASK_SCALES:
+            cmd += ["--engine", "dask", "--worker-memory", DASK_WORKER_MEMORY]
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if res.returncode != 0:
         tail = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -293,19 +301,27 @@ def markdown(results: dict, out: Path | None = None) -> str:
         "",
         *(line for note in results.get("notes", []) for line in (note, "")),  # figures merged from several runs
     ]
-    for scale, summary in results["scales"].items():
+    for scale, summary in sorted(results["scales"].items(), key=lambda kv: list(SCALES).index(kv[0])):
         creators, campaigns, briefs, top = SCALES[scale]
-        lines += [f"## Scale {scale}: {creators:,} creators, {campaigns:,} campaigns", "",
-                  "| stage | median s | peak MB | reps | target | met |", "|---|---|---|---|---|---|"]
+        lines += [f"## Scale {scale}: {creators:,} creators, {campaigns:,} campaigns", ""]
+        if summary.get("date"):
+            lines += [f"Measured {summary['date']}" + (" through the Dask engine (two worker processes, "
+                      f"{DASK_WORKER_MEMORY} each; peak MB is the client's, the workers' beside it)."
+                      if scale in DASK_SCALES else "."), ""]
+        lines += ["| stage | median s | peak MB | reps | target | met |", "|---|---|---|---|---|---|"]
         for stage in STAGES:
             row = summary.get(stage, {})
+            workers = row.get("last", {}).get("worker_peak_rss_mb")
+            if workers and "median_s" in row:
+                row = {**row, "peak_rss_mb_text": f"{row['peak_rss_mb']:.0f} (workers {', '.join(f'{w:.0f}' for w in workers)})"}
             if "median_s" not in row:
                 lines.append(f"| {stage} | error: {'; '.join(row.get('errors', [])) or 'not run'} | | | | |")
                 continue
             t = row.get("target")
             target = f"≤ {t['seconds']} s" + (f", ≤ {t['peak_rss_mb']} MB" if t and t["peak_rss_mb"] else "") if t else ""
             met = ("yes" if t["met"] else "**no**") if t else ""
-            lines.append(f"| {stage} | {row['median_s']:.1f} | {row['peak_rss_mb']:.0f} | {row['reps']} | {target} | {met} |")
+            peak = row.get("peak_rss_mb_text") or f"{row['peak_rss_mb']:.0f}"
+            lines.append(f"| {stage} | {row['median_s']:.1f} | {peak} | {row['reps']} | {target} | {met} |")
         q = summary.get("quality")
         if q and q.get("metrics"):
             lines += ["", "Ranking quality on the test campaigns (NDCG@10; oracle = the generator's expected outcome):", "",
@@ -354,12 +370,18 @@ def main(argv=None) -> int:
         print(f"table: {args.markdown}")
         return 0
     results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "scales": {}}
-    if args.side_by_side_only and (args.out / "results.json").exists():
-        results["scales"] = json.loads((args.out / "results.json").read_text())["scales"]
+    previous = json.loads((args.out / "results.json").read_text()) if (args.out / "results.json").exists() else {}
+    # Scales not run now keep their last figures (each scale records its own date), so
+    # `make bench-l` adds L beside S and M; the same for the ratios with --no-side-by-side.
+    results["scales"] = {k: v for k, v in previous.get("scales", {}).items() if k in SCALES}
+    for key in ("side_by_side", "notes"):
+        if key in previous:
+            results[key] = previous[key]
+    if args.side_by_side_only:
         scales = []
     for scale in scales:
         reps = args.reps or (3 if scale in ("XS", "S") else 1)
-        results["scales"][scale] = run_scale(scale, reps, args.out, args.threads)
+        results["scales"][scale] = {**run_scale(scale, reps, args.out, args.threads), "date": time.strftime("%Y-%m-%d")}
     if not args.no_side_by_side:
         results["side_by_side"] = side_by_side(args.out)
     from creatorrank.core.io import write_text

@@ -3,7 +3,9 @@
 ``python -m benchmarks.stage STAGE --work DIR [--creators N --campaigns M --seed S]`` runs
 STAGE on the market in ``DIR/market`` (``generate`` writes it) and prints one JSON line:
 ``{"stage", "seconds", "peak_rss_mb", ...stage figures}``. Stages pass state through files
-in DIR: the market, ``mlflow.db``, ``briefs.parquet``, ``scores.parquet``.
+in DIR: the market, ``mlflow.db``, ``briefs.parquet``, ``scores.parquet``. ``--engine dask``
+(scale L) runs them through the Dask engine on a LocalCluster of worker processes with a memory
+limit each, and adds the workers' peak RSS.
 """
 
 from __future__ import annotations
@@ -35,9 +37,15 @@ def _config(threads: int):
 
 
 def run_stage(stage: str, work: Path, creators: int, campaigns: int, seed: int, briefs: int, top: int,
-              threads: int) -> dict:
-    """Run one stage; return its wall seconds (setup excluded) and figures."""
+              threads: int, engine: str = "local", worker_memory: str = "8GB") -> dict:
+    """Run one stage; return its wall seconds (setup excluded) and figures.
+
+    ``engine="dask"`` (scale L): the stages run through the Dask engine on a LocalCluster of
+    ``threads`` single-threaded worker processes with ``worker_memory`` each (:func:`run_dask_stage`).
+    """
     market = work / "market"
+    if engine == "dask" and stage != "generate":
+        return run_dask_stage(stage, work, briefs, top, threads, worker_memory)
     extra: dict = {}
     if stage == "generate":
         from creatorrank.data.generate import generate_into
@@ -106,6 +114,62 @@ def run_stage(stage: str, work: Path, creators: int, campaigns: int, seed: int, 
     raise SystemExit(f"unknown stage {stage!r} (known: {', '.join(STAGES)})")
 
 
+def run_dask_stage(stage: str, work: Path, briefs: int, top: int, workers: int, worker_memory: str) -> dict:
+    """One stage through the Dask engine: workers read their own shards of the data folder.
+
+    The client never loads the bulk tables where the engine allows it (validate is chunked,
+    features and the training matrix are read by the workers). Returns the workers' peak RSS
+    beside the stage's own (the client's).
+    """
+    from distributed import Client, LocalCluster
+
+    market = work / "market"
+    if stage == "validate":  # bounded memory, no cluster needed
+        from creatorrank.data.validate import validate_folder
+
+        t0 = time.perf_counter()
+        report = validate_folder(market)
+        return {"seconds": time.perf_counter() - t0, "rejected_rows": int(len(report.rejects))}
+    if stage in ("explain",):
+        raise SystemExit(f"stage {stage!r} has no Dask engine yet (it loads the whole market)")
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=worker_memory,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        t0 = time.perf_counter()
+        if stage == "features":
+            from creatorrank.features.sharded import training_matrix_from_folder
+
+            matrix = training_matrix_from_folder(market, client, n_shards=4 * workers)
+            out = {"rows": len(matrix), "columns": matrix.shape[1]}
+        elif stage == "train":
+            from creatorrank.training.commands import train
+
+            config = _config(1)
+            result = train(market, trials=0, tracking_uri=_tracking(work), config=config, engine="dask",
+                           scheduler=client)
+            out = {"model_version": result.model_version}
+        elif stage == "score":
+            import pandas as pd
+
+            from creatorrank.core import constants as C
+            from creatorrank.core.io import write_frame
+            from creatorrank.serving.score import score
+
+            from creatorrank.data.load import read_table
+
+            camps = read_table(market, C.CAMPAIGNS).sort_values(C.CREATED_AT).tail(briefs)
+            brief_path = write_frame(camps.assign(**{C.CAMPAIGN_ID: "bench-" + camps[C.CAMPAIGN_ID].astype(str)}),
+                                     work / "briefs.parquet")
+            score(market, "models:/creator-ranker@challenger", work / "scores.parquet", briefs=brief_path,
+                  top=top, tracking_uri=_tracking(work), engine="dask", scheduler=client)
+            out = {"briefs": briefs, "rows_written": len(pd.read_parquet(work / "scores.parquet")), "top": top}
+        else:
+            raise SystemExit(f"unknown stage {stage!r} (known: {', '.join(STAGES)})")
+        seconds = time.perf_counter() - t0
+        worker_mb = sorted(client.run(_peak_rss_mb).values())
+    return {"seconds": seconds, **out, "workers": workers, "worker_memory_limit": worker_memory,
+            "worker_peak_rss_mb": worker_mb}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("stage", choices=STAGES)
@@ -116,11 +180,14 @@ def main() -> None:
     parser.add_argument("--briefs", type=int, default=10)
     parser.add_argument("--top", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--engine", choices=("local", "dask"), default="local",
+                        help="dask: through the Dask engine on a LocalCluster of --threads worker processes")
+    parser.add_argument("--worker-memory", default="8GB", help="memory limit per Dask worker")
     args = parser.parse_args()
     os.environ.setdefault("MPLBACKEND", "Agg")
     args.work.mkdir(parents=True, exist_ok=True)
     out = run_stage(args.stage, args.work, args.creators, args.campaigns, args.seed, args.briefs, args.top,
-                    args.threads)
+                    args.threads, args.engine, args.worker_memory)
     print(json.dumps({"stage": args.stage, **out, "peak_rss_mb": _peak_rss_mb()}))
 
 

@@ -142,6 +142,13 @@ def scorecard(
     return path
 
 
+def card_decision(creator_id: str, when: pd.Timestamp, category: str | None, country: str) -> pd.DataFrame:
+    """The one decision row of a card: the creator, for a typical brief of ``category`` in ``country`` at ``when``."""
+    return pd.DataFrame({C.CREATOR_ID: [creator_id], C.AS_OF: pd.Series([when], dtype="datetime64[us, UTC]"),
+                         C.CATEGORY: pd.array([category], dtype=pd.StringDtype("pyarrow")),
+                         C.COUNTRY: pd.array([country], dtype=pd.StringDtype("pyarrow"))})
+
+
 def card_group(tables, creators: pd.DataFrame, creator_id: str, when: pd.Timestamp, category: str | None,
                country: str) -> tuple[pd.DataFrame, str]:
     """Features of the creator (row 0) and their peers as of ``when`` for a typical brief, and the peers' label.
@@ -157,10 +164,7 @@ def card_group(tables, creators: pd.DataFrame, creator_id: str, when: pd.Timesta
     peers, peer_label = _peer_group(snap, creators, creator_id, category, country)
     own = snap[snap[C.CREATOR_ID] == creator_id]
     if own.empty:  # joined at or after the card date: build the row directly
-        decision = pd.DataFrame({C.CREATOR_ID: [creator_id], C.AS_OF: pd.Series([when], dtype="datetime64[us, UTC]"),
-                                 C.CATEGORY: pd.array([category], dtype=pd.StringDtype("pyarrow")),
-                                 C.COUNTRY: pd.array([country], dtype=pd.StringDtype("pyarrow"))})
-        own = build_features(market, decision)
+        own = build_features(market, card_decision(creator_id, when, category, country))
         own[C.CREATOR_ID] = own[C.CREATOR_ID].astype(str)
     group = pd.concat([own, peers[peers[C.CREATOR_ID] != creator_id]], ignore_index=True)
     group[C.CAMPAIGN_ID] = "peers"

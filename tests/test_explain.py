@@ -17,33 +17,11 @@ pytestmark = pytest.mark.model
 
 @pytest.fixture(scope="module")
 def fitted():
-    """(bundle, features frame of every invitation of the market, campaign ids)."""
-    import lightgbm as lgb
+    """(bundle, features frame of every invitation of the market)."""
+    from fast_training import direct_ranker
 
-    from creatorrank.data.generate import generate_market
-    from creatorrank.data.validate import validate_tables
-    from creatorrank.features.engine import training_matrix
-    from creatorrank.features.specs import FEATURE_SET_VERSION, feature_names
-    from creatorrank.training.config import LabelConfig
-    from creatorrank.training.dataset import categorical_features, labelled_matrix
-    from creatorrank.training.encoding import encode_features, fit_categories
-    from creatorrank.training.model import RankerBundle
-
-    market = generate_market(300, 50, 11, posts_per_creator=30.0, invitees_per_campaign=30.0)
-    tables, _ = validate_tables(market.tables, now="2026-06-01")
-    frame, _ = labelled_matrix(tables, LabelConfig(), pd.Timestamp("2026-06-01", tz="UTC"), matrix=training_matrix(tables))
-    frame = frame.sort_values([C.CAMPAIGN_ID, C.CREATOR_ID], kind="stable").reset_index(drop=True)
-    features = feature_names()
-    categories = fit_categories(frame, categorical_features(features))
-    X = encode_features(frame, features, categories).to_numpy(np.float64)
-    group = frame.groupby(C.CAMPAIGN_ID, sort=False).size().to_numpy()
-    params = dict(objective="lambdarank", num_leaves=15, min_data_in_leaf=5, learning_rate=0.1, num_threads=1,
-                  verbosity=-1, seed=1)
-    ds = lgb.Dataset(X, frame[C.LABEL].to_numpy(), group=group, feature_name=features,
-                     categorical_feature=[features.index(c) for c in categories])
-    booster = lgb.train(params, ds, num_boost_round=30)
-    bundle = RankerBundle(booster=booster, features=features, categories=categories,
-                          feature_set_version=FEATURE_SET_VERSION, label={}, params=params)
+    _, frame, bundle = direct_ranker(300, 50, 11, posts=30.0, invitees=30.0, num_leaves=15, rounds=30,
+                                     learning_rate=0.1)
     return bundle, frame
 
 

@@ -23,30 +23,9 @@ pytestmark = pytest.mark.model
 @pytest.fixture(scope="module")
 def market_model():
     """(clean tables, ranker fitted directly on their invitations, one thread)."""
-    import lightgbm as lgb
+    from fast_training import direct_ranker
 
-    from creatorrank.data.generate import generate_market
-    from creatorrank.data.validate import validate_tables
-    from creatorrank.features.engine import training_matrix
-    from creatorrank.features.specs import FEATURE_SET_VERSION, feature_names
-    from creatorrank.training.config import LabelConfig
-    from creatorrank.training.dataset import categorical_features, labelled_matrix
-    from creatorrank.training.encoding import fit_categories
-    from creatorrank.training.model import RankerBundle
-
-    market = generate_market(160, 30, 5, posts_per_creator=20.0, invitees_per_campaign=20.0)
-    tables, _ = validate_tables(market.tables, now="2026-06-01")
-    frame, _ = labelled_matrix(tables, LabelConfig(), pd.Timestamp("2026-06-01", tz="UTC"), matrix=training_matrix(tables))
-    frame = frame.sort_values([C.CAMPAIGN_ID, C.CREATOR_ID], kind="stable").reset_index(drop=True)
-    features = feature_names()
-    categories = fit_categories(frame, categorical_features(features))
-    bundle = RankerBundle(booster=None, features=features, categories=categories,
-                          feature_set_version=FEATURE_SET_VERSION, label={}, params={"num_threads": 1})
-    params = dict(objective="lambdarank", num_leaves=7, min_data_in_leaf=5, num_threads=1, verbosity=-1, seed=1)
-    ds = lgb.Dataset(bundle.encode_matrix(frame), frame[C.LABEL].to_numpy(),
-                     group=frame.groupby(C.CAMPAIGN_ID, sort=False).size().to_numpy(), feature_name=features,
-                     categorical_feature=[features.index(c) for c in categories])
-    bundle.booster = lgb.train(params, ds, num_boost_round=15)
+    tables, _, bundle = direct_ranker(160, 30, 5, posts=20.0, invitees=20.0, num_leaves=7, rounds=15)
     return tables, bundle
 
 
@@ -111,23 +90,18 @@ def test_explanations_are_identical_with_and_without_reuse(market_model):
 
 
 def _reference_group(tables, creators, creator_id, when, category, country):
-    """The score card's creator and peers as built before the snapshots: twice from the raw tables."""
+    """The score card's creator and peers from the raw tables, with no market shared between them:
+    the peers from a fresh snapshot, the creator's own row built on its own."""
     from creatorrank.features.engine import build_features, snapshot
-    from creatorrank.serving.scorecard import _peer_group
+    from creatorrank.serving.scorecard import _peer_group, card_decision
 
     snap = snapshot(tables, when, category=category, country=country)
     snap[C.CREATOR_ID] = snap[C.CREATOR_ID].astype(str)
     peers, label = _peer_group(snap, creators, creator_id, category, country)
-    own = snap[snap[C.CREATOR_ID] == creator_id]
-    if own.empty:
-        decision = pd.DataFrame({C.CREATOR_ID: [creator_id], C.AS_OF: pd.Series([when], dtype="datetime64[us, UTC]"),
-                                 C.CATEGORY: pd.array([category], dtype=pd.StringDtype("pyarrow")),
-                                 C.COUNTRY: pd.array([country], dtype=pd.StringDtype("pyarrow"))})
-        own = build_features(tables, decision)
-        own[C.CREATOR_ID] = own[C.CREATOR_ID].astype(str)
-    group = pd.concat([own, peers[peers[C.CREATOR_ID] != creator_id]], ignore_index=True)
-    group[C.CAMPAIGN_ID] = "peers"
-    return group, label
+    own = build_features(tables, card_decision(creator_id, when, category, country))
+    own[C.CREATOR_ID] = own[C.CREATOR_ID].astype(str)
+    return pd.concat([own, peers[peers[C.CREATOR_ID] != creator_id]], ignore_index=True).assign(
+        **{C.CAMPAIGN_ID: "peers"}), label
 
 
 def test_score_card_is_identical_with_and_without_reuse(market_model):
