@@ -53,6 +53,14 @@ as-of). A kept :class:`PreparedMarket` therefore holds, per as-of (at most
 category's peer outputs. 77 columns of 8 bytes (75 numeric, two object columns of pointers to
 the market's category names) and the codes: 624 bytes a creator, ~60 MB for 100k creators
 at one as-of, at most :data:`SNAPSHOT_AS_OFS` times that.
+
+The category features and the category's peer outputs depend on (creator, as-of, category)
+only (:func:`_category_keys`): the market also keeps them per (as-of, category) for the
+creators scored so far (:func:`_category_sources`; 8 columns and the codes, 72 bytes a
+creator, at most :data:`CATEGORY_SNAPSHOTS` pairs), so a brief of a category already seen
+at that as-of computes only its country and budget features and the category match. The
+output frame is assembled once: the numeric features gathered from the snapshots straight
+into one float64 block (:func:`_feature_frame`).
 """
 
 from __future__ import annotations
@@ -77,7 +85,7 @@ from ..core.timeutil import to_utc
 from . import catalogue
 from . import specs as S
 from .arrays import search_ranges as _search
-from .indices import SCORE_INPUTS, PeerTables
+from .indices import CATEGORY_INPUTS, SCORE_INPUTS, PeerTables
 from .window import DAY, MONDAY0, NO_CAT as _NO_CAT, UNKNOWN_CAT as _UNKNOWN_CAT, WEEK, Window
 
 IGNORED_AFTER = C.IGNORED_AFTER_DAYS * DAY
@@ -96,6 +104,7 @@ _STRING = pd.StringDtype("pyarrow")
 # Every peer-free value, declared with its feature in features/catalogue/: name -> f(window).
 _COMPUTE = catalogue.computations()
 _CATEGORICAL = {s.name for s in S.CATALOGUE if s.kind == S.CATEGORICAL}
+_FEATURE_SET = frozenset(S.feature_names())
 _RATE_INPUTS = {k for f in catalogue.FEATURES if f.rate is not None
                 for k in (catalogue.successes(f.name), catalogue.trials(f.name))}
 _PEER_KEYS = frozenset(SCORE_INPUTS)  # what the peer pass computes: only what the peer tables read
@@ -213,6 +222,9 @@ class PreparedMarket:
     _peer_cache: dict = field(default_factory=dict, repr=False)
     # as_of (µs) -> (sorted creator codes, their brief-independent values): see :func:`materialize`
     _snapshots: dict = field(default_factory=dict, repr=False)
+    # (as_of, category code) -> (sorted creator codes, their category values): see :func:`_category_sources`
+    _cat_snapshots: dict = field(default_factory=dict, repr=False)
+    _id_array: object = field(default=None, repr=False)  # creator_ids as Arrow strings, made on first use
 
     @property
     def n_creators(self) -> int:
@@ -623,6 +635,45 @@ def _brief_keys(mk: PreparedMarket) -> frozenset:
     return _BRIEF_KEYS
 
 
+_CAMPAIGN_ATTRS = ("cat_name", "country", "budget")  # what a category-only value must not read
+
+
+class _CategoryOnly(Window):
+    """A window whose decisions have a category code and nothing else of the campaign."""
+
+    def __setattr__(self, name, value):
+        if name not in _CAMPAIGN_ATTRS:
+            object.__setattr__(self, name, value)
+
+
+for _name in _CAMPAIGN_ATTRS:
+    setattr(_CategoryOnly, _name, property(_refuse))
+_CATEGORY_KEYS: frozenset | None = None
+
+
+def _category_keys(mk: PreparedMarket) -> frozenset:
+    """The brief-dependent values that read only the decision's category code (besides the
+    creator and the as-of): the same for every brief of that category at that as-of.
+
+    Found like :func:`_brief_keys`: each brief-dependent computation runs on a one-row window
+    that refuses the category's name, the country and the budget (``category_match``
+    compares names, so it is computed per brief).
+    """
+    global _CATEGORY_KEYS
+    if _CATEGORY_KEYS is None:
+        found = set()
+        for key in _brief_keys(mk):
+            w = _CategoryOnly(mk, np.array([mk.n_creators], dtype=np.int64), np.zeros(1, dtype=np.int64),
+                              np.zeros(1, dtype=np.int64))
+            try:
+                _COMPUTE[key](w)
+            except Exception:  # noqa: BLE001 - it reads more of the campaign (or fails): per brief
+                continue
+            found.add(key)
+        _CATEGORY_KEYS = frozenset(found)
+    return _CATEGORY_KEYS
+
+
 def materialize(mk: PreparedMarket, as_of: int, codes: np.ndarray) -> dict:
     """Brief-independent values of creators ``codes`` at ``as_of`` (µs), from the market's snapshot.
 
@@ -638,18 +689,27 @@ def materialize(mk: PreparedMarket, as_of: int, codes: np.ndarray) -> dict:
         name -> array aligned with ``codes``.
     """
     codes = np.asarray(codes, dtype=np.int64)
-    new, entry = _missing(mk, as_of, codes)
-    if len(new):
-        T = np.full(len(new), as_of, dtype=np.int64)
-        none = np.full(len(new), None, dtype=object)
-        fresh = _values(mk, new, T, np.full(len(new), _NO_CAT, dtype=np.int64),
-                        (none, none, np.full(len(new), np.nan)), seeds=_WINDOW_SEEDS)
-        entry = _store(mk, as_of, entry, new, fresh)
-    else:
-        _remember(mk, as_of, entry)
-    known, values = entry
+    known, values = _fill(mk, as_of, *_missing(mk, as_of, codes)[::-1])
     idx = np.searchsorted(known, codes)
     return {k: v[idx] for k, v in values.items()}
+
+
+def _fill(mk: PreparedMarket, as_of: int, entry: tuple, new: np.ndarray) -> tuple:
+    """The snapshot ``entry`` of ``as_of`` with creators ``new`` (sorted, none in it) computed and added.
+
+    Returns
+    -------
+    tuple
+        (sorted creator codes, name -> values aligned with them), now the most recently used.
+    """
+    if not len(new):
+        _remember(mk, as_of, entry)
+        return entry
+    T = np.full(len(new), as_of, dtype=np.int64)
+    none = np.full(len(new), None, dtype=object)
+    fresh = _values(mk, new, T, np.full(len(new), _NO_CAT, dtype=np.int64),
+                    (none, none, np.full(len(new), np.nan)), seeds=_WINDOW_SEEDS)
+    return _store(mk, as_of, entry, new, fresh)
 
 
 def _missing(mk: PreparedMarket, as_of: int, codes: np.ndarray) -> tuple:
@@ -694,8 +754,10 @@ def _remember(mk: PreparedMarket, as_of: int, entry: tuple) -> None:
 
 
 def snapshot_bytes(mk: PreparedMarket) -> int:
-    """Bytes held by ``mk``'s snapshots (their arrays; object columns count their pointers)."""
-    return sum(codes.nbytes + sum(v.nbytes for v in values.values()) for codes, values in mk._snapshots.values())
+    """Bytes held by ``mk``'s snapshots, per as-of and per (as-of, category) (their arrays; object
+    columns count their pointers)."""
+    entries = [*mk._snapshots.values(), *mk._cat_snapshots.values()]
+    return sum(codes.nbytes + sum(v.nbytes for v in values.values()) for codes, values in entries)
 
 
 # --------------------------------------------------------------------------- peers
@@ -735,16 +797,16 @@ def _decision_arrays(mk: PreparedMarket, decisions: pd.DataFrame):
     missing = [c for c in (C.CREATOR_ID, C.AS_OF) if c not in decisions.columns]
     if missing:
         raise ConfigError(f"decisions need column '{missing[0]}' (have: {', '.join(map(str, decisions.columns))})")
-    clash = [c for c in decisions.columns if c in set(S.feature_names())]
+    clash = [c for c in decisions.columns if c in _FEATURE_SET]
     if clash:
         raise ConfigError(f"decisions already have feature column '{clash[0]}'")
     n = len(decisions)
-    T = _us(decisions[C.AS_OF]) if n else np.zeros(0, dtype=np.int64)
+    T = _micros(decisions[C.AS_OF]) if n else np.zeros(0, dtype=np.int64)
     if n and (T == np.iinfo(np.int64).min).any():
         raise ConfigError("decisions have a missing as_of")
     if mk.until is not None and n and T.max() > mk.until:
         raise ConfigError("decisions after the prepared market's 'until'")
-    code = mk.creator_ids.get_indexer(decisions[C.CREATOR_ID].astype(object))
+    code = _creator_codes(mk, decisions[C.CREATOR_ID])
     code = np.where(code < 0, mk.n_creators, code).astype(np.int64)  # unknown creator: the empty sentinel
 
     def column(name):
@@ -753,11 +815,48 @@ def _decision_arrays(mk: PreparedMarket, decisions: pd.DataFrame):
         return decisions[name].to_numpy(dtype=object, na_value=None)  # None where missing
 
     cat_name, country = column(C.CATEGORY), column(C.COUNTRY)
-    cat = pd.Index(mk.categories, dtype=object).get_indexer(pd.Series(cat_name).fillna("\x00__none__"))
-    cat = np.where(pd.isna(cat_name), _NO_CAT, np.where(cat < 0, _UNKNOWN_CAT, cat)).astype(np.int64)
+    cat = _category_codes(mk, decisions[C.CATEGORY] if C.CATEGORY in decisions.columns else None, cat_name)
     budget = (pd.to_numeric(decisions[C.BUDGET_USD], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
               if C.BUDGET_USD in decisions.columns else np.full(n, np.nan))
     return code, T, cat, cat_name, country, budget
+
+
+def _creator_codes(mk: PreparedMarket, ids: pd.Series) -> np.ndarray:
+    """Each id's creator code (position in ``mk.creator_ids``), -1 when unknown or missing.
+
+    The creator index's hash table is built once, so each call hashes only its ids (as Python
+    strings); when the decisions are about as many as the creators, one Arrow hash lookup
+    (which hashes the creators again) is cheaper than converting the ids to Python strings.
+    """
+    if isinstance(ids.dtype, pd.StringDtype) and len(ids) and mk.n_creators <= 2 * len(ids):
+        if mk._id_array is None:
+            mk._id_array = pa.array(np.asarray(mk.creator_ids, dtype=object), type=pa.large_string())
+        return _lookup(ids, mk._id_array)
+    return mk.creator_ids.get_indexer(ids.astype(object))
+
+
+def _micros(column: pd.Series) -> np.ndarray:
+    """:func:`~creatorrank.core.timeutil.to_micros` of a column; a tz-aware microsecond column
+    (what scoring and explaining build) is read as stored: UTC instants, NaT the smallest int64."""
+    if isinstance(column.dtype, pd.DatetimeTZDtype) and column.dtype.unit == "us":
+        return np.array(column.array.asi8, dtype=np.int64)  # a copy: the caller's column stays untouched
+    return _us(column)
+
+
+def _category_codes(mk: PreparedMarket, column, names: np.ndarray) -> np.ndarray:
+    """Each decision's category code: its position in ``mk.categories``, else :data:`_UNKNOWN_CAT`,
+    :data:`_NO_CAT` where missing (``names``: the column as objects, None where missing).
+
+    A string column is looked up with one Arrow hash lookup (a brief's rows share a category,
+    so the Python-object lookup's cost is all overhead); other columns compare as objects.
+    """
+    if column is not None and isinstance(column.dtype, pd.StringDtype) and len(column):
+        code = _lookup(column, pa.array(mk.categories, type=pa.large_string()))
+        none = column.isna().to_numpy(dtype=bool)  # the column's nulls: where ``names`` holds None
+    else:
+        code = pd.Index(mk.categories, dtype=object).get_indexer(pd.Series(names).fillna("\x00__none__"))
+        none = pd.isna(names)
+    return np.where(none, _NO_CAT, np.where(code < 0, _UNKNOWN_CAT, code)).astype(np.int64)
 
 
 def build_features(tables, decisions: pd.DataFrame, reuse: bool = True) -> pd.DataFrame:
@@ -798,58 +897,213 @@ def build_features(tables, decisions: pd.DataFrame, reuse: bool = True) -> pd.Da
             mk = prepare(tables)
     code, T, cat, cat_name, country, budget = _decision_arrays(mk, decisions)
     n = len(code)
-
-    # Rows sorted by (creator, time) make every search and window walk memory-local.
-    order = np.lexsort((T, code))
-    c_s, T_s, cat_s = code[order], T[order], cat[order]
-    attrs_s = (cat_name[order], country[order], budget[order])  # the campaign-match features read them
-    if reuse and mk is tables and n and T_s[0] == T_s[-1] and bool((T_s == T_s[0]).all()):
-        base = _reuse(mk, c_s, T_s, cat_s, attrs_s)  # one as-of on a kept market: its snapshot
+    attrs = (cat_name, country, budget)  # the campaign-match features read them
+    if reuse and mk is tables and n and T[0] == T[-1] and bool((T == T[0]).all()):
+        sources = _reuse(mk, code, T, cat, attrs)  # one as-of on a kept market: its snapshot
     else:
-        base = _values(mk, c_s, T_s, cat_s, attrs_s)
-
-    inverse = np.empty(n, dtype=np.int64)
-    inverse[order] = np.arange(n)
+        sources = _sorted_values(mk, code, T, cat, attrs)
     del mk  # a market prepared here is freed before the output is assembled
-    cols: dict[str, object] = {}
-    for name in S.feature_names():
-        if name in _CATEGORICAL:
-            cols[name] = pd.array(base.pop(name)[inverse], dtype=_STRING)
-        else:
-            cols[name] = np.asarray(base.pop(name), dtype=np.float64)[inverse] if n else np.zeros(0)
-    del base
-    feats = pd.DataFrame(cols, index=pd.RangeIndex(n), copy=False)  # no 2-D copy of the columns
-    out = pd.concat([decisions.reset_index(drop=True), feats], axis=1)
+    out = pd.concat([decisions.reset_index(drop=True), _feature_frame(sources, n)], axis=1)
     out.attrs["feature_set_version"] = S.FEATURE_SET_VERSION
     return out
 
 
-def _reuse(mk: PreparedMarket, c_s, T_s, cat_s, attrs_s) -> dict:
-    """:func:`_values` of rows sharing one as-of: the snapshot's values plus the brief's own.
+def _sorted_values(mk: PreparedMarket, code, T, cat, attrs) -> list:
+    """:func:`_values` of the decisions, computed on rows sorted by (creator, time).
+
+    Sorted rows make every search and window walk memory-local. Returns the sources of
+    :func:`_feature_frame`: the values, and the sorted row of each decision.
+    """
+    order = np.lexsort((T, code))
+    base = _values(mk, code[order], T[order], cat[order], tuple(a[order] for a in attrs))
+    inverse = np.empty(len(code), dtype=np.int64)
+    inverse[order] = np.arange(len(code))
+    return [(base, inverse)]
+
+
+_NUMERIC = [name for name in S.feature_names() if name not in _CATEGORICAL]
+
+
+def _feature_frame(sources: list, n: int) -> pd.DataFrame:
+    """Every catalogue feature of ``n`` decisions, in catalogue order, as one frame.
+
+    ``sources`` is a list of ``(values, rows)``: a feature is read from the first ``values``
+    (name -> array) holding it, at ``rows`` (each decision's row in it; None: the decisions'
+    own order). The numeric features are gathered straight into one float64 block (one
+    pass per column, no 2-D copy when the frame is made); ``primary_category`` is a string
+    column.
+    """
+    def source(name):
+        return next((values[name], rows) for values, rows in sources if name in values)
+
+    block = np.empty((len(_NUMERIC), n))
+    if n:
+        for j, name in enumerate(_NUMERIC):
+            v, rows = source(name)
+            if rows is None:
+                block[j] = v
+            elif v.dtype == np.float64:
+                np.take(v, rows, out=block[j])
+            else:
+                block[j] = v[rows]
+    feats = pd.DataFrame(block.T, index=pd.RangeIndex(n), columns=_NUMERIC, copy=False)
+    names = S.feature_names()
+    for name in names:
+        if name in _CATEGORICAL:  # inserted in catalogue order: each lands at its own position
+            v, rows = source(name)
+            feats.insert(names.index(name), name, pd.array(v if rows is None else v[rows], dtype=_STRING))
+    return feats
+
+
+class _Rows(dict):
+    """The brief's own values, and any snapshot value gathered on first read (for the peer pass)."""
+
+    def __init__(self, own: dict, snapshot: dict, rows: np.ndarray):
+        super().__init__(own)
+        self.snapshot, self.rows = snapshot, rows
+
+    def __missing__(self, key):
+        value = self[key] = self.snapshot[key][self.rows]
+        return value
+
+
+def _reuse(mk: PreparedMarket, code, T, cat, attrs) -> list:
+    """:func:`_values` of decisions sharing one as-of: the snapshot's values plus the brief's own.
 
     Only the values that read the campaign's category, country or budget
-    (:func:`_brief_keys`) and the category's peer outputs are computed per call; the rows'
-    other values come from :func:`materialize` (each row is computed independently, so the
-    result is bit for bit the one of :func:`_values`).
+    (:func:`_brief_keys`) and the category's peer outputs are computed per call, in the
+    decisions' own order; the others are read from the as-of's snapshot (:func:`materialize`)
+    when the output is assembled. Each row is computed independently, so the result is bit
+    for bit the one of :func:`_values`.
+
+    Returns
+    -------
+    list
+        The sources of :func:`_feature_frame`.
     """
-    as_of = int(T_s[0])
-    new, entry = _missing(mk, as_of, c_s)
-    if 2 * len(new) > len(c_s):  # mostly new creators: this call computed whole, its creator-level part kept
-        base = _values(mk, c_s, T_s, cat_s, attrs_s, seeds=_WINDOW_SEEDS)
+    as_of = int(T[0])
+    new, entry = _missing(mk, as_of, code)
+    if 2 * len(new) > len(code):  # mostly new creators: this call computed whole, its creator-level part kept
+        order = np.argsort(code, kind="stable")  # one as-of: (creator, time) order
+        c_s = code[order]
+        base = _values(mk, c_s, T[order], cat[order], tuple(a[order] for a in attrs), seeds=_WINDOW_SEEDS)
         rows = np.flatnonzero(np.isin(c_s, new) & np.concatenate(([True], c_s[1:] != c_s[:-1])))  # c_s is sorted
         _store(mk, as_of, entry, c_s[rows], {k: v[rows] for k, v in base.items()})
+        _seed_category(mk, as_of, c_s, cat[order], base)
         for k in _WINDOW_SEEDS:
             base.pop(_SEED + k)
-        return base
-    base = materialize(mk, as_of, c_s)
-    given = {k[len(_SEED):]: base.pop(k) for k in [k for k in base if k.startswith(_SEED)]}
-    base.update(_base(mk, c_s, T_s, cat_s, _brief_keys(mk), *attrs_s, given=given))
-    if (cat_s == _NO_CAT).all():  # no category: the category's peer outputs are missing
-        base.update({k: np.full(len(c_s), np.nan) for k in _CAT_PEER_OUTPUTS})
-    else:
-        tables = _peer_tables(mk, int(_month_floor(T_s[:1])[0]), S.PEER_CAP)
-        base.update(tables.score_category(base, cat_s))
-    return base
+        inverse = np.empty(len(code), dtype=np.int64)
+        inverse[order] = np.arange(len(code))
+        return [(base, inverse)]
+    known, snap = _fill(mk, as_of, entry, new)
+    idx = np.searchsorted(known, code)
+    given = {k: snap[_SEED + k][idx] for k in _WINDOW_SEEDS}
+    cached, by_category = _category_sources(mk, as_of, code, cat, (known, snap))
+    own = _Rows(_base(mk, code, T, cat, _brief_keys(mk) - cached, *attrs, given=given), snap, idx)
+    if not cached >= set(_CAT_PEER_OUTPUTS):
+        if (cat == _NO_CAT).all():  # no category: the category's peer outputs are missing
+            own.update({k: np.full(len(code), np.nan) for k in _CAT_PEER_OUTPUTS})
+        else:
+            own.update(_peer_tables(mk, int(_month_floor(T[:1])[0]), S.PEER_CAP).score_category(own, cat))
+    return [(dict(own), None), *by_category, (snap, idx)]
+
+
+CATEGORY_SNAPSHOTS = 16  # (as-of, category) pairs whose category values a market keeps (least recently used dropped)
+
+
+def _category_sources(mk: PreparedMarket, as_of: int, code, cat, snapshot) -> tuple:
+    """The category values of decisions at ``as_of``, from the market's (as-of, category) snapshots.
+
+    The values of :func:`_category_keys` and, when they read nothing else, the category's
+    peer outputs depend on (creator, as-of, category code) only: briefs of one category at
+    one as-of share them, so each (as-of, category) keeps those of every creator scored so
+    far (at most :data:`CATEGORY_SNAPSHOTS` pairs) and a brief computes only its new creators'.
+
+    Returns
+    -------
+    tuple
+        (the names covered, sources of :func:`_feature_frame` holding them).
+    """
+    names = _category_names(mk)
+    if not names >= set(_CAT_PEER_OUTPUTS):  # the peer outputs read a value of the brief: all per brief
+        return frozenset(), []
+    cats = np.unique(cat)
+    parts = []
+    for c in cats:
+        rows = None if len(cats) == 1 else np.flatnonzero(cat == c)
+        codes = code if rows is None else code[rows]
+        known, values = _category_snapshot(mk, as_of, int(c), codes, snapshot, names)
+        parts.append((rows, values, np.searchsorted(known, codes)))
+    if len(parts) == 1:
+        return frozenset(names), [parts[0][1:]]
+    merged = {k: np.empty(len(code)) for k in names}
+    for rows, values, pos in parts:
+        for k in names:
+            merged[k][rows] = values[k][pos]
+    return frozenset(names), [(merged, None)]
+
+
+def _category_names(mk: PreparedMarket) -> frozenset:
+    """What the (as-of, category) snapshots hold: :func:`_category_keys`, and the category's
+    peer outputs when all they read is in it or in the as-of's snapshot."""
+    names = set(_category_keys(mk))
+    if not CATEGORY_INPUTS <= names | (set(_COMPUTE) - _brief_keys(mk)):
+        return frozenset()  # nothing kept: the category's peer outputs need the whole brief
+    return frozenset(names | set(_CAT_PEER_OUTPUTS))
+
+
+def _keep_category(mk: PreparedMarket, key: tuple, entry: tuple) -> None:
+    """Keep ``entry`` as the most recently used (as-of, category) snapshot; drop the oldest beyond the bound."""
+    cache = mk._cat_snapshots
+    cache.pop(key, None)
+    cache[key] = entry  # replaced, never changed in place (see _store)
+    for old in list(cache)[:-CATEGORY_SNAPSHOTS]:
+        cache.pop(old, None)
+
+
+def _seed_category(mk: PreparedMarket, as_of: int, c_s, cat_s, base: dict) -> None:
+    """Start the (as-of, category) snapshot from a whole computation of one category's rows (sorted by creator)."""
+    names = _category_names(mk)
+    if not names or not len(cat_s) or (cat_s != cat_s[0]).any() or (as_of, int(cat_s[0])) in mk._cat_snapshots:
+        return
+    first = np.flatnonzero(np.concatenate(([True], c_s[1:] != c_s[:-1])))
+    _keep_category(mk, (as_of, int(cat_s[0])),
+                   (c_s[first], {k: np.asarray(base[k][first], dtype=np.float64) for k in names}))
+
+
+def _category_snapshot(mk: PreparedMarket, as_of: int, c: int, codes, snapshot, names) -> tuple:
+    """The (as-of, category ``c``) snapshot, with creators ``codes`` computed and added if missing."""
+    key = (as_of, c)
+    known, values = mk._cat_snapshots.get(key, (np.zeros(0, dtype=np.int64), {}))
+    at = np.searchsorted(known, codes)
+    hit = at < len(known)
+    hit[hit] = known[at[hit]] == codes[hit]
+    new = np.unique(codes[~hit])
+    if len(new):
+        fresh = _category_values(mk, as_of, c, new, snapshot, names)
+        merged = np.concatenate((known, new))
+        order = np.argsort(merged, kind="stable")
+        values = {k: np.concatenate((values[k], fresh[k]))[order] for k in names} if len(known) else fresh
+        known = merged[order]
+    _keep_category(mk, key, (known, values))
+    return known, values
+
+
+def _category_values(mk: PreparedMarket, as_of: int, c: int, new, snapshot, names) -> dict:
+    """``names`` of creators ``new`` (sorted, all in the as-of's ``snapshot``) at ``as_of`` for category ``c``."""
+    known, snap = snapshot
+    at = np.searchsorted(known, new)
+    T, cat = np.full(len(new), as_of, dtype=np.int64), np.full(len(new), c, dtype=np.int64)
+    given = {k: snap[_SEED + k][at] for k in _WINDOW_SEEDS}
+    out = _base(mk, new, T, cat, names - set(_CAT_PEER_OUTPUTS), given=given)
+    if set(_CAT_PEER_OUTPUTS) <= names:
+        if c == _NO_CAT:  # no category: the category's peer outputs are missing
+            out.update({k: np.full(len(new), np.nan) for k in _CAT_PEER_OUTPUTS})
+        else:
+            view = _Rows(out, snap, at)
+            inputs = {k: view[k] for k in CATEGORY_INPUTS}  # all that score_category may read
+            out.update(_peer_tables(mk, int(_month_floor(T[:1])[0]), S.PEER_CAP).score_category(inputs, cat))
+    return {k: np.asarray(out[k], dtype=np.float64) for k in names}
 
 
 def _values(mk: PreparedMarket, c_s, T_s, cat_s, attrs_s, seeds=()) -> dict:

@@ -75,6 +75,9 @@ SCORE_INPUTS = tuple(sorted(
     ({"_band", "_epv", "_epf", "cat_views_365d"} | _COMPONENTS | {S.evidence_column(i) for i in S.INDEX_NAMES}
      | {successes(r) for r in S.RATES} | {trials(r) for r in S.RATES}) - _PRODUCED
 ))
+# What :meth:`PeerTables.score_category` reads: the category index's components and evidence.
+CATEGORY_INPUTS = frozenset({"cat_views_365d", S.evidence_column(S.CATEGORY_INDEX),
+                             *(f for f, _ in S.INDEX_RECIPES[S.CATEGORY_INDEX])})
 
 
 def fit_prior(k: np.ndarray, n: np.ndarray, fallback: tuple[float, float]) -> tuple[float, float]:
@@ -320,6 +323,7 @@ class PeerTables:
         Apart from :meth:`score` so a brief can be scored against a snapshot of everything else
         (:mod:`.engine` reuses the brief-independent features of an as-of).
         """
+        # reads only CATEGORY_INPUTS of ``values`` (the engine caches the outputs on that basis)
         index, no_cat, by_cat = S.CATEGORY_INDEX, cat < -1, partition(cat)
         evidence = values[S.evidence_column(index)]
         out = {"cat_views_peer_pct": np.where(no_cat | ~(evidence > 0), np.nan,

@@ -97,11 +97,22 @@ def band(followers: np.ndarray) -> np.ndarray:
 
 
 def match(wanted: np.ndarray, have: np.ndarray) -> np.ndarray:
-    """1.0 where equal, 0.0 where not (or the creator's value is missing), NaN without ``wanted``."""
-    w = pd.Series(wanted, dtype=object)
-    h = pd.Series(have, dtype=object)
-    eq = (w == h) & h.notna()
-    return np.where(w.isna(), np.nan, eq.astype(np.float64)).astype(np.float64)
+    """1.0 where equal, 0.0 where not (or the creator's value is missing), NaN without ``wanted``.
+
+    Missing is None, NaN or pd.NA; present values are compared with ``==`` on numpy object
+    arrays (pandas Series comparisons cost several times more for the same answer).
+    """
+    w = np.asarray(wanted, dtype=object)
+    h = np.asarray(have, dtype=object)
+    w_na = pd.isna(w)
+    both = ~w_na & ~pd.isna(h)
+    out = np.zeros(len(w))
+    if both.all():
+        out[w == h] = 1.0
+    elif both.any():
+        out[both] = (w[both] == h[both]).astype(np.float64)
+    out[w_na] = np.nan
+    return out
 
 
 def usd(cents: np.ndarray) -> np.ndarray:

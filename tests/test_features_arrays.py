@@ -83,3 +83,28 @@ def test_event_order_sorts_by_segment_time_tie(rows, presorted):
     assert list(zip(s.tolist(), tt.tolist(), f.tolist())) == [tuple(map(int, k)) for k in keys]
     no_tie = engine._event_order(seg, t)
     assert no_tie[3] is None and [(a, b) for a, b in zip(no_tie[1].tolist(), no_tie[2].tolist())] == [k[:2] for k in keys]
+
+
+def _match_by_series(wanted, have):
+    """window.match as it was written on pandas Series (the reference for its numpy version)."""
+    import pandas as pd
+
+    w, h = pd.Series(wanted, dtype=object), pd.Series(have, dtype=object)
+    return np.where(w.isna(), np.nan, ((w == h) & h.notna()).astype(np.float64))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["US", "GB", None, float("nan"), "NA"]),
+                          st.sampled_from(["US", "GB", None, float("nan"), "pdNA"])), max_size=12))
+def test_match_equals_the_series_comparison(pairs):
+    import pandas as pd
+
+    from creatorrank.features.window import match
+
+    def obj(values):
+        return np.array([pd.NA if v == "pdNA" else v for v in values], dtype=object)
+
+    wanted, have = obj([p[0] for p in pairs]), obj([p[1] for p in pairs])
+    got = match(wanted, have)
+    assert got.dtype == np.float64 and len(got) == len(pairs)
+    np.testing.assert_array_equal(got, _match_by_series(wanted, have))

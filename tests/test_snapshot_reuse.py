@@ -114,3 +114,68 @@ def test_snapshot_grows_with_new_creators_and_stays_bounded():
         build_features(mk, decisions(ids[:5], base + pd.Timedelta(days=d + 1), None))
     assert len(mk._snapshots) == engine.SNAPSHOT_AS_OFS
     assert engine.snapshot_bytes(mk) > 0
+
+
+def _brief(cand, when, category, country=None, budget=np.nan):
+    return pd.DataFrame({C.CREATOR_ID: pd.array(list(cand), dtype="string[pyarrow]"),
+                         C.AS_OF: pd.Series([when] * len(cand), dtype="datetime64[us, UTC]"),
+                         C.CATEGORY: pd.array([category] * len(cand), dtype="string[pyarrow]"),
+                         C.COUNTRY: pd.array([country] * len(cand), dtype="string[pyarrow]"),
+                         C.BUDGET_USD: np.full(len(cand), budget)})
+
+
+def test_category_snapshot_is_kept_per_as_of_and_category(monkeypatch):
+    """Briefs of one category at one as-of share its category values; another as-of, category or
+    market gets its own, and every result equals the one computed from scratch."""
+    tables = generate_market(120, 30, seed=6).tables
+    mk = prepare(tables)
+    ids = np.sort(tables[C.CREATORS][C.CREATOR_ID].astype(str).unique())
+    cats = sorted(tables[C.CAMPAIGNS][C.CATEGORY].dropna().astype(str).unique())[:2]
+    t1, t2 = pd.Timestamp("2025-05-03T10:00:00Z"), pd.Timestamp("2025-09-20T18:30:00Z")
+    got = {}
+    for when in (t1, t2):
+        build_features(mk, _brief(ids, when, None))  # fills the as-of's snapshot
+        for category in (*cats, "never-seen", None):
+            first = build_features(mk, _brief(ids[:60], when, category, "US", 5_000.0))
+            more = build_features(mk, _brief(ids[40:], when, category, "GB"))  # 40 new creators computed
+            for dec, frame in ((_brief(ids[:60], when, category, "US", 5_000.0), first),
+                               (_brief(ids[40:], when, category, "GB"), more)):
+                assert_frame_equal(frame, build_features(tables, dec), check_exact=True)
+                assert_frame_equal(frame, build_features(mk, dec, reuse=False), check_exact=True)
+            got[when, category] = first
+    codes = [mk.categories.index(c) for c in cats] + [-1, -2]  # 2 categories, an unknown one, none
+    assert set(mk._cat_snapshots) == {(t.value // 1000, c) for t in (t1, t2) for c in codes}
+    cols = ["cat_post_share_365d", "cat_views_365d", S.CATEGORY_INDEX]
+    assert not got[t1, cats[0]][cols].equals(got[t1, cats[1]][cols])  # the key's category matters
+    assert not got[t1, cats[0]][cols].equals(got[t2, cats[0]][cols])  # and its as-of
+
+    # a brief of a cached (as-of, category) computes no category value again
+    def refuse(*args, **kwargs):
+        raise AssertionError("category values recomputed")
+
+    monkeypatch.setattr(engine, "_category_values", refuse)
+    again = _brief(ids[10:90], t2, cats[1], "DE", 12_000.0)
+    assert_frame_equal(build_features(mk, again), build_features(tables, again), check_exact=True)
+    monkeypatch.undo()
+
+    # one call mixing categories at one as-of, and another market with the same decisions
+    mixed = pd.concat([_brief(ids[:30], t1, cats[0]), _brief(ids[20:70], t1, cats[1], "US"),
+                       _brief(ids[60:], t1, None)], ignore_index=True)
+    assert_frame_equal(build_features(mk, mixed), build_features(tables, mixed), check_exact=True)
+    other = generate_market(120, 30, seed=8).tables
+    omk = prepare(other)
+    build_features(omk, _brief(ids, t1, None))
+    dec = _brief(ids[:60], t1, cats[0], "US", 5_000.0)
+    mine = build_features(omk, dec)
+    assert_frame_equal(mine, build_features(other, dec), check_exact=True)
+    assert not mine[cols].equals(got[t1, cats[0]][cols])
+
+
+def test_category_snapshots_stay_bounded():
+    tables = generate_market(40, 10, seed=9).tables
+    mk = prepare(tables)
+    ids = np.sort(tables[C.CREATORS][C.CREATOR_ID].astype(str).unique())
+    base = pd.Timestamp("2025-06-01T12:00:00Z")
+    for d in range(engine.CATEGORY_SNAPSHOTS + 3):
+        build_features(mk, _brief(ids, base + pd.Timedelta(hours=d), mk.categories[0]))
+    assert len(mk._cat_snapshots) == engine.CATEGORY_SNAPSHOTS
