@@ -56,7 +56,7 @@ def run(creators: int, campaigns: int, seed: int, workers: int, rounds: int, wor
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=False,
                                   dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
         t = time.perf_counter()
-        sharded = DT.assemble_matrix(tables, folder, client, n_shards=workers)
+        sharded = DT.assemble_matrix(folder, client, n_shards=workers)
         out["matrix_dask_s"] = round(time.perf_counter() - t, 1)
         out["matrix_equal"] = bool(sharded.equals(matrix))
         del sharded

@@ -30,7 +30,8 @@ part, keeping its shard's rows; the client validates the folder in bounded memor
 the creators and campaigns tables, :func:`open_folder`). The category list and the count
 columns' types are then a reduce over the shards (:func:`shard_facts`, :func:`settle_shard`).
 Below the reading step both run the same code (:class:`_Shards`); the training matrix of a
-folder builds each shard's decisions on its worker (:func:`training_matrix_from_folder`).
+folder builds each shard's decisions on its worker (:func:`training_matrix_from_folder`), and
+:func:`labelled_from_folder` labels them there too, from the shard's own orders and invitations.
 
 ``client`` is a ``distributed.Client`` (tasks run on its workers, each shard's prepared market
 stays on the worker that built it) or None (shards run one after the other in this process:
@@ -456,9 +457,13 @@ class _Shards:
 
     def features(self, decisions: dict, months: list[int]) -> list[pd.DataFrame]:
         """:func:`shard_features` of ``{shard: decisions}`` (frames or futures), gathered in that order."""
+        return self.run.gather(self.feature_tasks(decisions, months))
+
+    def feature_tasks(self, decisions: dict, months: list[int]) -> list:
+        """:meth:`features` left on the workers (futures on a client), in the order of ``decisions``."""
         peer = self.peer_tables(months)
-        return self.run.gather(self.run.map(shard_features, [(self.markets[s], d, months, *peer)
-                                                             for s, d in decisions.items()], "features"))
+        return self.run.map(shard_features, [(self.markets[s], d, months, *peer) for s, d in decisions.items()],
+                            "features")
 
 
 def memory_shards(run: _Runner, tables: dict[str, pd.DataFrame], n_shards: int, until) -> _Shards | None:
@@ -609,19 +614,90 @@ def training_matrix_from_folder(data_dir, client=None, n_shards: int = 4, now=No
     folder = data_dir if isinstance(data_dir, FolderMarket) else open_folder(data_dir, now=now)
     run = _Runner(client)
     try:
-        live, settled, n_cat = _read_folder(run, folder, n_shards)
-        dec = dict(zip(live, run.map(training_decisions, [(settled[s],) for s in live], "decisions")))
-        times = dict(zip(live, run.gather(run.map(decision_times, [(dec[s],) for s in live], "decision-times"))))
-        months = sorted(set().union(*(t["months"] for t in times.values())))
-        latest = [t["latest"] for t in times.values() if t["latest"] is not None]
-        until = pd.Timestamp(max(latest) + 1, unit="us", tz="UTC") if latest else None
-        shards = _prepared(run, folder, n_shards, live, settled, n_cat, until)
-        busy = [s for s in live if times[s]["rows"]] or live[:1]
-        results = shards.features({s: dec[s] for s in busy}, months)
+        _, results = _folder_rows(run, folder, n_shards)
     finally:
         run.close()
+    return _training_rows(results)
+
+
+def labelled_from_folder(data_dir, labels, client=None, n_shards: int = 4, now=None) -> tuple:
+    """The labelled training rows of a data folder, each worker labelling its own shard's rows.
+
+    Parameters
+    ----------
+    data_dir : path-like or FolderMarket
+        As for :func:`training_matrix_from_folder`.
+    labels : object
+        How rows are labelled (:class:`creatorrank.training.dataset.Labeller`; picklable):
+        ``labels.cutoff(end)`` on the client, with the market's last fact (the latest of every
+        shard's :func:`.data.timeline.data_end`); then, on each shard's worker,
+        ``labels.outcomes(shard tables, cutoff)`` before the shard is prepared and
+        ``labels.rows(shard matrix, outcomes)``, which returns ``(frame, extra)``. A
+        campaign's orders by a creator are in that creator's shard, so a shard labels its
+        invitations as the whole market would.
+    client, n_shards, now
+        As for :func:`training_matrix_from_folder`.
+
+    Returns
+    -------
+    cutoff : Timestamp
+    frame : DataFrame
+        The shards' labelled frames in the training matrix's row order (a fresh RangeIndex).
+    extras : list
+        Each shard's ``extra``, in shard order.
+
+    The client holds the creators and campaigns tables and the gathered labelled rows only;
+    the posts, orders and invitations are read on the workers.
+    """
+    folder = data_dir if isinstance(data_dir, FolderMarket) else open_folder(data_dir, now=now)
+    run = _Runner(client)
+    try:
+        cutoff, results = _folder_rows(run, folder, n_shards, labels)
+    finally:
+        run.close()
+    extras = [extra for _, extra in results]
+    frames = [frame for frame, _ in results]
+    del results
+    return cutoff, _training_rows(frames), extras
+
+
+def _folder_rows(run: _Runner, folder: FolderMarket, n_shards: int, labels=None) -> tuple:
+    """Each busy shard's training-matrix rows, built (and labelled, with ``labels``) on its worker.
+
+    Returns the cutoff (None without ``labels``) and the gathered results, in shard order.
+    """
+    from ..data.timeline import data_end
+
+    live, settled, n_cat = _read_folder(run, folder, n_shards)
+    cutoff = outcomes = None
+    if labels is not None:  # the cutoff is a reduce; outcomes come before preparing drops the shard's tables
+        ends = [e for e in run.gather(run.map(data_end, [(settled[s],) for s in live], "data-end")) if e is not None]
+        cutoff = labels.cutoff(max(ends) if ends else None)
+        outcomes = dict(zip(live, run.map(labels.outcomes, [(settled[s], cutoff) for s in live], "outcomes")))
+    dec = dict(zip(live, run.map(training_decisions, [(settled[s],) for s in live], "decisions")))
+    times = dict(zip(live, run.gather(run.map(decision_times, [(dec[s],) for s in live], "decision-times"))))
+    months = sorted(set().union(*(t["months"] for t in times.values())))
+    latest = [t["latest"] for t in times.values() if t["latest"] is not None]
+    until = pd.Timestamp(max(latest) + 1, unit="us", tz="UTC") if latest else None
+    shards = _prepared(run, folder, n_shards, live, settled, n_cat, until)
+    busy = [s for s in live if times[s]["rows"]] or live[:1]
+    rows = shards.feature_tasks({s: dec[s] for s in busy}, months)
+    if labels is not None:  # a task keeps its inputs until it ran: the workers drop each shard's matrix then
+        matrices, rows = rows, run.map(labels.rows, [(r, outcomes[s]) for s, r in zip(busy, rows)], "labels")
+        run.release([*matrices, *outcomes.values()])
+    return cutoff, run.gather(rows)
+
+
+def _training_rows(results: list[pd.DataFrame]) -> pd.DataFrame:
+    """The shards' rows as one frame in the training matrix's row order.
+
+    Empties ``results``: the shards' frames are let go once joined, so the client holds at most
+    two copies of the rows (joined and sorted), not three.
+    """
     out = pd.concat(results, ignore_index=True)
-    out = out.sort_values(TRAINING_ORDER, kind="stable").reset_index(drop=True) if len(results) > 1 else out
+    n = len(results)
+    results.clear()
+    out = out.sort_values(TRAINING_ORDER, kind="stable", ignore_index=True) if n > 1 else out
     out.attrs["feature_set_version"] = S.FEATURE_SET_VERSION
     return out
 

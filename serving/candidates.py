@@ -94,9 +94,9 @@ class CandidateFinder:
         self._post_creator = positions(posts[C.CREATOR_ID], creators[C.CREATOR_ID])
         self._posted = _us(posts[C.POSTED_AT])
         # Post categories as integer codes (upper-cased): one integer comparison per brief, not 10M string ones.
-        codes, names = pd.factorize(_casefold(_blank_missing(posts[C.CATEGORY]))) if C.CATEGORY in posts.columns else (None, [])
+        codes, names = _category_codes(posts[C.CATEGORY]) if C.CATEGORY in posts.columns else (None, {})
         self._post_category = codes
-        self._category_code = {str(n): i for i, n in enumerate(names)}
+        self._category_code = names
         self._invitations = tables[C.INVITATIONS][[C.CAMPAIGN_ID, C.CREATOR_ID]]
         self._campaign_ids = set(tables[C.CAMPAIGNS][C.CAMPAIGN_ID].astype(object))
 
@@ -137,11 +137,7 @@ class CandidateFinder:
     def invited(self, brief: pd.Series) -> np.ndarray:
         """Sorted ids of the creators the campaign invited (each once)."""
         cid = brief[C.CAMPAIGN_ID]
-        if cid not in self._campaign_ids:
-            raise InputError(
-                f"campaign {cid}: --candidates invited needs the campaign in the data "
-                "(it has no invitations there)"
-            )
+        require_campaign(cid, self._campaign_ids)
         inv = self._invitations
         ids = inv.loc[inv[C.CAMPAIGN_ID] == cid, C.CREATOR_ID].astype(object).unique()
         return np.sort(ids)
@@ -150,15 +146,82 @@ class CandidateFinder:
         """Candidates of one brief; an empty set is an :class:`InputError`."""
         if mode == ELIGIBLE:
             ids = self.eligible(brief, as_of)
-            why = f"no eligible creators ({self.rules.describe()}; as-of {as_of.isoformat()})"
         elif mode == INVITED:
             ids = self.invited(brief)
-            why = "no invitations in the data"
         else:
             raise InputError(f"candidates must be one of {', '.join(MODES)}, got '{mode}'")
-        if len(ids) == 0:
-            raise InputError(f"campaign {brief[C.CAMPAIGN_ID]}: {why}")
+        refuse_empty(brief, as_of, mode, self.rules, ids)
         return ids
+
+    def knows(self, campaign_id) -> bool:
+        """Whether ``campaign_id`` is a campaign of the (clean) data."""
+        return campaign_id in self._campaign_ids
+
+
+def require_campaign(campaign_id, campaign_ids) -> None:
+    """``--candidates invited`` needs the campaign in the data: else an :class:`InputError`."""
+    if campaign_id not in campaign_ids:
+        raise InputError(
+            f"campaign {campaign_id}: --candidates invited needs the campaign in the data "
+            "(it has no invitations there)"
+        )
+
+
+def refuse_empty(brief: pd.Series, as_of: pd.Timestamp, mode: str, rules: EligibilityRules, ids) -> None:
+    """An empty candidate set is an :class:`InputError` naming the campaign and why."""
+    if len(ids):
+        return
+    why = (f"no eligible creators ({rules.describe()}; as-of {as_of.isoformat()})" if mode == ELIGIBLE
+           else "no invitations in the data")
+    raise InputError(f"campaign {brief[C.CAMPAIGN_ID]}: {why}")
+
+
+def shard_candidates(tables: dict[str, pd.DataFrame], briefs: pd.DataFrame, times: list, rules: EligibilityRules,
+                     mode: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each brief's candidates among one shard's creators and their posts in its category.
+
+    The task a Dask worker runs on its shard of creators (:func:`creatorrank.features.sharded.read_shard`:
+    the shard's creators and all their posts and invitations), so every fact a rule needs comes
+    from the shard itself: a creator's eligibility and counts depend on its own rows only, and
+    the union over the shards is the whole market's candidate set. Nothing is refused here
+    (an empty shard is normal); the client refuses an empty union (:func:`refuse_empty`) and an
+    unknown ``invited`` campaign (:func:`require_campaign`).
+
+    Parameters
+    ----------
+    tables : dict of DataFrame
+        One shard's clean tables.
+    briefs : DataFrame
+        The briefs, one row each; ``times[i]`` is brief ``i``'s decision time.
+    rules, mode
+        As for :class:`CandidateFinder`.
+
+    Returns
+    -------
+    list of (ids, category_posts)
+        Per brief: the shard's sorted candidate ids and their posts in the brief's category
+        before the decision time (:meth:`CandidateFinder.category_posts`).
+    """
+    finder = CandidateFinder(tables, rules)
+    out = []
+    for (_, brief), when in zip(briefs.iterrows(), times, strict=True):
+        if mode == INVITED and not finder.knows(brief[C.CAMPAIGN_ID]):
+            ids = np.zeros(0, dtype=object)
+        else:
+            ids = finder.eligible(brief, when) if mode == ELIGIBLE else finder.invited(brief)
+        out.append((ids, finder.category_posts(ids, brief[C.CATEGORY], when)))
+    return out
+
+
+def _category_codes(column: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
+    """Upper-cased category codes of each value (missing compares as ""), and code by upper-cased name.
+
+    Factorized first, so only the distinct names are upper-cased (not every post's string).
+    """
+    codes, names = pd.factorize(column)  # missing: -1
+    names = _casefold(np.append(np.asarray(names, dtype=object), ""))  # position -1: the missing values
+    merged, uniques = pd.factorize(names)
+    return merged[codes].astype(np.int64), {str(n): i for i, n in enumerate(uniques)}
 
 
 def _casefold(values: np.ndarray) -> np.ndarray:

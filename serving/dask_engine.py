@@ -8,6 +8,11 @@ tables are a reduce over the shards, and only the model bundle is broadcast. Eac
 tables, so the results are identical to local scoring. The model alias is resolved once, on
 the client: workers never read the model registry.
 
+``creatorrank score --engine dask`` runs :class:`FolderScoring` (:func:`folder_scoring`): the
+workers read their shards of the data folder once, search each brief's candidates among their
+creators, then prepare and score them the same way; the client holds only the creators and
+campaigns.
+
 :func:`score_shards_dask` is the earlier route (one prepared market broadcast to every worker);
 it stays for callers that already hold a prepared market.
 
@@ -157,11 +162,8 @@ def snapshot_dask(tables: dict, as_of, category: str | None = None, country: str
     """
     from ..features.sharded import sharded_snapshot
 
-    with dask_client(scheduler) as client:
-        n = _shards_for(client, n_shards)
-        frame = sharded_snapshot(tables, as_of, category=category, country=country, client=client, n_shards=n)
-    logger.info("dask: snapshot of %d creators from %d shards", len(frame), n)
-    return frame
+    return _on_shards(sharded_snapshot, "snapshot of %d creators", scheduler, n_shards, tables, as_of,
+                      category=category, country=country)
 
 
 def training_matrix_dask(tables: dict, scheduler: Any = None, n_shards: int | None = None) -> pd.DataFrame:
@@ -173,10 +175,15 @@ def training_matrix_dask(tables: dict, scheduler: Any = None, n_shards: int | No
     """
     from ..features.sharded import sharded_training_matrix
 
+    return _on_shards(sharded_training_matrix, "training matrix of %d rows", scheduler, n_shards, tables)
+
+
+def _on_shards(fn, what: str, scheduler: Any, n_shards: int | None, *args, **kwargs) -> pd.DataFrame:
+    """``fn(*args, client=..., n_shards=..., **kwargs)`` on the cluster of ``scheduler``, logged."""
     with dask_client(scheduler) as client:
         n = _shards_for(client, n_shards)
-        frame = sharded_training_matrix(tables, client=client, n_shards=n)
-    logger.info("dask: training matrix of %d rows from %d shards", len(frame), n)
+        frame = fn(*args, client=client, n_shards=n, **kwargs)
+    logger.info("dask: " + what + " from %d shards", len(frame), n)
     return frame
 
 
@@ -212,6 +219,137 @@ def score_by_creator_dask(source, bundle, shards: list[pd.DataFrame], scheduler:
         One result per decision shard, in shard order: equal to
         ``score_shard(prepare_context(tables, as_ofs), bundle, shard)`` (the local engine).
     """
+    from ..features import sharded as SH
+
+    if not isinstance(source, (dict, SH.FolderMarket)):
+        source = SH.open_folder(source)
+    if isinstance(source, SH.FolderMarket):
+        with folder_scoring(source, scheduler, n_shards) as session:
+            return session.score(bundle, shards)
+    with dask_client(scheduler) as client:
+        run = SH._Runner(client)
+        try:
+            n = _shards_for(client, n_shards)
+            market = SH.memory_shards(run, source, n, _until(shards))
+            if market is None:
+                raise CreatorRankError("no creators to score: the creators table is empty")
+            return _score_on(run, market, bundle, shards)
+        finally:
+            run.close()
+
+
+@contextlib.contextmanager
+def folder_scoring(folder, scheduler: Any = None, n_shards: int | None = None) -> Iterator["FolderScoring"]:
+    """A :class:`FolderScoring` of a validated data folder on a Dask cluster, for one scoring run.
+
+    Parameters
+    ----------
+    folder : FolderMarket
+        :func:`creatorrank.features.sharded.open_folder` of the data folder.
+    scheduler, n_shards
+        As for :func:`score_by_creator_dask`.
+    """
+    from ..features import sharded as SH
+
+    with dask_client(scheduler) as client:
+        run = SH._Runner(client)
+        try:
+            yield FolderScoring(run, folder, _shards_for(client, n_shards))
+        finally:
+            run.close()
+
+
+class FolderScoring:
+    """A data folder's creator shards, read once by the workers, for candidates and then scores.
+
+    Each worker reads its shards' rows (:func:`creatorrank.features.sharded.read_shard`) when
+    the object is made; the client holds only the folder's creators and campaigns. The
+    candidate search runs per shard on those rows (:meth:`candidates`), then each shard is
+    prepared on its worker and scored with the peer reduce (:meth:`score`), all from the
+    same reading.
+
+    Parameters
+    ----------
+    run : features.sharded._Runner
+        Where the tasks run.
+    folder : FolderMarket
+    n_shards : int
+    """
+
+    def __init__(self, run, folder, n_shards: int):
+        from ..features import sharded as SH
+
+        self.run, self.folder, self.n_shards = run, folder, int(n_shards)
+        self.live, self.settled, self.n_cat = SH._read_folder(run, folder, self.n_shards)
+        self._scored = False
+
+    def post_categories(self) -> list[str]:
+        """The distinct categories of the clean posts (the union of every shard's), sorted."""
+        found = self.run.gather(self.run.map(_post_categories, [(self.settled[s],) for s in self.live],
+                                             "post-categories"))
+        return sorted(set().union(*found))
+
+    def candidates(self, briefs: pd.DataFrame, times: list, rules, mode: str) -> list[tuple]:
+        """Each brief's candidates and their category posts, searched shard by shard on the workers.
+
+        Returns
+        -------
+        list of (ids, category_posts)
+            Per brief: the candidate ids sorted (the client's creator id objects, so the
+            lists of many briefs share their strings) and, aligned, their posts in the brief's
+            category before its decision time: what
+            :class:`creatorrank.serving.candidates.CandidateFinder` finds over the whole market.
+            Empty sets are not refused here.
+        """
+        import numpy as np
+
+        from .candidates import shard_candidates
+
+        found = self.run.gather(self.run.map(shard_candidates, [(self.settled[s], briefs, list(times), rules, mode)
+                                                                for s in self.live], "candidates"))
+        index, out = self.folder.index, []
+        for b in range(len(briefs)):
+            code = index.codes(np.concatenate([f[b][0] for f in found]))
+            counts = np.concatenate([np.asarray(f[b][1], dtype=np.float64) for f in found])
+            if (code < 0).any():
+                raise RuntimeError("a shard's candidate is not a creator of the folder")
+            order = np.argsort(code, kind="stable")  # codes follow the sorted creator ids
+            out.append((index.ids[code[order]], counts[order]))
+        return out
+
+    def score(self, bundle, shards: list[pd.DataFrame]) -> list[pd.DataFrame]:
+        """Prepare every shard on its worker (once), reduce the peer tables and score ``shards``
+        (:func:`score_by_creator_dask`); the shards' raw rows are let go once prepared."""
+        from ..features import sharded as SH
+
+        if self._scored:
+            raise RuntimeError("a FolderScoring scores once: its shards' rows are gone once prepared")
+        self._scored = True
+        market = SH._prepared(self.run, self.folder, self.n_shards, self.live, self.settled, self.n_cat,
+                              _until(shards))
+        return _score_on(self.run, market, bundle, shards)
+
+
+def _post_categories(tables: dict) -> set:
+    """Task: the distinct post categories of one shard."""
+    from ..core import constants as C
+
+    return set(tables[C.POSTS][C.CATEGORY].dropna().astype(str).unique())
+
+
+def _until(shards: list[pd.DataFrame]):
+    """Events kept when preparing: those before the latest decision time + 1 µs (as :func:`prepare_context`)."""
+    import numpy as np
+
+    from ..core import constants as C
+    from ..core.timeutil import to_micros
+
+    times = [to_micros(d[C.AS_OF]) for d in shards if len(d)]
+    return pd.Timestamp(int(np.concatenate(times).max()) + 1, unit="us", tz="UTC") if times else None
+
+
+def _score_on(run, market, bundle, shards: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """Score ``shards`` on prepared creator shards: the peer reduce, one task per piece, back in order."""
     import numpy as np
 
     from ..core import constants as C
@@ -219,40 +357,26 @@ def score_by_creator_dask(source, bundle, shards: list[pd.DataFrame], scheduler:
     from ..features import sharded as SH
     from .shards import score_with_peers
 
-    if not isinstance(source, (dict, SH.FolderMarket)):
-        source = SH.open_folder(source)
     times = [to_micros(d[C.AS_OF]) for d in shards if len(d)]
     times = np.concatenate(times) if times else np.zeros(0, dtype=np.int64)
     months = SH.months_of(pd.Series(times.view("datetime64[us]")).dt.tz_localize("UTC")) if len(times) else []
-    until = pd.Timestamp(int(times.max()) + 1, unit="us", tz="UTC") if len(times) else None  # as prepare_context
-    with dask_client(scheduler) as client:
-        run = SH._Runner(client)
-        try:
-            n = _shards_for(client, n_shards)
-            if isinstance(source, SH.FolderMarket):
-                market = SH.folder_shards(run, source, n, until)
-            else:
-                market = SH.memory_shards(run, source, n, until)
-            if market is None:
-                raise CreatorRankError("no creators to score: the creators table is empty")
-            peer = market.peer_tables(months)
-            (bundle_f,) = run.put([bundle], broadcast=True)
-            tasks, layout = [], []
-            for i, decisions in enumerate(shards):
-                owner = market.owner(decisions[C.CREATOR_ID])
-                pieces = [(s, np.flatnonzero(owner == s)) for s in market.live]
-                pieces = [p for p in pieces if len(p[1])] or [(market.live[0], np.arange(len(decisions)))]
-                for s, rows in pieces:
-                    tasks.append((market.markets[s], bundle_f, decisions.iloc[rows], months, *peer))
-                    layout.append((i, rows))
-            results = run.gather(run.map(score_with_peers, tasks, "score"))
-        finally:
-            run.close()
+    peer = market.peer_tables(months)
+    (bundle_f,) = run.put([bundle], broadcast=True)
+    tasks, layout = [], []
+    for i, decisions in enumerate(shards):
+        owner = market.owner(decisions[C.CREATOR_ID])
+        pieces = [(s, np.flatnonzero(owner == s)) for s in market.live]
+        pieces = [p for p in pieces if len(p[1])] or [(market.live[0], np.arange(len(decisions)))]
+        for s, rows in pieces:
+            tasks.append((market.markets[s], bundle_f, decisions.iloc[rows], months, *peer))
+            layout.append((i, rows))
+    results = run.gather(run.map(score_with_peers, tasks, "score"))
     per: list[list] = [[] for _ in shards]
     for (i, rows), frame in zip(layout, results):
         per[i].append((rows, frame))
     out = [SH._in_order([f for _, f in p], [r for r, _ in p]) for p in per]
-    logger.info("dask: %d shards scored on %d shards of creators (%d tasks)", len(shards), n, len(tasks))
+    logger.info("dask: %d shards scored on %d shards of creators (%d tasks)", len(shards), market.n_shards,
+                len(tasks))
     return out
 
 

@@ -11,7 +11,9 @@
 5. prepare the market once (event streams and peer tables, see :func:`prepare_context`),
    then stream the candidates in shards of ``chunk_size`` through ``build_features`` and
    ``predict``, locally or on a Dask cluster (the same shards either way, so both engines
-   give identical scores);
+   give identical scores). On Dask (:class:`DaskMarket`) the client validates the data folder
+   in bounded memory and holds only its creators and campaigns; each worker reads its shard
+   of creators' rows, searches its candidates (step 4) and prepares and scores them;
 6. rank within each campaign, keep the top K, write the file atomically.
 
 Output columns, one row per (campaign, creator), sorted by campaign_id then rank:
@@ -58,12 +60,13 @@ Beside the output, ``<out>.manifest.json`` records the run for ``explain``
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -77,8 +80,7 @@ from ..data.validate import load_clean_tables
 from ..features.specs import FEATURE_SET_VERSION, feature_names
 from ..training.mlflow_io import load_ranker
 from .briefs import canonical_codes, lookup_briefs, read_briefs
-from .candidates import MODES, CandidateFinder, EligibilityRules
-from .dask_engine import score_by_creator_dask
+from .candidates import INVITED, MODES, CandidateFinder, EligibilityRules, refuse_empty, require_campaign
 from .manifest import fingerprint, ids_sha256, manifest_path, table_fingerprints, write_manifest
 from ..training.uncertainty import add_score_sd
 from .explore import DEFAULT_DRAWS, DEFAULT_LIST, brief_summary, check_explore
@@ -272,48 +274,34 @@ def score(
     seconds["model"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    tables = load_clean_tables(data_dir)
-    if brief_frame is None:
-        brief_frame = lookup_briefs(tables[C.CAMPAIGNS], campaign_list)
-    brief_frame = canonical_codes(brief_frame, tables)  # "vn" -> the data's "VN"
-    roas = brief_target_roas(brief_frame, default_roas)
-    rate_cards = tables[C.CREATORS].set_index(tables[C.CREATORS][C.CREATOR_ID].astype(str))[C.RATE_CARD_USD]
-    if value_model(bundle) is None:
-        logger.info("model %s has no value model: no expected GMV, interval or fair fee columns", model_uri)
-    seconds["load"] = time.perf_counter() - t
+    with open_market(engine, data_dir, rules, scheduler) as market:
+        if brief_frame is None:
+            brief_frame = lookup_briefs(market.campaigns, campaign_list)
+        brief_frame = canonical_codes(brief_frame, market.code_tables())  # "vn" -> the data's "VN"
+        roas = brief_target_roas(brief_frame, default_roas)
+        creators = market.creators
+        rate_cards = creators.set_index(creators[C.CREATOR_ID].astype(str))[C.RATE_CARD_USD]
+        del creators
+        if value_model(bundle) is None:
+            logger.info("model %s has no value model: no expected GMV, interval or fair fee columns", model_uri)
+        seconds["load"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    finder = CandidateFinder(tables, rules)
-    plan: list[tuple[pd.Series, pd.Timestamp, np.ndarray]] = []
-    category_posts: dict[str, pd.Series] = {}
-    for _, brief in brief_frame.iterrows():
-        when = fixed_as_of if fixed_as_of is not None else to_utc(brief[C.CREATED_AT])
-        ids = finder.find(brief, when, candidates)  # empty set: InputError, nothing written
-        plan.append((brief, when, ids))
-        category_posts[str(brief[C.CAMPAIGN_ID])] = pd.Series(
-            finder.category_posts(ids, brief[C.CATEGORY], when), index=pd.Index(ids, dtype=object).astype(str))
-        logger.info("campaign %s: %s %s candidates as of %s", brief[C.CAMPAIGN_ID], f"{len(ids):,}",
-                    candidates, when.isoformat())
-    del finder  # its arrays are not needed while the market is prepared (the memory peak)
-    seconds["candidates"] = time.perf_counter() - t
+        t = time.perf_counter()
+        times = [fixed_as_of if fixed_as_of is not None else to_utc(b[C.CREATED_AT]) for _, b in brief_frame.iterrows()]
+        plan: list[tuple[pd.Series, pd.Timestamp, np.ndarray]] = []
+        category_posts: dict[str, pd.Series] = {}
+        # An empty candidate set is refused brief by brief, in order: InputError, nothing written.
+        found = market.candidates(brief_frame, times, candidates)
+        for (_, brief), when, (ids, counts) in zip(brief_frame.iterrows(), times, found):
+            plan.append((brief, when, ids))
+            category_posts[str(brief[C.CAMPAIGN_ID])] = pd.Series(
+                counts, index=pd.Index(ids, dtype=object).astype(str))
+            logger.info("campaign %s: %s %s candidates as of %s", brief[C.CAMPAIGN_ID], f"{len(ids):,}",
+                        candidates, when.isoformat())
+        del found
+        seconds["candidates"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    if engine == "local":
-        context = prepare_context(tables, [when for _, when, _ in plan])
-        del tables  # the prepared market is all the shards need: let the raw tables go
-    seconds["prepare"] = time.perf_counter() - t  # dask: each worker prepares its creators (in "score")
-
-    t = time.perf_counter()
-    if engine == "local":
-        # Shards are built lazily: only one shard's decisions and features exist at a time.
-        parts = [score_shard(context, bundle, shard.decisions) for shard in make_shards(plan, int(chunk_size))]
-        del context
-    else:
-        # Sharded by creator: each worker prepares only its creators; only the model is broadcast.
-        shards = [shard.decisions for shard in make_shards(plan, int(chunk_size))]
-        parts = score_by_creator_dask(tables, bundle, shards, scheduler)
-        del shards, tables
-    seconds["score"] = time.perf_counter() - t
+        parts = market.score(bundle, plan, int(chunk_size), seconds)
 
     t = time.perf_counter()
     scored_at = pd.Timestamp.now(tz="UTC").floor("us")
@@ -354,6 +342,91 @@ def score(
     )
     logger.info("%s", result.summary())
     return result
+
+
+# ------------------------------------------------------------------------------ where the market lives
+
+
+@contextlib.contextmanager
+def open_market(engine: str, data_dir, rules: EligibilityRules, scheduler: Any = None):
+    """The market of one scoring run: :class:`LocalMarket` or :class:`DaskMarket` (``engine``)."""
+    if engine == "local":
+        yield LocalMarket(load_clean_tables(data_dir), rules)
+        return
+    from ..features.sharded import open_folder
+    from .dask_engine import folder_scoring
+
+    folder = open_folder(data_dir)  # bounded-memory validation; creators and campaigns only
+    with folder_scoring(folder, scheduler) as session:
+        yield DaskMarket(session, rules)
+
+
+class LocalMarket:
+    """The clean tables in this process: candidates over them, then one prepared market scored shard by shard."""
+
+    def __init__(self, tables: dict[str, pd.DataFrame], rules: EligibilityRules):
+        self.tables, self.rules = tables, rules
+        self.creators, self.campaigns = tables[C.CREATORS], tables[C.CAMPAIGNS]
+
+    def code_tables(self) -> dict[str, pd.DataFrame]:
+        """Where the data's country and category spellings come from (:func:`canonical_codes`)."""
+        return self.tables
+
+    def candidates(self, briefs: pd.DataFrame, times: list, mode: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per brief: sorted candidate ids and their posts in its category (an empty set is refused)."""
+        finder = CandidateFinder(self.tables, self.rules)
+        out = []
+        for (_, brief), when in zip(briefs.iterrows(), times):
+            ids = finder.find(brief, when, mode)
+            out.append((ids, finder.category_posts(ids, brief[C.CATEGORY], when)))
+        return out  # the finder's arrays go before the market is prepared (the memory peak)
+
+    def score(self, bundle, plan, chunk_size: int, seconds: dict) -> list[pd.DataFrame]:
+        """Prepare the market once, then score lazily built shards one after the other."""
+        t = time.perf_counter()
+        context = prepare_context(self.tables, [when for _, when, _ in plan])
+        self.tables = None  # the prepared market is all the shards need: let the raw tables go
+        self.creators = self.campaigns = None
+        seconds["prepare"] = time.perf_counter() - t
+        t = time.perf_counter()
+        parts = [score_shard(context, bundle, shard.decisions) for shard in make_shards(plan, chunk_size)]
+        seconds["score"] = time.perf_counter() - t
+        return parts
+
+
+class DaskMarket:
+    """A data folder read by Dask workers, shard by shard of creators; the client holds creators and campaigns.
+
+    Candidates are searched per shard on the workers (:func:`creatorrank.serving.candidates.shard_candidates`)
+    and scored there (:class:`creatorrank.serving.dask_engine.FolderScoring`), from one reading.
+    """
+
+    def __init__(self, session, rules: EligibilityRules):
+        self.session, self.rules = session, rules
+        self.creators, self.campaigns = session.folder.creators, session.folder.campaigns
+
+    def code_tables(self) -> dict[str, pd.DataFrame]:
+        """Countries from the creators, categories from the creators and the posts (as the workers report them)."""
+        return {C.CREATORS: self.creators, C.POSTS: pd.DataFrame({C.CATEGORY: self.session.post_categories()})}
+
+    def candidates(self, briefs: pd.DataFrame, times: list, mode: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        """As :meth:`LocalMarket.candidates`, searched on the workers; refused in brief order as locally."""
+        campaign_ids = set(self.campaigns[C.CAMPAIGN_ID].astype(object)) if mode == INVITED else set()
+        found = self.session.candidates(briefs, times, self.rules, mode)
+        for (_, brief), when, (ids, _) in zip(briefs.iterrows(), times, found):
+            if mode == INVITED:
+                require_campaign(brief[C.CAMPAIGN_ID], campaign_ids)
+            refuse_empty(brief, when, mode, self.rules, ids)
+        return found
+
+    def score(self, bundle, plan, chunk_size: int, seconds: dict) -> list[pd.DataFrame]:
+        """Each worker prepares its creators and scores their pieces with the peer reduce."""
+        seconds["prepare"] = 0.0  # on the workers, inside "score"
+        t = time.perf_counter()
+        shards = [shard.decisions for shard in make_shards(plan, chunk_size)]
+        parts = self.session.score(bundle, shards)
+        seconds["score"] = time.perf_counter() - t
+        return parts
 
 
 # ------------------------------------------------------------------------------ steps

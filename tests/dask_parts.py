@@ -1,7 +1,8 @@
-"""A data folder whose tables are folders of Parquet parts, with rows validation rejects (test helper)."""
+"""Dask test helpers: a data folder of Parquet parts with rows validation rejects, a two-worker cluster."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -44,3 +45,14 @@ def write_parts(src: Path, dst: Path, rows: int) -> Path:
             folder.mkdir(parents=True, exist_ok=True)
             pq.write_table(table.slice(start, rows), folder / f"part-{k:05d}.parquet")
     return dst
+
+
+@contextlib.contextmanager
+def two_workers():
+    """A ``distributed.Client`` on two in-process workers, one thread each (skips without distributed)."""
+    import pytest
+
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as local, distributed.Client(local) as client:
+        yield client

@@ -19,7 +19,7 @@ from creatorrank.features import sharded as SH
 from creatorrank.features import specs as S
 from creatorrank.features.indices import PeerTables
 from cli_invoke import invoke, isolate
-from dask_parts import write_parts
+from dask_parts import two_workers, write_parts
 
 pytestmark = pytest.mark.data
 
@@ -47,10 +47,8 @@ def parts_market(market, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cluster():
-    """Two in-process workers, one thread each (as tests/test_score.py's dask tests)."""
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as local, distributed.Client(local) as client:
+    """Two in-process workers, one thread each."""
+    with two_workers() as client:
         yield client
 
 

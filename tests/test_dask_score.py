@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dask_parts import write_parts
+from dask_parts import two_workers, write_parts
 from fast_training import train_fast
 
 from creatorrank.core import constants as C
@@ -48,14 +48,14 @@ def env(tmp_path_factory):
     shards = [s.decisions for s in make_shards(plan, 37)]
     context = prepare_context(tables, [when for _, when, _ in plan])
     local = [score_shard(context, bundle, d) for d in shards]
-    return {"data": data, "tables": tables, "bundle": bundle, "shards": shards, "local": local}
+    return {"data": data, "tables": tables, "bundle": bundle, "shards": shards, "local": local,
+            "tracking": tracking, "uri": f"models:/{C.REGISTERED_MODEL}/{result.model_version}"}
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as local, distributed.Client(local) as client:
+    """Two in-process workers, one thread each."""
+    with two_workers() as client:
         yield client
 
 
@@ -83,3 +83,97 @@ def test_each_worker_prepares_only_its_creators(env):
     market = SH.folder_shards(run, SH.open_folder(env["data"]), 2, None)
     sizes = [len(market.markets[s].creator_ids) for s in market.live]
     assert sum(sizes) == len(env["tables"][C.CREATORS]) and max(sizes) < len(env["tables"][C.CREATORS])
+
+
+# ---------------------------------------------------------------------------- creatorrank score --engine dask
+
+
+def _briefs(tables, n: int = 2) -> list[str]:
+    """Campaigns with invitations: one mid-span, the latest ones."""
+    inv = tables[C.INVITATIONS].groupby(C.CAMPAIGN_ID, observed=True).size()
+    camp = tables[C.CAMPAIGNS]
+    camp = camp[camp[C.CAMPAIGN_ID].isin(inv[inv >= 5].index)].sort_values(C.CREATED_AT, kind="stable")
+    ids = camp[C.CAMPAIGN_ID].astype(str).tolist()
+    return [ids[len(ids) // 2], *ids[-(n - 1):]]
+
+
+@pytest.mark.parametrize("rules", [
+    {"candidates": "eligible", "active_days": 45, "min_posts": 3},
+    {"candidates": "eligible", "same_category": True, "same_country": False},
+    {"candidates": "invited"},
+])
+def test_shard_candidates_union_is_the_market_candidates(env, rules):
+    """Each shard searches its own creators; the union over the shards is the whole market's search."""
+    from creatorrank.serving.candidates import CandidateFinder, EligibilityRules, shard_candidates
+
+    tables, mode = env["tables"], rules.pop("candidates")
+    rules = EligibilityRules(**rules)
+    briefs = tables[C.CAMPAIGNS][tables[C.CAMPAIGNS][C.CAMPAIGN_ID].isin(_briefs(tables, 3))].reset_index(drop=True)
+    times = [b[C.CREATED_AT] for _, b in briefs.iterrows()]
+    finder = CandidateFinder(tables, rules)
+    per_shard = [shard_candidates(t, briefs, times, rules, mode) for t in SH.split_tables(tables, 3)]
+    for b, (_, brief) in enumerate(briefs.iterrows()):
+        want = finder.eligible(brief, times[b]) if mode == "eligible" else finder.invited(brief)
+        assert len(want) > 5
+        got = np.concatenate([s[b][0] for s in per_shard])
+        counts = np.concatenate([s[b][1] for s in per_shard])
+        order = np.argsort(got)
+        np.testing.assert_array_equal(got[order], want)
+        np.testing.assert_array_equal(counts[order], finder.category_posts(want, brief[C.CATEGORY], times[b]))
+        assert max(len(s[b][0]) for s in per_shard) < len(want)  # each shard found only its part
+
+
+def _run_score(env, out, **kwargs):
+    from creatorrank.serving.score import score
+
+    return score(env["data"], env["uri"], out, tracking_uri=env["tracking"], chunk_size=29, **kwargs)
+
+
+def _manifest_without_run(path):
+    from creatorrank.serving.manifest import read_manifest
+
+    doc = read_manifest(path)
+    return {k: v for k, v in doc.items() if k not in ("engine", "scored_at", "scores_sha256")}
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"active_days": 30, "min_posts": 2, "top": 25},
+    {"candidates": "invited"},
+])
+def test_score_engine_dask_reads_shards_on_workers_and_equals_local(env, cluster, tmp_path, monkeypatch, kwargs):
+    """``score --engine dask`` on a folder of parts with rejected rows: the client never loads the
+    clean tables (workers read their shards, search their candidates and score them), and rows,
+    order, scores, ranks and manifest equal ``--engine local``."""
+    import creatorrank.serving.score as score_module
+
+    campaigns = _briefs(env["tables"], 3)
+    (tmp_path / "local").mkdir(), (tmp_path / "dask").mkdir()  # same file name: the manifests name it
+    local = _run_score(env, tmp_path / "local" / "scores.parquet", campaign_ids=campaigns, **kwargs)
+
+    def no_whole_tables(*_, **__):
+        raise AssertionError("the dask engine loaded the whole clean tables on the client")
+
+    monkeypatch.setattr(score_module, "load_clean_tables", no_whole_tables)
+    dask = _run_score(env, tmp_path / "dask" / "scores.parquet", campaign_ids=campaigns, engine="dask",
+                      scheduler=cluster, **kwargs)
+    assert (dask.engine, dask.rows, dask.candidates) == ("dask", local.rows, local.candidates)
+    a, b = (pd.read_parquet(tmp_path / e / "scores.parquet") for e in ("local", "dask"))
+    assert len(a) > 30 and a[C.CATEGORY_POSTS_SEEN].notna().any()
+    pd.testing.assert_frame_equal(a.drop(columns=[C.SCORED_AT]), b.drop(columns=[C.SCORED_AT]), check_exact=True)
+    assert _manifest_without_run(tmp_path / "local" / "scores.parquet") == \
+        _manifest_without_run(tmp_path / "dask" / "scores.parquet")
+
+
+def test_score_engine_dask_refuses_an_empty_candidate_set_as_local(env, cluster, tmp_path):
+    from creatorrank.core.errors import InputError
+
+    campaigns = _briefs(env["tables"], 2)
+    errors = []
+    for engine in ("local", "dask"):
+        with pytest.raises(InputError) as exc:
+            # Before every creator joined: nobody is eligible for any brief.
+            _run_score(env, tmp_path / f"{engine}.parquet", campaign_ids=campaigns, engine=engine, scheduler=cluster,
+                       as_of=env["tables"][C.CREATORS][C.JOINED_AT].min())
+        errors.append(str(exc.value))
+    assert errors[0] == errors[1] and f"campaign {campaigns[0]}: no eligible creators" in errors[0]
+    assert not (tmp_path / "dask.parquet").exists()

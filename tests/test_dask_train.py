@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+from dask_parts import two_workers
 import yaml
 
 from cli_invoke import invoke, isolate
@@ -44,11 +46,9 @@ FAST = {"lightgbm": {"num_threads": 1, "num_boost_round": 25, "early_stopping_ro
 
 @pytest.fixture(scope="module")
 def cluster():
-    """Two in-process workers, one thread each."""
-    distributed = pytest.importorskip("distributed")
+    """Two in-process workers, one thread each, with lightgbm.dask."""
     pytest.importorskip("lightgbm.dask")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as local, distributed.Client(local) as client:
+    with two_workers() as client:
         yield client
 
 
@@ -158,7 +158,7 @@ def test_matrix_assembled_on_dask_equals_local(small, cluster):
     from creatorrank.features.engine import training_matrix
 
     tables = load_clean_tables(small)
-    got = DT.assemble_matrix(tables, small, cluster, n_shards=3)
+    got = DT.assemble_matrix(small, cluster, n_shards=3)  # the workers read the folder (tests/test_dask_labels.py)
     pd.testing.assert_frame_equal(got, training_matrix(tables), check_exact=True)
 
 

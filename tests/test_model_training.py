@@ -133,7 +133,7 @@ def test_model_closes_most_of_the_gap_to_the_oracle(market, data):
     test = data["test"].frame
     truth = truth.set_index(truth[C.INVITATION_ID].astype(str))[C.EXPECTED_GMV]
     scores = {**score_rankers(test, {"model": bundle.predict(test)}, 0), ORACLE_ROW: oracle_scores(test, truth)}
-    summary, _ = compare_rankers(test, scores, cfg.evaluation.k, label_gain=cfg.label.gains())
+    summary, _ = compare_rankers(test, scores, cfg.evaluation.k, label_gain=cfg.label.evaluation_gains())
     closed = gap_closed(summary, "ndcg@10")
     print(f"\n{summary[['ndcg@10', 'map@10', 'gmv@10', 'campaigns']]}\ngap closed: {closed:.3f}")
     baselines = summary.drop(index=["model", "oracle"])
@@ -316,5 +316,5 @@ def test_product_goal_gap_closed_at_benchmark_scale():
     test = data["test"].frame
     truth = market.truth.set_index(market.truth[C.INVITATION_ID].astype(str))[C.EXPECTED_GMV]
     scores = {**score_rankers(test, {"model": bundle.predict(test)}, 0), ORACLE_ROW: oracle_scores(test, truth)}
-    summary, _ = compare_rankers(test, scores, cfg.evaluation.k, label_gain=cfg.label.gains())
+    summary, _ = compare_rankers(test, scores, cfg.evaluation.k, label_gain=cfg.label.evaluation_gains())
     assert gap_closed(summary, "ndcg@10") >= 0.8

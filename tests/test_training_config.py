@@ -64,6 +64,8 @@ def test_unknown_feature_fails_at_load_naming_it(tmp_path):
         ("unknown_key: 3\n", "unknown_key: unknown setting"),
         ("label:\n  thresholds_usd: [0, 100, 50]\n", "increasing"),
         ("label:\n  thresholds_usd: [0, 10, 100]\n  label_gain: [0, 1]\n", "label_gain"),
+        ("label:\n  thresholds_usd: [0, 10, 100]\n  evaluation_gain: [0, 1]\n", "evaluation_gain"),
+        ("label:\n  gain_base: 9\n", "gain_base"),
         ("split:\n  train: 0.8\n  validation: 0.15\n  test: 0.15\n", "must be 1"),
         ("max_rows_per_campaign: 20000\n", "max_rows_per_campaign"),
         ("tuning:\n  search_space:\n    objective: {low: 0, high: 1}\n", "cannot tune"),
@@ -175,3 +177,16 @@ def test_non_utf8_or_unparsable_file_is_one_line_naming_it(tmp_path):
         with pytest.raises(ConfigError) as info:
             load_config(p)
         assert str(p) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_evaluation_gain_is_one_yardstick_whatever_the_training_gain():
+    from creatorrank.training.config import LabelConfig
+
+    default = LabelConfig()
+    lightgbm = LabelConfig(gain_base=2.0)
+    assert default.gains()[:4] == [0.0, 2.0, 8.0, 26.0] and lightgbm.gains()[:4] == [0.0, 1.0, 3.0, 7.0]
+    steep = LabelConfig(label_gain=[4.0**i - 1 for i in range(31)])
+    assert steep.gains()[:3] == [0.0, 3.0, 15.0]
+    assert steep.evaluation_gains() == default.evaluation_gains() == lightgbm.gains()  # 2**i - 1 for all
+    own = LabelConfig(label_gain=steep.gains(), evaluation_gain=steep.gains())
+    assert own.evaluation_gains() == steep.gains()

@@ -3,9 +3,12 @@
 Two independent choices (``engine`` and ``dask.learner`` of the training config, docs/DASK.md
 "Training on a cluster"):
 
-- ``engine: dask`` builds the training matrix on a Dask cluster, sharded by creator
-  (:func:`assemble_matrix`). It equals the local matrix bit for bit, so with the default
-  ``dask.learner: local`` the model is the very one ``engine: local`` trains.
+- ``engine: dask`` builds and labels the training matrix on a Dask cluster, sharded by creator,
+  each worker reading its own rows of the data folder (:func:`assemble_labelled`; the matrix
+  alone: :func:`assemble_matrix`). The client holds the creators and campaigns tables and the
+  gathered labelled rows, never the posts, orders or invitations. The labelled rows equal the
+  local ones bit for bit, so with the default ``dask.learner: local`` the model is the very one
+  ``engine: local`` trains.
 - ``dask.learner: dask`` trains ``lightgbm.dask.DaskLGBMRanker`` (data-parallel LightGBM, one
   LightGBM process per worker) on the train split cut into partitions of whole campaigns
   (:func:`campaign_partitions`): a query never straddles two partitions, rows stay sorted by
@@ -33,9 +36,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..core import constants as C
 from ..core.errors import ConfigError, CreatorRankError
 from .config import TrainingConfig
-from .dataset import RankingData
+from .dataset import Labelled, Labeller, RankingData, check_unique
 from .metrics import group_codes_from_sizes, ndcg_per_query
 from .model import trim_booster
 from .train import VALID_NAME, FitResult, lgb_params
@@ -48,15 +52,17 @@ ENGINES = ("local", "dask")
 _DASK_OWNED = ("num_threads", "metric", "eval_at", "seed")
 
 
-def assemble_matrix(tables: dict, data_dir, client, n_shards: int | None = None) -> pd.DataFrame:
-    """The training matrix of ``tables`` computed on the cluster of ``client``, sharded by creator.
+def assemble_matrix(data_dir, client, n_shards: int | None = None) -> pd.DataFrame:
+    """The training matrix of the data folder ``data_dir``, computed on ``client``'s cluster by creator shard.
+
+    Each worker reads its shards' rows from the folder (:func:`.features.sharded.training_matrix_from_folder`);
+    the client validates the folder in bounded memory and holds the creators and campaigns tables
+    and the gathered matrix only.
 
     Parameters
     ----------
-    tables : dict of DataFrame
-        The clean contract tables of ``data_dir`` (already loaded on the client).
-    data_dir : path-like
-        Their folder (for the variant where workers read their own parts).
+    data_dir : path-like or FolderMarket
+        The data folder, at the same path on every worker (or one already opened).
     client : distributed.Client
     n_shards : int, optional
         Shards of creators (default: one per worker).
@@ -64,13 +70,38 @@ def assemble_matrix(tables: dict, data_dir, client, n_shards: int | None = None)
     Returns
     -------
     DataFrame
-        Equal to :func:`creatorrank.features.engine.training_matrix` of ``tables``.
+        Equal to :func:`creatorrank.features.engine.training_matrix` of the folder's clean tables.
     """
-    # SWITCH POINT (issue 15): once workers read their own parts of the data folder, this one
-    # call becomes features.sharded.training_matrix_from_folder(data_dir, client, n_shards).
-    from ..serving.dask_engine import training_matrix_dask
+    from ..features.sharded import training_matrix_from_folder
 
-    return training_matrix_dask(tables, scheduler=client, n_shards=n_shards)
+    return training_matrix_from_folder(data_dir, client=client, n_shards=n_shards or n_workers(client))
+
+
+def assemble_labelled(data_dir, config: TrainingConfig, train_until, client, n_shards: int | None = None
+                      ) -> tuple[dict[str, pd.DataFrame], Labelled]:
+    """The labelled training rows of a data folder, built and labelled on ``client``'s workers by creator shard.
+
+    Each worker reads its shards' rows, builds their training-matrix rows and labels them with
+    its own orders and invitations (:class:`.dataset.Labeller`: the cutoff and settle rules of
+    :func:`.dataset.labelled_matrix`); the client gathers the labelled rows of complete campaigns.
+
+    Returns
+    -------
+    tables : dict of DataFrame
+        The creators and campaigns tables, all the client holds of the folder (enough for
+        :func:`.dataset.build_dataset` with ``labelled``).
+    labelled : Labelled
+        Equal to :func:`.dataset.labelled_matrix` of the clean tables, with its cutoff.
+    """
+    from ..features.sharded import labelled_from_folder, open_folder
+
+    folder = open_folder(data_dir)
+    labels = Labeller(config.label, config.label_settle_days, train_until)
+    cutoff, frame, excluded = labelled_from_folder(folder, labels, client=client,
+                                                   n_shards=n_shards or n_workers(client))
+    excluded = set().union(*map(set, excluded)) if excluded else set()
+    labelled = Labelled(check_unique(frame), len(excluded), cutoff)
+    return {C.CREATORS: folder.creators, C.CAMPAIGNS: folder.campaigns}, labelled
 
 
 def n_workers(client) -> int:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import constants as C
-from ..core.errors import InputError
+from ..core.errors import ConfigError, InputError
 from ..core.timeutil import parse_ts
 from ..data.timeline import data_end
 from ..features.engine import training_matrix
@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 SPLITS = ("train", "validation", "test")
 SPLIT = "split"
 ID_COLUMNS = [C.INVITATION_ID, C.CAMPAIGN_ID, C.CREATOR_ID, C.AS_OF]
+PROPENSITY_NEEDS_TABLES = ("propensity.enabled needs engine local: the invitation model reads the eligible pool "
+                           "from every table, which engine dask does not load on the client")
 
 
 def to_cutoff(value: str | pd.Timestamp | None) -> pd.Timestamp:
@@ -47,9 +49,18 @@ def resolve_cutoff(tables: dict[str, pd.DataFrame], train_until: str | pd.Timest
     """
     if train_until is not None:
         return to_cutoff(train_until)
+    return cutoff_at(data_end(tables), None)
+
+
+def cutoff_at(end: pd.Timestamp | None, train_until: str | pd.Timestamp | None = None) -> pd.Timestamp:
+    """:func:`resolve_cutoff` given the data's last fact ``end`` (:func:`.timeline.data_end`; None: no fact).
+
+    A sharded run reduces ``end`` over its shards, so no process needs every table.
+    """
+    if train_until is not None:
+        return to_cutoff(train_until)
     now = to_cutoff(None)
-    end = data_end(tables)
-    if end is None:
+    if end is None or pd.isna(end):
         return now
     end = to_cutoff(end) + pd.Timedelta(microseconds=1)
     if end < now:
@@ -353,21 +364,106 @@ def labelled_matrix(
     """
     if matrix is None:
         matrix = training_matrix(tables)
-    outcomes = campaign_outcomes(tables, cutoff=cutoff, settle_days=settle_days)
-    done = complete_campaigns(tables[C.CAMPAIGNS], cutoff, settle_days)[C.CAMPAIGN_ID]
-    in_done = matrix[C.CAMPAIGN_ID].isin(done).to_numpy(bool)
-    excluded = int(matrix.loc[~in_done, C.CAMPAIGN_ID].nunique())
-    frame = matrix[in_done]
+    frame, excluded = label_rows(matrix, shard_outcomes(tables, cutoff, settle_days), label)
+    return check_unique(frame), len(excluded)
+
+
+_STAGES = [C.OUTCOME_GMV, C.OUTCOME_ACCEPTED, C.OUTCOME_DELIVERED]
+
+
+def shard_outcomes(tables: dict[str, pd.DataFrame], cutoff: pd.Timestamp,
+                   settle_days: int = C.LABEL_SETTLE_DAYS) -> dict:
+    """What labelling needs from the tables: each invitation's outcome and the complete campaigns.
+
+    ``tables`` may be one creator shard's (its invitations and orders, the whole campaigns
+    table): a campaign's orders by a creator are in that creator's shard, so the outcomes are
+    those of the whole market.
+
+    Returns
+    -------
+    dict
+        ``{"outcomes": campaign_outcomes(...), "done": ids of the complete campaigns}``.
+    """
+    return {"outcomes": campaign_outcomes(tables, cutoff=cutoff, settle_days=settle_days),
+            "done": complete_campaigns(tables[C.CAMPAIGNS], cutoff, settle_days)[C.CAMPAIGN_ID]}
+
+
+def label_rows(matrix: pd.DataFrame, outcomes: dict, label: LabelConfig) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows of ``matrix`` in complete campaigns with their outcomes and graded ``label``.
+
+    Parameters
+    ----------
+    matrix : DataFrame
+        Training matrix rows (the whole market's or one shard's).
+    outcomes : dict
+        :func:`shard_outcomes` of the same invitations.
+    label : LabelConfig
+
+    Returns
+    -------
+    frame : DataFrame
+        The labelled rows, in ``matrix`` order (a fresh RangeIndex).
+    excluded : ndarray
+        Ids of the campaigns whose rows were left out (not complete).
+    """
+    in_done = matrix[C.CAMPAIGN_ID].isin(outcomes["done"]).to_numpy(bool)
+    excluded = matrix.loc[~in_done, C.CAMPAIGN_ID].dropna().unique()
+    frame = matrix[in_done].merge(outcomes["outcomes"][[C.INVITATION_ID, *_STAGES]], on=C.INVITATION_ID, how="left")
+    frame[C.OUTCOME_GMV] = frame[C.OUTCOME_GMV].fillna(0.0).astype(np.float64)
+    for col in _STAGES[1:]:
+        frame[col] = frame[col].fillna(False).astype(bool)
+    frame[C.LABEL] = grade_labels(frame[C.OUTCOME_GMV], label)
+    return frame, np.asarray(excluded, dtype=object)
+
+
+def check_unique(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` when no invitation appears twice in it (else an InputError naming one)."""
     dup = frame[C.INVITATION_ID].duplicated()
     if dup.any():
         raise InputError(f"training matrix holds invitation '{frame.loc[dup, C.INVITATION_ID].iloc[0]}' twice")
-    stages = [C.OUTCOME_GMV, C.OUTCOME_ACCEPTED, C.OUTCOME_DELIVERED]
-    frame = frame.merge(outcomes[[C.INVITATION_ID, *stages]], on=C.INVITATION_ID, how="left")
-    frame[C.OUTCOME_GMV] = frame[C.OUTCOME_GMV].fillna(0.0).astype(np.float64)
-    for col in stages[1:]:
-        frame[col] = frame[col].fillna(False).astype(bool)
-    frame[C.LABEL] = grade_labels(frame[C.OUTCOME_GMV], label)
-    return frame, excluded
+    return frame
+
+
+@dataclass(frozen=True)
+class Labeller:
+    """How a sharded run labels the training matrix on its workers (same rules as :func:`labelled_matrix`).
+
+    :func:`creatorrank.features.sharded.labelled_from_folder` calls :meth:`cutoff` on the client
+    with the market's last fact, then :meth:`outcomes` on each shard's tables and :meth:`rows`
+    on the shard's matrix, on its worker. Pickled to the workers: plain settings only.
+    """
+
+    label: LabelConfig
+    settle_days: int = C.LABEL_SETTLE_DAYS
+    train_until: Any = None
+
+    def cutoff(self, end) -> pd.Timestamp:
+        return cutoff_at(end, self.train_until)
+
+    def outcomes(self, tables: dict[str, pd.DataFrame], cutoff: pd.Timestamp) -> dict:
+        return shard_outcomes(tables, cutoff, self.settle_days)
+
+    def rows(self, matrix: pd.DataFrame, outcomes: dict) -> tuple[pd.DataFrame, np.ndarray]:
+        return label_rows(matrix, outcomes, self.label)
+
+
+@dataclass
+class Labelled:
+    """Labelled training rows assembled elsewhere (e.g. from shards), for :func:`build_dataset`.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        As :func:`labelled_matrix` returns it (same rows, order and values).
+    excluded : int
+        Campaigns left out because they are not complete at ``cutoff``.
+    cutoff : Timestamp
+        The training cutoff the labels were computed at.
+    """
+
+    frame: pd.DataFrame
+    excluded: int
+    cutoff: pd.Timestamp
 
 
 def build_dataset(
@@ -375,6 +471,7 @@ def build_dataset(
     config: TrainingConfig,
     train_until: str | pd.Timestamp | None = None,
     matrix: pd.DataFrame | None = None,
+    labelled: Labelled | None = None,
 ) -> RankingData:
     """Labelled, time-split ranking data from validated contract tables.
 
@@ -389,6 +486,10 @@ def build_dataset(
         the data if earlier (see :func:`resolve_cutoff`).
     matrix : DataFrame, optional
         A precomputed training matrix (built from ``tables`` when omitted).
+    labelled : Labelled, optional
+        The labelled rows and their cutoff, already computed (``train --engine dask``: from
+        creator shards). Then ``tables`` needs only the campaigns table, ``train_until`` and
+        ``matrix`` are unused, and propensity weights are refused (they need every table).
 
     Returns
     -------
@@ -401,9 +502,14 @@ def build_dataset(
         three complete campaigns included), or a configured feature missing from the matrix.
         Raised before anything is trained, tracked or registered.
     """
-    cutoff = resolve_cutoff(tables, train_until)
+    if labelled is None:
+        cutoff = resolve_cutoff(tables, train_until)
+        frame, excluded = labelled_matrix(tables, config.label, cutoff, config.label_settle_days, matrix)
+    else:
+        if config.propensity.enabled:
+            raise ConfigError(PROPENSITY_NEEDS_TABLES)
+        frame, excluded, cutoff = labelled.frame, labelled.excluded, labelled.cutoff
     features = config.feature_list()
-    frame, excluded = labelled_matrix(tables, config.label, cutoff, config.label_settle_days, matrix)
     positive = check_learnable(frame, tables, config, cutoff)
     missing = [f for f in features if f not in frame.columns]
     if missing:
