@@ -26,13 +26,14 @@ from ..features.engine import training_matrix
 from ..features.specs import FEATURE_SET_VERSION
 from .baselines import baseline_scores
 from .config import LabelConfig, TrainingConfig, load_config
-from .dataset import build_dataset, complete_campaigns, labelled_matrix, resolve_cutoff, sort_queries, to_cutoff, when
+from .dataset import (PROPENSITY_NEEDS_TABLES, build_dataset, complete_campaigns, labelled_matrix, resolve_cutoff,
+                      sort_queries, to_cutoff, when)
 from .mlflow_io import load_ranker, log_bundle
 from .registry import register, set_alias, tag_version, version_of, version_tags
 from .tracking import (ensure_experiment, flatten, log_evaluation, log_lineage, metric_key, study_storage,
                        tracked_run, use_tracking)
 from .metrics import QualityGate, compare_rankers, quality_gate
-from .dask_train import ENGINES, assemble_matrix, fit_ranker_dask, learner_metadata
+from .dask_train import ENGINES, assemble_labelled, fit_ranker_dask, learner_metadata
 from .train import fit_ranker, fit_value, make_bundle
 from .tune import tune
 from .value import ValueEvaluation, calibrate_on, evaluate_value
@@ -310,9 +311,11 @@ def train(
     matrix : DataFrame, optional
         A precomputed training matrix of ``data_dir`` (skips feature building).
     engine : {"local", "dask"}, optional
-        Where the training matrix is built (default the config's ``engine``): ``dask`` shards
-        it by creator on a Dask cluster (the same matrix, so the same model with
-        ``dask.learner: local``). See :mod:`creatorrank.training.dask_train`.
+        Where the training matrix is built (default the config's ``engine``): ``dask`` builds
+        and labels it by creator shard on a Dask cluster, each worker reading its rows of the
+        data folder, the client holding only the creators, the campaigns and the labelled rows
+        (the same rows, so the same model with ``dask.learner: local``; ``propensity.enabled``
+        is refused). See :mod:`creatorrank.training.dask_train`.
     scheduler : str, Client or None
         Dask scheduler address or client (default the config's ``dask.scheduler``; none: a
         LocalCluster for the run), for ``engine: dask`` or ``dask.learner: dask``.
@@ -335,6 +338,8 @@ def train(
     engine = cfg.engine if engine is None else str(engine)
     if engine not in ENGINES:
         raise ConfigError(f"engine must be local or dask, got {engine!r}")
+    if engine == "dask" and matrix is None and cfg.propensity.enabled:
+        raise ConfigError(PROPENSITY_NEEDS_TABLES)
     if engine == "local" and cfg.dask.learner == "local":
         if scheduler is not None:  # the config's dask.scheduler is simply unused here
             raise ConfigError("a Dask scheduler needs engine dask (or dask.learner: dask)")
@@ -357,13 +362,14 @@ def _train_run(data_dir, cfg: TrainingConfig, train_until, trials, tracking_uri,
         raise ConfigError(f"trials must be >= 0, got {n_trials}")
     client = use_tracking(tracking_uri)
     experiment_id = ensure_experiment(client, cfg.experiment_name)
-    tables = _load_tables(data_dir)
-    if matrix is None and engine == "dask":
-        logger.info("building point-in-time features on Dask, sharded by creator")
-        matrix = assemble_matrix(tables, data_dir, dask, cfg.dask.n_shards)
-    elif matrix is None:
-        matrix = _training_matrix(tables)
-    data = build_dataset(tables, cfg, train_until, matrix=matrix)  # stops here when nothing can be learned
+    if matrix is None and engine == "dask":  # the client never loads posts, orders or invitations
+        logger.info("building and labelling point-in-time features on Dask, sharded by creator")
+        small, labelled = assemble_labelled(data_dir, cfg, train_until, dask, cfg.dask.n_shards)
+        data = build_dataset(small, cfg, labelled=labelled)  # stops here when nothing can be learned
+    else:
+        tables = _load_tables(data_dir)
+        matrix = _training_matrix(tables) if matrix is None else matrix
+        data = build_dataset(tables, cfg, train_until, matrix=matrix)  # stops here when nothing can be learned
     digest = data.digest()
     n_positive = int(data.summary()["train_positive_campaigns"])
     primary = f"ndcg@{cfg.evaluation.primary_k}"
@@ -416,7 +422,7 @@ def _train_run(data_dir, cfg: TrainingConfig, train_until, trials, tracking_uri,
         value_eval = _train_value(data, cfg, bundle, work) if cfg.value.enabled else None
         scores = score_rankers(test, {MODEL_ROW: bundle.predict(test)}, cfg.evaluation.random_seed)
         summary, per_campaign = compare_rankers(
-            test, scores, cfg.evaluation.k, cfg.evaluation.gmv_k, cfg.label.gains()
+            test, scores, cfg.evaluation.k, cfg.evaluation.gmv_k, cfg.label.evaluation_gains()
         )
         gate = judge(per_campaign, cfg)
         warnings = _report_gate(gate, "test campaigns")
@@ -512,7 +518,7 @@ def _evaluate_bundles(frame: pd.DataFrame, bundles: dict[str, Any],
     """Every bundle and the baselines on the same rows, graded as the first bundle was trained."""
     scores = score_rankers(frame, {name: b.predict(frame) for name, b in bundles.items()},
                            config.evaluation.random_seed)
-    gains = LabelConfig.model_validate(next(iter(bundles.values())).label).gains()
+    gains = LabelConfig.model_validate(next(iter(bundles.values())).label).evaluation_gains()
     return compare_rankers(frame, scores, config.evaluation.k, config.evaluation.gmv_k, gains)
 
 

@@ -68,7 +68,7 @@ def with_oracle(result: TrainResult, data_dir: str | os.PathLike,
     if oracle is None:
         return result
     row, per_campaign = compare_rankers(test, {ORACLE_ROW: oracle}, cfg.evaluation.k, cfg.evaluation.gmv_k,
-                                        cfg.label.gains())
+                                        cfg.label.evaluation_gains())
     metrics = pd.concat([result.metrics, row[result.metrics.columns]])
     value = result.value
     if value is not None:  # the value model's Spearman with the generator's expected net GMV
