@@ -413,17 +413,34 @@ def _follower_glitch(creator: np.ndarray, times: pd.Series, followers: pd.Series
         The flagged posts, and for each post the largest count before and after it (-1: none;
         both None when no post is flagged).
     """
-    n = len(creator)
-    mask = np.zeros(n, bool)
-    known = creator >= 0
-    if n < 3 or not known.any():
-        return mask, None, None
+    x = _follower_counts(creator, followers)
+    return _glitch_of(creator, x, lambda rows: _micros(times.iloc[rows]))
+
+
+def _follower_counts(creator: np.ndarray, followers: pd.Series) -> np.ndarray:
+    """Follower counts as floats; -1 where missing or where the creator is unknown."""
     if followers.dtype == np.int64:  # the common case, without pandas' slower masked path
         x = followers.to_numpy().astype(float)
     else:
         x = followers.to_numpy(dtype=float, na_value=np.nan)
         x[np.isnan(x)] = -1.0
-    x[~known] = -1.0
+    x[creator < 0] = -1.0
+    return x
+
+
+def _micros(times: pd.Series) -> np.ndarray:
+    """Timestamps as int64 microseconds since the epoch in UTC (NaT: the smallest int64)."""
+    return times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]").view(np.int64)
+
+
+def _glitch_of(creator: np.ndarray, x: np.ndarray, micros) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """:func:`_follower_glitch` on creator codes, counts (:func:`_follower_counts`) and
+    ``micros(rows)``: the posting times (:func:`_micros`) of the rows asked for."""
+    n = len(creator)
+    mask = np.zeros(n, bool)
+    known = creator >= 0
+    if n < 3 or not known.any():
+        return mask, None, None
     floor = FOLLOWER_DROP * np.maximum(x, 1.0)  # a neighbour count above this makes x a glitch
     # Only creators whose counts span more than the ratio can hold a glitch: sort just their posts.
     top = np.full(int(creator.max()) + 1, -1.0)
@@ -433,7 +450,7 @@ def _follower_glitch(creator: np.ndarray, times: pd.Series, followers: pd.Series
     rows = np.flatnonzero(known & involved[np.maximum(creator, 0)])
     if len(rows) == 0:
         return mask, None, None
-    t = times.iloc[rows].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]").view(np.int64)
+    t = np.asarray(micros(rows), np.int64)
     order = rows[np.lexsort((t, creator[rows]))]
     g, xs = creator[order], x[order]
     fwd = pd.Series(xs).groupby(g, sort=False).cummax().to_numpy()

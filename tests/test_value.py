@@ -344,6 +344,9 @@ def test_train_logs_and_registers_the_value_model_with_test_campaign_metrics(tra
     for key in ("value_forecast_ratio", "value_coverage_80", "value_spearman", "value_level"):
         assert key in run.data.metrics, key
     assert run.data.metrics["value_forecast_ratio"] == pytest.approx(ev.forecast_ratio)
+    trees = {key: v for key, v in run.data.metrics.items() if key.startswith("value_trees.")}  # per funnel stage
+    assert trees == {f"value_trees.{s['name']}": s["best_iteration"] for s in bundle.value.stages_}
+    assert sum(trees.values()) == run.data.metrics["value_best_iteration"]
     text = format_metrics(result)
     assert "forecast / realized net GMV" in text and "80% interval holds" in text
 

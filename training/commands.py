@@ -487,7 +487,8 @@ def _train_value(data, cfg: TrainingConfig, bundle, work: Path) -> ValueEvaluati
     for line in value_eval.lines():
         logger.info("%s", line)
     logged = {**value_eval.metrics(), "value_best_iteration": float(model.best_iteration_),
-              "value_level_validation": model.level_}
+              "value_level_validation": model.level_,
+              **{f"value_trees.{stage['name']}": float(stage["best_iteration"]) for stage in model.stages_}}
     bundle.metadata["value_calibration_validation"] = dict(model.calibration_)
     if cfg.value.recalibrate_latest:
         latest = pd.concat([data["validation"].frame, test], ignore_index=True)
