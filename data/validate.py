@@ -645,29 +645,170 @@ class _Whole:
         )
 
 
-def _whole_table(name: str, chunks, gone: dict) -> _Whole:
+def _whole_table(name: str, read, gone: dict) -> _Whole:
     """Repeated keys, (posts) follower glitches and membership in large parents, over all the
-    chunks of a table, from only the columns these read."""
+    chunks of a table, from only the columns these read.
+
+    ``read(columns)`` yields the table's chunks (:func:`~creatorrank.data.load.read_chunks`) of
+    ``columns``. Per row only fixed-width numbers are held (a 64-bit hash of the key; posts: an
+    int32 creator code, the count and the posting time), never the keys themselves.
+    """
     key = CONTRACT[name].key
-    keys, creators, times, followers = [], [], [], []
+    columns = [key, *_WHOLE_TABLE_COLUMNS.get(name, []), *_LARGE_PARENTS.get(name, {})]
+    hashes, creators, times, followers = [], [], [], []
     known: dict[str, list] = {col: [] for col in _LARGE_PARENTS.get(name, {})}
-    for _, _, frame in chunks:
-        keys.append(_arrow(frame[key], contiguous=True))
-        for col, parent in _LARGE_PARENTS.get(name, {}).items():
-            known[col].append(_arrow(frame[col], contiguous=True))
+    lookups = {col: _KeyLookup(gone[parent][2]) for col, parent in _LARGE_PARENTS.get(name, {}).items()}
+    code = np.int32 if name != C.POSTS or len(gone[C.CREATORS][2]) < 2**31 - 1 else np.int64
+    for _, _, frame in read(columns):
+        hashes.append(_hash_keys(_arrow(frame[key], contiguous=True)))
+        for col, lookup in lookups.items():
+            known[col].append(lookup.contains(_arrow(frame[col], contiguous=True)))
         if name == C.POSTS:
-            creators.append(_positions(_arrow(frame[C.CREATOR_ID]), gone[C.CREATORS][2]))
-            times.append(frame[C.POSTED_AT])
-            followers.append(frame[C.FOLLOWERS_AT_POST])
+            pos = _positions(_arrow(frame[C.CREATOR_ID]), gone[C.CREATORS][2]).astype(code)
+            creators.append(pos)
+            times.append(_micros(frame[C.POSTED_AT]))
+            followers.append(_follower_counts(pos, frame[C.FOLLOWERS_AT_POST]))
+        del frame
     glitch = None
     if name == C.POSTS:
-        glitch = _follower_glitch(np.concatenate(creators), pd.concat(times, ignore_index=True),
-                                  pd.concat(followers, ignore_index=True))
-        glitch = glitch if glitch[0].any() else None
-    # one lookup for the whole column: Arrow builds the hash set of the parent's keys per call
-    known = {col: _mask(pc.is_in(_concat_keys(values), value_set=gone[_LARGE_PARENTS[name][col]][2])
-                        .to_numpy(zero_copy_only=False)) for col, values in known.items()}
-    return _Whole(_duplicated(pa.chunked_array(keys, type=pa.large_string())), glitch, known)
+        creator, x, t = (_concat_numbers(a) for a in (creators, followers, times))
+        glitch = _glitch_in_spans(creator, x, t)
+        del creator, x, t
+    del lookups
+    known = {col: np.concatenate(masks) if masks else np.zeros(0, bool) for col, masks in known.items()}
+    return _Whole(_duplicated_hashed(_concat_numbers(hashes), lambda: read([key]), key), glitch, known)
+
+
+def _glitch_in_spans(creator: np.ndarray, x: np.ndarray, t: np.ndarray) -> tuple | None:
+    """:func:`_glitch_of` over a whole table, sorting only the posts of the creators whose counts
+    span more than FOLLOWER_DROP (a glitch needs such a span); None when no post is flagged.
+
+    Finding those creators takes per-creator arrays and a few bytes per post, not the several
+    float arrays per post that :func:`_glitch_of` builds for every post it is given.
+    """
+    known = creator >= 0
+    if len(creator) < 3 or not known.any():
+        return None
+    size = int(creator.max()) + 1
+    top, low = np.full(size, -np.inf), np.full(size, np.inf)
+    np.maximum.at(top, creator[known], x[known])
+    np.minimum.at(low, creator[known], x[known])
+    spans = top > FOLLOWER_DROP * np.maximum(low, 1.0)  # some post's floor is below the top
+    rows = np.flatnonzero(known & spans[np.maximum(creator, 0)])
+    del known
+    mask, before, after = _glitch_of(creator[rows], x[rows], lambda sub: t[rows[sub]])
+    if not mask.any():
+        return None
+    full = np.zeros(len(creator), bool)
+    full[rows[mask]] = True
+    around = []
+    for part in (before, after):
+        whole = np.full(len(creator), -1.0)
+        whole[rows] = part
+        around.append(whole)
+    return full, *around
+
+
+def _concat_numbers(arrays: list) -> np.ndarray:
+    """numpy chunks as one array, emptying the list as it goes (one copy held, not two)."""
+    out = np.concatenate(arrays) if arrays else np.zeros(0, np.uint64)
+    arrays.clear()
+    return out
+
+
+_HASH_BASE = np.uint64(0x100000001B3)  # the FNV prime: an odd multiplier for the byte polynomial
+
+
+def _hash_keys(keys: pa.Array) -> np.ndarray:
+    """A 64-bit hash of each key (equal keys, equal hashes; nulls all hash alike), vectorised over
+    the Arrow buffers. Distinct keys may collide: :func:`_duplicated_hashed` re-checks exactly."""
+    if not pa.types.is_large_string(keys.type):
+        keys = pc.cast(keys, pa.large_string())
+    n = len(keys)
+    if n == 0:
+        return np.zeros(0, np.uint64)
+    _, off_buf, data_buf = keys.buffers()[:3]
+    offsets = np.frombuffer(off_buf, np.int64)[keys.offset: keys.offset + n + 1]
+    lengths = np.diff(offsets)
+    first, last = int(offsets[0]), int(offsets[-1])
+    data = np.frombuffer(data_buf, np.uint8)[first:last] if last > first else np.zeros(0, np.uint8)
+    at = np.arange(last - first, dtype=np.int64) - np.repeat(offsets[:-1] - first, lengths)
+    powers = np.cumprod(np.full(int(lengths.max(initial=0)) + 1, _HASH_BASE, np.uint64))
+    terms = np.append((data.astype(np.uint64) + np.uint64(1)) * powers[at], np.uint64(0))
+    sums = np.add.reduceat(terms, offsets[:-1] - first)
+    sums[lengths == 0] = 0  # reduceat gives the next byte's term for an empty string
+    h = sums ^ (lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+    for shift, mult in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):  # splitmix64's finaliser
+        h = (h ^ (h >> np.uint64(shift))) * np.uint64(mult)
+    h ^= h >> np.uint64(31)
+    if keys.null_count:
+        h[~_mask(pc.is_valid(keys).to_numpy(zero_copy_only=False))] = 0
+    return h
+
+
+class _KeyLookup:
+    """Membership in a large parent's unique keys, chunk by chunk, from their sorted hashes
+    (12 bytes a key) instead of a hash set of the keys that Arrow would rebuild on every call.
+
+    A hash match is confirmed by comparing the keys; keys whose hashes collide with each other
+    are looked up among themselves.
+    """
+
+    def __init__(self, keys: pa.Array):
+        self.keys = keys
+        step = 1 << 20  # hashed a slice at a time: hashing holds ~40 bytes per byte of key text
+        hashes = np.concatenate([np.zeros(0, np.uint64)] + [_hash_keys(keys.slice(i, step)) for i in range(0, len(keys), step)])
+        self.order = np.argsort(hashes, kind="stable").astype(np.int32 if len(keys) < 2**31 - 1 else np.int64)
+        self.sorted = hashes[self.order]
+        del hashes
+        repeated = self.sorted[1:] == self.sorted[:-1]
+        shared = np.zeros(len(keys), bool)  # hashes held by several keys
+        shared[1:] |= repeated
+        shared[:-1] |= repeated
+        self.shared = np.unique(self.sorted[shared])
+        self.shared_keys = keys.take(pa.array(self.order[shared], pa.int64()))
+
+    def contains(self, values: pa.Array) -> np.ndarray:
+        """Whether each value is one of the keys (null: never), as ``pc.is_in`` says."""
+        h = _hash_keys(values)
+        at = np.minimum(np.searchsorted(self.sorted, h), max(len(self.sorted) - 1, 0))
+        hit = (self.sorted[at] == h) if len(self.sorted) else np.zeros(len(h), bool)
+        out = np.zeros(len(h), bool)
+        idx = np.flatnonzero(hit & ~np.isin(h, self.shared))
+        if len(idx):
+            pick = pa.array(idx, pa.int64())
+            same = pc.equal(values.take(pick), self.keys.take(pa.array(self.order[at[idx]], pa.int64())))
+            out[idx] = _mask(same.to_numpy(zero_copy_only=False))
+        idx = np.flatnonzero(hit & np.isin(h, self.shared))
+        if len(idx):
+            inside = pc.is_in(values.take(pa.array(idx, pa.int64())), value_set=self.shared_keys)
+            out[idx] = _mask(inside.to_numpy(zero_copy_only=False))
+        return out
+
+
+def _duplicated_hashed(hashes: np.ndarray, read_keys, key: str) -> np.ndarray | None:
+    """:func:`_duplicated` from the keys' hashes (:func:`_hash_keys`): rows whose hash repeats
+    are the only candidates, and only their keys are read again (``read_keys()`` yields the
+    chunks of the key column) and compared exactly, so a hash collision never rejects a row."""
+    ranked = np.sort(hashes)
+    repeated = ranked[1:][ranked[1:] == ranked[:-1]]
+    del ranked
+    if len(repeated) == 0:
+        return None
+    rows = np.flatnonzero(np.isin(hashes, np.unique(repeated)))
+    found, start = [], 0
+    for _, _, frame in read_keys():
+        n = len(frame)
+        lo, hi = np.searchsorted(rows, [start, start + n])
+        if hi > lo:
+            found.append(_arrow(frame[key], contiguous=True).take(pa.array(rows[lo:hi] - start, pa.int64())))
+        start += n
+    exact = _duplicated(_concat_keys(found))
+    if exact is None or not exact.any():  # the hashes collided, the keys differ
+        return None
+    dup = np.zeros(len(hashes), bool)
+    dup[rows] = exact
+    return dup
 
 
 def _concat_keys(arrays: list) -> pa.Array:
@@ -681,14 +822,16 @@ def validate_folder(data_dir: str | os.PathLike, now: pd.Timestamp | str | None 
     Tables are checked in :data:`CHECK_ORDER`, each in chunks (every part of a folder, every
     :data:`~creatorrank.data.load.CHUNK_ROWS` rows of a Parquet file or part; a CSV file is one
     chunk), holding one chunk at a time; every per-row rule runs on the chunk. A first,
-    projected pass over the whole table finds what compares rows across it (:func:`_whole_table`):
-    repeated keys (the key column), follower glitches (posts' ``creator_id, posted_at,
-    followers_at_post``) and orders' ``post_id`` membership in the clean posts (one hash set of
-    the posts' keys, not one per chunk). Kept between tables: the keys of every parent's clean
-    and rejected rows (creators, campaigns, posts), creators' ``joined_at``, campaigns'
+    projected pass over the whole table finds what compares rows across it (:func:`_whole_table`),
+    holding fixed-width numbers per row, not keys: repeated keys (a 64-bit hash of each key; only
+    rows whose hash repeats are read again and compared exactly), follower glitches (posts'
+    ``creator_id`` code, ``posted_at`` and ``followers_at_post`` as numbers) and orders'
+    ``post_id`` membership in the clean posts (:class:`_KeyLookup`: the posts' keys' sorted
+    hashes, a hit confirmed by comparing keys). Kept between tables: the keys of every parent's
+    clean and rejected rows (creators, campaigns, posts), creators' ``joined_at``, campaigns'
     ``created_at``, the notes' distinct values and the rejects. So memory grows with the key
-    columns of the largest table, not with whole tables. No clean table is returned (see
-    :func:`load_market` for downstream work).
+    columns of the parents and about 30 bytes a row of the largest table, not with whole
+    tables. No clean table is returned (see :func:`load_market` for downstream work).
     """
     now = pd.Timestamp.now(tz="UTC") if now is None else to_utc(now)
     found = locate_tables(data_dir)  # every header first: one error names every structural problem
@@ -701,8 +844,7 @@ def validate_folder(data_dir: str | os.PathLike, now: pd.Timestamp | str | None 
     for name in CHECK_ORDER:
         path, options = found[name]
         spec = CONTRACT[name]
-        columns = [spec.key, *_WHOLE_TABLE_COLUMNS.get(name, []), *_LARGE_PARENTS.get(name, {})]
-        whole = _whole_table(name, read_chunks(path, spec, options, columns=columns), gone)
+        whole = _whole_table(name, lambda columns: read_chunks(path, spec, options, columns=columns), gone)
         row, table_notes = 0, {}
         rejected, rules, keys, slim = [], [], [], []
         for file, start, frame in read_chunks(path, spec, options):
