@@ -113,7 +113,7 @@ def run(rows: int, n_features: int, threads: int, seed: int = 0) -> dict:
     test = data["test"].frame
     scores = fit.booster.predict(data.X("test").to_numpy(np.float64), num_threads=threads)
     summary, _ = compare_rankers(test, {"model": scores, "random": np.random.default_rng(0).random(len(test))},
-                                 ks=cfg.evaluation.k, label_gain=cfg.label.gains())
+                                 ks=cfg.evaluation.k, label_gain=cfg.label.evaluation_gains())
     seconds["score_and_evaluate"] = time.perf_counter() - t
     total = seconds["prepare"] + seconds["fit"] + seconds["score_and_evaluate"]
     import lightgbm

@@ -196,7 +196,7 @@ def test_train_with_dask_learner_registers_a_full_bundle(small, tmp_path, cluste
     assert bundle.value is not None and len(bundle.bags) == 2  # fitted by the local learner
     test = result.data["test"].frame  # the registered bundle scores the test campaigns as training did
     summary, _ = compare_rankers(test, {"model": bundle.predict(test)}, cfg.evaluation.k, cfg.evaluation.gmv_k,
-                                 cfg.label.gains())
+                                 cfg.label.evaluation_gains())
     assert summary.loc["model", "ndcg@10"] == result.metrics.loc["model", "ndcg@10"]
     assert np.isfinite(bundle.value.predict(test).to_numpy()).all()
 
