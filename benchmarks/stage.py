@@ -36,6 +36,16 @@ def _config(threads: int):
     return config
 
 
+def _write_briefs(campaigns, briefs: int, work: Path) -> Path:
+    """The latest ``briefs`` campaigns as briefs under new ids (``bench-<id>``), in ``work/briefs.parquet``."""
+    from creatorrank.core import constants as C
+    from creatorrank.core.io import write_frame
+
+    camps = campaigns.sort_values(C.CREATED_AT).tail(briefs)
+    return write_frame(camps.assign(**{C.CAMPAIGN_ID: "bench-" + camps[C.CAMPAIGN_ID].astype(str)}),
+                       work / "briefs.parquet")
+
+
 def run_stage(stage: str, work: Path, creators: int, campaigns: int, seed: int, briefs: int, top: int,
               threads: int, engine: str = "local", worker_memory: str = "8GB") -> dict:
     """Run one stage; return its wall seconds (setup excluded) and figures.
@@ -91,12 +101,9 @@ def run_stage(stage: str, work: Path, creators: int, campaigns: int, seed: int, 
         import pandas as pd
 
         from creatorrank.core import constants as C
-        from creatorrank.core.io import write_frame
         from creatorrank.serving.score import score
 
-        camps = tables[C.CAMPAIGNS].sort_values(C.CREATED_AT).tail(briefs)
-        brief_path = write_frame(camps.assign(**{C.CAMPAIGN_ID: "bench-" + camps[C.CAMPAIGN_ID].astype(str)}),
-                                 work / "briefs.parquet")
+        brief_path = _write_briefs(tables[C.CAMPAIGNS], briefs, work)
         t0 = time.perf_counter()
         score(market, "models:/creator-ranker@challenger", work / "scores.parquet", briefs=brief_path,
                     top=top, tracking_uri=_tracking(work))
@@ -130,7 +137,7 @@ def run_dask_stage(stage: str, work: Path, briefs: int, top: int, workers: int, 
         t0 = time.perf_counter()
         report = validate_folder(market)
         return {"seconds": time.perf_counter() - t0, "rejected_rows": int(len(report.rejects))}
-    if stage in ("explain",):
+    if stage == "explain":
         raise SystemExit(f"stage {stage!r} has no Dask engine yet (it loads the whole market)")
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=worker_memory,
                       dashboard_address=None) as cluster, Client(cluster) as client:
@@ -151,14 +158,10 @@ def run_dask_stage(stage: str, work: Path, briefs: int, top: int, workers: int, 
             import pandas as pd
 
             from creatorrank.core import constants as C
-            from creatorrank.core.io import write_frame
+            from creatorrank.data.load import read_table
             from creatorrank.serving.score import score
 
-            from creatorrank.data.load import read_table
-
-            camps = read_table(market, C.CAMPAIGNS).sort_values(C.CREATED_AT).tail(briefs)
-            brief_path = write_frame(camps.assign(**{C.CAMPAIGN_ID: "bench-" + camps[C.CAMPAIGN_ID].astype(str)}),
-                                     work / "briefs.parquet")
+            brief_path = _write_briefs(read_table(market, C.CAMPAIGNS), briefs, work)
             score(market, "models:/creator-ranker@challenger", work / "scores.parquet", briefs=brief_path,
                   top=top, tracking_uri=_tracking(work), engine="dask", scheduler=client)
             out = {"briefs": briefs, "rows_written": len(pd.read_parquet(work / "scores.parquet")), "top": top}
