@@ -35,6 +35,7 @@ from .tracking import (ensure_experiment, flatten, log_evaluation, log_lineage, 
 from .metrics import QualityGate, compare_rankers, quality_gate
 from .dask_train import ENGINES, assemble_labelled, fit_ranker_dask, learner_metadata
 from .train import fit_ranker, fit_value, make_bundle
+from .value_prior import PriorChoice, choose_prior, merge_prior
 from .tune import tune
 from .value import ValueEvaluation, calibrate_on, evaluate_value
 
@@ -391,6 +392,7 @@ def _train_run(data_dir, cfg: TrainingConfig, train_until, trials, tracking_uri,
         mlflow.log_artifact(str(work / "config.yaml"))
         log_lineage(data, source=str(Path(data_dir).resolve()))
 
+        value_model, prior = _value_prior(data, cfg) if cfg.value.enabled else (None, None)
         best_params: dict[str, Any] = {}
         if n_trials > 0:
             storage = study_storage(client.tracking_uri)
@@ -408,18 +410,23 @@ def _train_run(data_dir, cfg: TrainingConfig, train_until, trials, tracking_uri,
             meta.update(learner_metadata(cfg, fit, dask))
         else:
             fit = fit_ranker(data, cfg, best_params)
+        weight = prior.weight if prior is not None else 0.0
+        if prior is not None:
+            meta["value_prior"] = prior.metadata()
         bundle = make_bundle(fit, data, cfg, metadata=meta)
+        bundle.booster = merge_prior(value_model, weight, fit.booster)
         mlflow.log_metrics({"best_iteration": fit.best_iteration, f"validation.{metric_key(primary)}": fit.best_score})
         if cfg.uncertainty.n_bags:
             from .uncertainty import fit_bags
 
             logger.info("fitting %d bagged rankers for score_sd", cfg.uncertainty.n_bags)
-            bundle.bags = fit_bags(data, fit.params, fit.best_iteration, cfg.uncertainty.n_bags, cfg.lightgbm.seed)
+            bags = fit_bags(data, fit.params, fit.best_iteration, cfg.uncertainty.n_bags, cfg.lightgbm.seed)
+            bundle.bags = [merge_prior(value_model, weight, b) for b in bags]
             bundle.metadata["bags"] = {"n_bags": cfg.uncertainty.n_bags, "seed": cfg.lightgbm.seed,
                                        "num_rounds": fit.best_iteration}
 
         test = data["test"].frame
-        value_eval = _train_value(data, cfg, bundle, work) if cfg.value.enabled else None
+        value_eval = _train_value(data, cfg, bundle, work, value_model) if value_model is not None else None
         scores = score_rankers(test, {MODEL_ROW: bundle.predict(test)}, cfg.evaluation.random_seed)
         summary, per_campaign = compare_rankers(
             test, scores, cfg.evaluation.k, cfg.evaluation.gmv_k, cfg.label.evaluation_gains()
@@ -468,8 +475,28 @@ def _train_run(data_dir, cfg: TrainingConfig, train_until, trials, tracking_uri,
     )
 
 
-def _train_value(data, cfg: TrainingConfig, bundle, work: Path) -> ValueEvaluation:
-    """Fit the value model, judge it on the test campaigns, attach it to ``bundle`` and log it.
+def _value_prior(data, cfg: TrainingConfig):
+    """The value model, fitted first, and the ranker's prior weight chosen from it (:mod:`.value_prior`).
+
+    The dask learner has no prior (it fits one configuration, without early stopping): weight 0.
+    """
+    import mlflow
+
+    logger.info("fitting the value model (%s)", "funnel" if cfg.value.funnel else
+                f"tweedie, variance power {cfg.value.tweedie_variance_power:g}")
+    model = fit_value(data, cfg)
+    if cfg.dask.learner == "dask":
+        if any(cfg.value.ranker_prior_weights):
+            logger.warning("value prior: not used with dask.learner: dask (the ranker starts from 0)")
+        return model, PriorChoice(0.0)
+    prior = choose_prior(data, cfg, model, fit_ranker)
+    mlflow.log_metrics({"value_prior.weight": prior.weight,
+                        **{f"value_prior.validation.{w:g}": v for w, v in prior.scores.items() if not np.isnan(v)}})
+    return model, prior
+
+
+def _train_value(data, cfg: TrainingConfig, bundle, work: Path, model) -> ValueEvaluation:
+    """Judge the fitted value model on the test campaigns, attach it to ``bundle`` and log it.
 
     The test numbers are those of the model calibrated on the validation campaigns (the test
     campaigns are after them in time, never a random split). With ``value.recalibrate_latest``
@@ -481,8 +508,6 @@ def _train_value(data, cfg: TrainingConfig, bundle, work: Path) -> ValueEvaluati
     from .tracking import log_frame
 
     test = data["test"].frame
-    logger.info("fitting the value model (tweedie, variance power %g)", cfg.value.tweedie_variance_power)
-    model = fit_value(data, cfg)
     value_eval = evaluate_value(model, test, f"{data['test'].n_campaigns:,} test campaigns")
     for line in value_eval.lines():
         logger.info("%s", line)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -335,7 +336,7 @@ class PromotionConfig(_Strict):
 class ValueConfig(_Strict):
     """The value model: expected net GMV per invitation, its interval, and the fair fee (docs/VALUE.md).
 
-    Fitted after the ranker on the same rows and split (:mod:`creatorrank.training.value`):
+    Fitted before the ranker on the same rows and split (:mod:`creatorrank.training.value`):
     LightGBM for the mean (seed, threads and determinism from ``lightgbm``): with ``funnel``
     the product of P(accepted), P(delivered | accepted) and Tweedie E[GMV | delivered], each
     fitted on the invitations that reached its stage; without, one Tweedie model; then a
@@ -346,10 +347,14 @@ class ValueConfig(_Strict):
     the calibration campaigns created within that many days of the latest one (None: all).
     ``target_roas`` is the default target return on spend of the fair fee
     (``fair_fee_usd = expected_gmv_usd / target_roas``); a brief's ``target_roas`` wins.
+    ``ranker_prior_weights``: the ranker starts from ``w * log E[GMV]`` of this model, ``w``
+    the weight with the best validation NDCG among these (0: the ranker alone;
+    :mod:`creatorrank.training.value_prior`).
     """
 
     enabled: bool = True
     funnel: bool = True
+    ranker_prior_weights: list[float] = Field(default_factory=lambda: [0.0, 0.5, 0.75, 1.0], min_length=1)
     tweedie_variance_power: float = Field(1.3, gt=1, lt=2)
     interval: float = Field(0.8, gt=0, lt=1)
     calibrate_level: bool = True
@@ -363,6 +368,14 @@ class ValueConfig(_Strict):
     lambda_l2: float = Field(1.0, ge=0)
     num_boost_round: int = Field(1000, ge=1)
     early_stopping_rounds: int = Field(50, ge=1)
+
+
+    @field_validator("ranker_prior_weights")
+    @classmethod
+    def _weights(cls, v: list[float]) -> list[float]:
+        if any(not math.isfinite(w) or w < 0 for w in v):
+            raise ValueError(f"ranker_prior_weights must be finite and >= 0, got {v}")
+        return v
 
 
 class PropensityConfig(_Strict):
@@ -415,12 +428,17 @@ class DaskTrainingConfig(_Strict):
     and at most: one per worker); it has no early stopping, so it trains ``num_boost_round`` rounds (default
     ``lightgbm.num_boost_round``) and keeps the prefix that early stopping with
     ``lightgbm.early_stopping_rounds`` would have chosen on the validation NDCG curve.
-    ``n_shards``: shards of creators for the matrix (default one per worker). ``scheduler``: a
+    ``n_shards``: shards of creators for the matrix (default one per worker). ``wave_shards``:
+    shards prepared at once on the workers (default one per worker; docs/DASK.md "Waves").
+    ``scratch``: folder for the data partitioned by shard, seen by every worker, reused while
+    the data is unchanged (default a temporary folder removed after the run). ``scheduler``: a
     scheduler address (``--scheduler`` wins; none: a LocalCluster for the run).
     """
 
     learner: Literal["local", "dask"] = "local"
     n_shards: int | None = Field(None, ge=1)
+    wave_shards: int | None = Field(None, ge=1)
+    scratch: str | None = None
     n_partitions: int | None = Field(None, ge=1)
     num_boost_round: int | None = Field(None, ge=1)
     scheduler: str | None = None
@@ -498,7 +516,8 @@ class TrainingConfig(_Strict):
     def result_dump(self) -> dict[str, Any]:
         """The settings that decide the model: all but where the work runs.
 
-        ``engine``, ``dask.n_shards`` and ``dask.scheduler`` never change the result (the
+        ``engine``, ``dask.n_shards``, ``dask.wave_shards``, ``dask.scratch`` and ``dask.scheduler``
+        never change the result (the
         sharded matrix equals the local one); with ``dask.learner: local`` no ``dask`` setting
         does. Leaving them out keeps the digest (and the Optuna study) of a config the same on
         either engine, and the same as before the ``dask`` section existed.
@@ -507,7 +526,7 @@ class TrainingConfig(_Strict):
         out.pop("engine")
         dask = out.pop("dask")
         if self.dask.learner != "local":
-            out["dask"] = {k: v for k, v in dask.items() if k not in ("n_shards", "scheduler")}
+            out["dask"] = {k: v for k, v in dask.items() if k not in ("n_shards", "scheduler", "wave_shards", "scratch")}
         return out
 
     def digest(self) -> str:

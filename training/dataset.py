@@ -239,12 +239,16 @@ class RankingSplit:
     weight : ndarray or None
         LightGBM row weights (inverse-propensity, :mod:`.propensity`), aligned with ``frame``;
         None: every row weighs 1.
+    init_score : ndarray or None
+        LightGBM starting scores, aligned with ``frame``: the weighted value prior
+        (:mod:`.value_prior`) while the ranker is fitted; None: start from 0.
     """
 
     name: str
     frame: pd.DataFrame
     group: np.ndarray
     weight: np.ndarray | None = None
+    init_score: np.ndarray | None = None
 
     @property
     def n_campaigns(self) -> int:

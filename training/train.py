@@ -53,11 +53,12 @@ def make_datasets(data: RankingData, params: dict[str, Any]):
     ds_params = {k: params[k] for k in ("max_bin", "seed", "verbosity", "num_threads", "feature_pre_filter") if k in params}
     common = dict(feature_name=list(data.features), categorical_feature=list(data.categorical),
                   free_raw_data=False, params=ds_params)
+    # inverse-propensity weights and the value prior's starting scores, when configured
     train = lgb.Dataset(data.X("train").to_numpy(np.float64), label=data.y("train"), group=data["train"].group,
-                        weight=data["train"].weight, **common)  # inverse-propensity weights, when configured
+                        weight=data["train"].weight, init_score=data["train"].init_score, **common)
     valid = lgb.Dataset(
         data.X("validation").to_numpy(np.float64), label=data.y("validation"), group=data["validation"].group,
-        reference=train, **common,
+        init_score=data["validation"].init_score, reference=train, **common,
     )
     return train, valid
 

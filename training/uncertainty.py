@@ -104,6 +104,7 @@ def fit_bags(data, params: dict[str, Any], num_rounds: int, n_bags: int = DEFAUL
         p = bag_params(params, seed, member)
         ds_params = {k: p[k] for k in ("max_bin", "seed", "verbosity", "num_threads", "feature_pre_filter") if k in p}
         ds = lgb.Dataset(X[rows], label=y[rows], group=sizes, weight=None if weight is None else weight[rows],
+                         init_score=None if split.init_score is None else split.init_score[rows],
                          feature_name=list(data.features), categorical_feature=list(data.categorical),
                          params=ds_params, free_raw_data=True)
         boosters.append(lgb.train(p, ds, num_boost_round=int(num_rounds)))

@@ -377,14 +377,18 @@ def merge_log_link(boosters: list) -> Any:
     raw score into ``exp(sum)``); each booster's first tree already holds its own initial score,
     so nothing else is added. ``tree_sizes`` is recomputed, since LightGBM checks it on load.
     """
+    return merge_model_texts([booster.model_to_string() for booster in boosters])
+
+
+def merge_model_texts(texts: list[str]) -> Any:
+    """One booster from LightGBM model texts: their trees in order under the last one's header."""
     import re
 
     import lightgbm as lgb
 
     tree_re = re.compile(r"^Tree=\d+$", re.M)
     header, blocks, tail = "", [], ""
-    for booster in boosters:
-        text = booster.model_to_string()
+    for text in texts:
         starts = [m.start() for m in tree_re.finditer(text)]
         end = text.index("end of trees")
         header, tail = text[:starts[0]] if starts else text[:end], text[end:]
