@@ -2,7 +2,8 @@
 
 A table is one file (``NAME.parquet``, ``NAME.csv``) or one folder of Parquet parts (``NAME/``,
 ``NAME.parquet/``, hive partitions allowed; see :func:`table_parts`), read part by part with only
-the contract's columns; its rows are the parts' rows in path order.
+the contract's columns; its rows are the parts' rows in path order. The data folder may be a URI
+on object storage or any pyarrow / fsspec file system (:func:`remote_path`).
 
 Structural problems stop the load with one :class:`InputError` line naming the file (the part
 file, in a folder): a missing folder or table file, a table both a file and a folder, an empty
@@ -29,9 +30,10 @@ import codecs
 import csv
 import io
 import os
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 import numpy as np
@@ -84,15 +86,147 @@ def reading(path: str | os.PathLike, what: str = "file") -> Iterator[None]:
         raise InputError(f"{path}: unreadable {what} ({first_line(exc)})") from None
 
 
-def _data_folder(data_dir: str | os.PathLike) -> Path:
-    data_dir = Path(data_dir)
+def _data_folder(data_dir: "str | os.PathLike | RemotePath") -> "Path | RemotePath":
+    data_dir = data_dir if isinstance(data_dir, RemotePath) else (
+        remote_path(data_dir) if is_uri(data_dir) else Path(data_dir))
     try:
         found = data_dir.is_dir()
-    except OSError as exc:  # e.g. a name too long for the file system
+    except (OSError, pa.ArrowException) as exc:  # e.g. a name too long for the file system, a bucket refused
         raise InputError(f"{data_dir}: data folder not usable ({first_line(exc)})") from None
     if not found:
         raise InputError(f"{data_dir}: data folder not found")
     return data_dir
+
+
+# --------------------------------------------------------------------------- object storage
+
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# The package that gives fsspec a scheme pyarrow has no filesystem of its own for.
+_FSSPEC_PACKAGES = {"memory": "fsspec", "http": "aiohttp", "https": "aiohttp", "ftp": "fsspec", "sftp": "paramiko",
+                    "ssh": "paramiko", "github": "fsspec", "zip": "fsspec", "s3": "s3fs", "s3a": "s3fs",
+                    "gs": "gcsfs", "gcs": "gcsfs", "abfs": "adlfs", "abfss": "adlfs", "az": "adlfs",
+                    "adl": "adlfs", "hf": "huggingface_hub", "oci": "ocifs", "box": "boxfs",
+                    "dropbox": "dropboxdrivefs", "webhdfs": "fsspec"}
+
+
+def is_uri(location) -> bool:
+    """Whether a data location is a URI (``scheme://...``) rather than a local path."""
+    return isinstance(location, str) and bool(_URI.match(location))
+
+
+def _filesystem(uri: str):
+    """``(pyarrow filesystem, path in it)`` of a URI: pyarrow's own filesystems first (``file``,
+    ``s3``, ``gs``, ``abfs``, ``hdfs``), else fsspec's (``memory`` and any scheme whose fsspec
+    package is installed), wrapped for pyarrow. One InputError line when neither has one."""
+    import pyarrow.fs as pafs
+
+    scheme = uri.split("://", 1)[0].lower()
+    try:
+        return pafs.FileSystem.from_uri(uri)
+    except pa.ArrowInvalid as exc:
+        if "Unrecognized filesystem type" not in str(exc):
+            raise InputError(f"{uri}: data location not usable ({first_line(exc)})") from None
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{uri}: data location not usable ({first_line(exc)})") from None
+    package = _FSSPEC_PACKAGES.get(scheme)
+    try:
+        from fsspec.core import url_to_fs
+    except ImportError:
+        also = f" and {package}" if package and package != "fsspec" else ""
+        raise InputError(f"{uri}: no filesystem for '{scheme}://' is installed (pip install fsspec{also})") from None
+    try:
+        fs, path = url_to_fs(uri)
+    except ImportError as exc:
+        hint = f"pip install {package}" if package else f"fsspec: {first_line(exc)}"
+        raise InputError(f"{uri}: no filesystem for '{scheme}://' is installed ({hint})") from None
+    except ValueError as exc:  # "Protocol not known"
+        raise InputError(f"{uri}: no filesystem knows '{scheme}://' ({first_line(exc)})") from None
+    except (OSError, RuntimeError) as exc:
+        raise InputError(f"{uri}: data location not usable ({first_line(exc)})") from None
+    return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), path
+
+
+class RemotePath:
+    """A file or folder on a pyarrow filesystem (object storage, ``file://``, fsspec), with the
+    few :class:`~pathlib.Path` methods the loader uses; shown as its URI.
+
+    Parameters
+    ----------
+    fs : pyarrow.fs.FileSystem
+    path : str
+        The path inside ``fs`` (``bucket/key`` for object storage).
+    uri : str
+        What messages show for ``path``.
+    """
+
+    def __init__(self, fs, path: str, uri: str):
+        self.fs, self.path, self.uri = fs, path.rstrip("/") or "/", uri.rstrip("/")
+
+    def __str__(self) -> str:
+        return self.uri
+
+    def __repr__(self) -> str:
+        return f"RemotePath({self.uri!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, RemotePath) and (self.uri, self.path) == (other.uri, other.path)
+
+    def __hash__(self) -> int:
+        return hash(self.uri)
+
+    def __truediv__(self, name: str) -> "RemotePath":
+        return RemotePath(self.fs, f"{self.path.rstrip('/')}/{name}", f"{self.uri}/{name}")
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.path).name
+
+    @property
+    def suffix(self) -> str:
+        return PurePosixPath(self.path).suffix
+
+    def relative_to(self, other: "RemotePath") -> PurePosixPath:
+        return PurePosixPath(self.path).relative_to(other.path)
+
+    def _type(self):
+        return self.fs.get_file_info(self.path).type
+
+    def is_dir(self) -> bool:
+        import pyarrow.fs as pafs
+
+        return self._type() == pafs.FileType.Directory
+
+    def is_file(self) -> bool:
+        import pyarrow.fs as pafs
+
+        return self._type() == pafs.FileType.File
+
+    def open(self, mode: str = "rb"):
+        """A seekable binary reader (only reading is supported)."""
+        if mode != "rb":
+            raise ValueError(f"{self.uri}: only 'rb' is supported")
+        return self.fs.open_input_file(self.path)
+
+    def files(self) -> list["RemotePath"]:
+        """Every file below this folder (recursively)."""
+        import pyarrow.fs as pafs
+
+        infos = self.fs.get_file_info(pafs.FileSelector(self.path, recursive=True))
+        base = self.path.rstrip("/")
+        return [self / PurePosixPath(i.path).relative_to(base).as_posix() for i in infos if i.type == pafs.FileType.File]
+
+
+def remote_path(uri: str) -> RemotePath:
+    """The :class:`RemotePath` of a URI (see :func:`_filesystem` for the schemes)."""
+    fs, path = _filesystem(uri)
+    return RemotePath(fs, path, uri)
+
+
+def _source(path) -> dict:
+    """pyarrow's arguments for reading ``path``: ``{"source": ..., "filesystem": ...}``."""
+    if isinstance(path, RemotePath):
+        return {"source": path.path, "filesystem": path.fs}
+    return {"source": str(path), "filesystem": None}
 
 
 def table_path(data_dir: str | os.PathLike, table: str) -> Path:
@@ -147,9 +281,14 @@ def table_parts(folder: Path) -> list[Part]:
     from urllib.parse import unquote
 
     found = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(_SKIPPED))
-        found += [Path(root) / name for name in files if not name.startswith(_SKIPPED)]
+    if isinstance(folder, RemotePath):
+        with reading(folder, "table folder"):
+            listed = folder.files()
+        found = [p for p in listed if not any(s.startswith(_SKIPPED) for s in p.relative_to(folder).parts)]
+    else:
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(_SKIPPED))
+            found += [Path(root) / name for name in files if not name.startswith(_SKIPPED)]
     found.sort(key=lambda p: p.relative_to(folder).parts)
     other = next((p for p in found if p.suffix != ".parquet"), None)
     if other is not None:
@@ -173,7 +312,8 @@ def _part_names(part: Part) -> list[str]:
     import pyarrow.parquet as pq
 
     try:
-        names = list(pq.read_schema(part.path).names)
+        src = _source(part.path)
+        names = list(pq.read_schema(src["source"], filesystem=src["filesystem"]).names)
     except READ_ERRORS as exc:
         raise InputError(f"{part.path}: not a readable Parquet file ({first_line(exc)})") from None
     return names + [k for k in part.partition if k not in names]
@@ -185,7 +325,7 @@ def _read_part(part: Part, spec: Table) -> pa.Table:
     import pyarrow.dataset as ds
 
     with reading(part.path, "Parquet part"):
-        fragment = next(ds.dataset(part.path, format="parquet").get_fragments())
+        fragment = next(ds.dataset(**_source(part.path), format="parquet").get_fragments())
         stored = set(fragment.physical_schema.names)
         table = fragment.to_table(columns=[c for c in spec.column_names if c in stored])
     return _with_partition(table, part.partition, spec)
@@ -205,9 +345,10 @@ def _batches(path: Path, partition: dict, spec: Table, rows: int) -> Iterator[pa
     import pyarrow.dataset as ds
 
     with reading(path, "Parquet file"):
-        fragment = next(ds.dataset(path, format="parquet").get_fragments())
+        fragment = next(ds.dataset(**_source(path), format="parquet").get_fragments())
         columns = [c for c in spec.column_names if c in set(fragment.physical_schema.names)]
-        batches = fragment.to_batches(columns=columns, batch_size=rows)
+        # One batch read ahead, not 16: a few columns of 16 batches of a large part are hundreds of MB.
+        batches = fragment.to_batches(columns=columns, batch_size=rows, batch_readahead=1, fragment_readahead=1)
     pending, held, empty = [], 0, True
     while True:
         with reading(path, "Parquet file"):
@@ -386,7 +527,7 @@ def _sniff(path: Path) -> tuple[str, str, bool]:
     A byte-order mark decides the encoding (UTF-8, UTF-16, UTF-32); without one the file must
     be UTF-8. NUL bytes without a BOM mean UTF-16 without a BOM, or not text at all.
     """
-    with open(path, "rb") as fh:
+    with path.open("rb") as fh:
         head = fh.read(_HEAD_BYTES + 1)
     whole = len(head) <= _HEAD_BYTES
     head = head[:_HEAD_BYTES]
@@ -421,7 +562,7 @@ def _csv_header(path: Path) -> tuple[list[str], dict]:
 def _utf8_error_at(path: Path) -> tuple[int, int] | None:
     """Byte offset and line of the first byte that is not UTF-8, read in blocks (None: all valid)."""
     offset, line, pending = 0, 1, b""
-    with open(path, "rb") as fh:
+    with path.open("rb") as fh:
         while True:
             block = fh.read(1 << 24)
             data = pending + block
@@ -449,7 +590,7 @@ def _read_csv(path: Path, spec: Table, encoding: str = "utf-8", has_rows: bool =
         return pa.table({name: pa.array([], pa.large_string()) for name in spec.column_names})
     try:
         return pcsv.read_csv(
-            path,
+            path.open("rb") if isinstance(path, RemotePath) else path,
             read_options=pcsv.ReadOptions(encoding="utf8" if encoding == "utf-8" else encoding),
             # quoted values may hold newlines; costs little and never splits a row silently
             parse_options=pcsv.ParseOptions(newlines_in_values=True),
@@ -479,7 +620,8 @@ def _header(path: Path) -> tuple[list[str], dict]:
         import pyarrow.parquet as pq
 
         try:
-            return list(pq.read_schema(path).names), {}
+            src = _source(path)
+            return list(pq.read_schema(src["source"], filesystem=src["filesystem"]).names), {}
         except READ_ERRORS as exc:
             raise InputError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
     with reading(path, "CSV file"):
@@ -537,7 +679,8 @@ def _read_file(path: Path, spec: Table, options: dict) -> pd.DataFrame:
         import pyarrow.parquet as pq
 
         with reading(path, "Parquet file"):
-            raw = pq.read_table(path, columns=spec.column_names)
+            src = _source(path)
+            raw = pq.read_table(src["source"], columns=spec.column_names, filesystem=src["filesystem"])
     else:
         raw = _read_csv(path, spec, **options)
     frame = coerce_table(raw, spec, source=str(path))
@@ -568,6 +711,10 @@ def read_tables(data_dir: str | os.PathLike) -> dict[str, pd.DataFrame]:
 def locate_tables(data_dir: str | os.PathLike) -> dict[str, tuple[Path, dict]]:
     """``{table: (file or folder, reader options)}`` once every table's header is fine.
 
+    ``data_dir`` is a local folder or a URI (``file://``, ``s3://``, ``gs://``, ``abfs://``,
+    ``hdfs://`` through pyarrow's file systems; ``memory://`` and other schemes through fsspec):
+    then the paths are :class:`RemotePath` objects, which every reader here accepts.
+
     Raises
     ------
     InputError
@@ -592,7 +739,7 @@ def check_headers(data_dir: str | os.PathLike) -> None:
 
 def _headers(data_dir: str | os.PathLike) -> dict[str, tuple[Path, dict]]:
     """``{table: (path, reader options)}`` once every header is fine; else one InputError."""
-    _data_folder(data_dir)
+    data_dir = _data_folder(data_dir)  # a URI's filesystem is resolved once
     found: dict[str, tuple[Path, dict]] = {}
     problems: list[str] = []
     for name in C.TABLES:

@@ -9,6 +9,7 @@ itself rejected, and says which rule rejected the parent. Every check is vectori
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import dataclass, field
@@ -198,11 +199,13 @@ def _mask(values) -> np.ndarray:
 class _Checker:
     """Collect rule violations of one table as boolean masks."""
 
-    def __init__(self, name: str, frame: pd.DataFrame, whole: "_Whole | None" = None):
+    def __init__(self, name: str, frame: pd.DataFrame, whole: "_Whole | None" = None, lookups=None):
         self.name = name
         self.frame = frame
         self.key = CONTRACT[name].key
         self.whole = whole  # what was found over the whole table when the frame is one chunk of it
+        # {parent: _KeyLookup of its clean keys}, built once for all the chunks (validate_folder)
+        self.lookups = lookups if lookups is not None else {}
         self.parts: list[pd.DataFrame] = []
         self.rules: list[str] = []
         self.notes: dict[str, _Examples | _Cascade] = {}
@@ -339,11 +342,13 @@ def _reference(chk: _Checker, col: str, parent: str, gone: dict, positions: bool
     """
     values = chk.arrow(col)
     gone_keys, gone_rules, keys = gone[parent]
-    if positions:
+    lookup = chk.lookups.get(parent)
+    if lookup is not None:  # a chunk: the parent's keys were hashed and sorted once for all chunks
+        pos = lookup.positions(values)
+        known = pos >= 0
+    elif positions:
         pos = _positions(values, keys)
         known = pos >= 0
-    elif chk.whole is not None and col in chk.whole.known:  # found once for the whole table (a large parent)
-        pos, known = None, chk.whole.known[col]
     else:  # membership alone is cheaper than positions
         pos, known = None, _mask(pc.is_in(values, value_set=keys).to_numpy(zero_copy_only=False))
     missing = ~known & _mask(pc.is_valid(values).to_numpy(zero_copy_only=False))
@@ -623,8 +628,6 @@ def validate_tables(
 _PARENT_COLUMNS = {C.CREATORS: [C.CREATOR_ID, C.JOINED_AT], C.CAMPAIGNS: [C.CAMPAIGN_ID, C.CREATED_AT]}
 # What the rules that compare rows across the whole table read (validate_folder's first pass).
 _WHOLE_TABLE_COLUMNS = {C.POSTS: [C.CREATOR_ID, C.POSTED_AT, C.FOLLOWERS_AT_POST]}
-# References to a parent as large as a table: membership found once, not rebuilt for every chunk.
-_LARGE_PARENTS = {C.ORDERS: {C.POST_ID: C.POSTS}}
 
 
 @dataclass
@@ -632,81 +635,94 @@ class _Whole:
     """What validate_folder finds over a whole table before checking it chunk by chunk."""
 
     dup: np.ndarray | None  # repeated keys (None: every key is unique)
-    glitch: tuple | None  # posts: (mask, before, after) of _follower_glitch (None: none flagged)
-    known: dict[str, np.ndarray]  # {column: referenced value is a clean row of its large parent}
+    # posts: (flagged rows, the largest count before and after each) of _follower_glitch (None: none)
+    glitch: tuple[np.ndarray, np.ndarray, np.ndarray] | None
 
     def window(self, start: int, n: int) -> "_Whole":
-        """The rows ``start`` to ``start + n`` (one chunk)."""
-        cut = slice(start, start + n)
-        return _Whole(
-            None if self.dup is None else self.dup[cut],
-            None if self.glitch is None else tuple(None if a is None else a[cut] for a in self.glitch),
-            {col: known[cut] for col, known in self.known.items()},
-        )
+        """The rows ``start`` to ``start + n`` (one chunk); the glitches as _follower_glitch's
+        (mask, before, after) of the chunk."""
+        glitch = None
+        if self.glitch is not None:
+            rows, before, after = self.glitch
+            lo, hi = np.searchsorted(rows, [start, start + n])
+            if hi > lo:
+                at = rows[lo:hi] - start
+                glitch = (np.zeros(n, bool), np.full(n, -1.0), np.full(n, -1.0))
+                glitch[0][at], glitch[1][at], glitch[2][at] = True, before[lo:hi], after[lo:hi]
+        return _Whole(None if self.dup is None else self.dup[start:start + n], glitch)
 
 
-def _whole_table(name: str, read, gone: dict) -> _Whole:
-    """Repeated keys, (posts) follower glitches and membership in large parents, over all the
-    chunks of a table, from only the columns these read.
+def _whole_table(name: str, read, lookups) -> _Whole:
+    """Repeated keys and (posts) follower glitches over all the chunks of a table, from only the
+    columns these read.
 
     ``read(columns)`` yields the table's chunks (:func:`~creatorrank.data.load.read_chunks`) of
-    ``columns``. Per row only fixed-width numbers are held (a 64-bit hash of the key; posts: an
-    int32 creator code, the count and the posting time), never the keys themselves.
+    ``columns``; ``lookups.get(parent)`` is the :class:`_KeyLookup` of a parent's clean keys. Per
+    row only fixed-width numbers are held (a 64-bit hash of the key; posts: an int32 creator code,
+    the count and the posting time), never the keys themselves.
     """
     key = CONTRACT[name].key
-    columns = [key, *_WHOLE_TABLE_COLUMNS.get(name, []), *_LARGE_PARENTS.get(name, {})]
-    hashes, creators, times, followers = [], [], [], []
-    known: dict[str, list] = {col: [] for col in _LARGE_PARENTS.get(name, {})}
-    lookups = {col: _KeyLookup(gone[parent][2]) for col, parent in _LARGE_PARENTS.get(name, {}).items()}
-    code = np.int32 if name != C.POSTS or len(gone[C.CREATORS][2]) < 2**31 - 1 else np.int64
+    columns = [key, *_WHOLE_TABLE_COLUMNS.get(name, [])]
+    hashes, chunks = [], []
+    spans = _Spans(len(lookups.get(C.CREATORS).keys)) if name == C.POSTS else None
     for _, _, frame in read(columns):
         hashes.append(_hash_keys(_arrow(frame[key], contiguous=True)))
-        for col, lookup in lookups.items():
-            known[col].append(lookup.contains(_arrow(frame[col], contiguous=True)))
-        if name == C.POSTS:
-            pos = _positions(_arrow(frame[C.CREATOR_ID]), gone[C.CREATORS][2]).astype(code)
-            creators.append(pos)
-            times.append(_micros(frame[C.POSTED_AT]))
-            followers.append(_follower_counts(pos, frame[C.FOLLOWERS_AT_POST]))
+        if spans is not None:
+            pos = lookups.get(C.CREATORS).positions(frame[C.CREATOR_ID]).astype(spans.code)
+            x = _follower_counts(pos, frame[C.FOLLOWERS_AT_POST])
+            spans.add(pos, x)
+            chunks.append((pos, x, _micros(frame[C.POSTED_AT])))
         del frame
-    glitch = None
-    if name == C.POSTS:
-        creator, x, t = (_concat_numbers(a) for a in (creators, followers, times))
-        glitch = _glitch_in_spans(creator, x, t)
-        del creator, x, t
-    del lookups
-    known = {col: np.concatenate(masks) if masks else np.zeros(0, bool) for col, masks in known.items()}
-    return _Whole(_duplicated_hashed(_concat_numbers(hashes), lambda: read([key]), key), glitch, known)
+    glitch = _glitch_in_spans(chunks, spans) if spans is not None else None
+    whole = _Whole(_duplicated_hashed(_concat_numbers(hashes), lambda: read([key]), key), glitch)
+    _release_memory()
+    return whole
 
 
-def _glitch_in_spans(creator: np.ndarray, x: np.ndarray, t: np.ndarray) -> tuple | None:
+class _Spans:
+    """Each creator's largest and smallest follower count, chunk by chunk."""
+
+    def __init__(self, n_creators: int):
+        self.code = np.int32 if n_creators < 2**31 - 1 else np.int64  # a post's creator, as a number
+        self.top, self.low = np.full(n_creators, -np.inf), np.full(n_creators, np.inf)
+
+    def add(self, creator: np.ndarray, x: np.ndarray) -> None:
+        known = creator >= 0
+        np.maximum.at(self.top, creator[known], x[known])
+        np.minimum.at(self.low, creator[known], x[known])
+
+    def wide(self) -> np.ndarray:
+        """Creators whose counts span more than FOLLOWER_DROP: only their posts can be a glitch."""
+        return self.top > FOLLOWER_DROP * np.maximum(self.low, 1.0)  # some post's floor is below the top
+
+
+def _glitch_in_spans(chunks: list, spans: _Spans) -> tuple | None:
     """:func:`_glitch_of` over a whole table, sorting only the posts of the creators whose counts
-    span more than FOLLOWER_DROP (a glitch needs such a span); None when no post is flagged.
+    span more than FOLLOWER_DROP (a glitch needs such a span); None when no post is flagged,
+    else the flagged rows (sorted) and the largest count before and after each.
 
-    Finding those creators takes per-creator arrays and a few bytes per post, not the several
-    float arrays per post that :func:`_glitch_of` builds for every post it is given.
+    ``chunks`` (emptied as it goes) holds each chunk's creator codes, counts
+    (:func:`_follower_counts`) and posting times (:func:`_micros`); only the rows of wide
+    creators are kept of them, so no array as long as the table is built here.
     """
-    known = creator >= 0
-    if len(creator) < 3 or not known.any():
+    wide = spans.wide()
+    rows, creator, x, t, start = [], [], [], [], 0
+    while chunks:
+        pos, counts, micros = chunks.pop(0)
+        sub = np.flatnonzero((pos >= 0) & wide[np.maximum(pos, 0)])
+        rows.append(sub + start)
+        creator.append(pos[sub])
+        x.append(counts[sub])
+        t.append(micros[sub])
+        start += len(pos)
+        del pos, counts, micros
+    rows, creator, x, t = (_concat_numbers(a) for a in (rows, creator, x, t))
+    if start < 3 or len(rows) == 0:
         return None
-    size = int(creator.max()) + 1
-    top, low = np.full(size, -np.inf), np.full(size, np.inf)
-    np.maximum.at(top, creator[known], x[known])
-    np.minimum.at(low, creator[known], x[known])
-    spans = top > FOLLOWER_DROP * np.maximum(low, 1.0)  # some post's floor is below the top
-    rows = np.flatnonzero(known & spans[np.maximum(creator, 0)])
-    del known
-    mask, before, after = _glitch_of(creator[rows], x[rows], lambda sub: t[rows[sub]])
+    mask, before, after = _glitch_of(creator, x, lambda sub: t[sub])
     if not mask.any():
         return None
-    full = np.zeros(len(creator), bool)
-    full[rows[mask]] = True
-    around = []
-    for part in (before, after):
-        whole = np.full(len(creator), -1.0)
-        whole[rows] = part
-        around.append(whole)
-    return full, *around
+    return rows[mask], before[mask], after[mask]
 
 
 def _concat_numbers(arrays: list) -> np.ndarray:
@@ -716,12 +732,20 @@ def _concat_numbers(arrays: list) -> np.ndarray:
     return out
 
 
-_HASH_BASE = np.uint64(0x100000001B3)  # the FNV prime: an odd multiplier for the byte polynomial
+_HASH_SEED = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio constant: the length's weight
+_WORD_MULTS = (np.uint64(0x87C37B91114253D5), np.uint64(0x4CF5AD432745937F))  # murmur3's 64-bit constants
+_ALL_BITS = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 def _hash_keys(keys: pa.Array) -> np.ndarray:
     """A 64-bit hash of each key (equal keys, equal hashes; nulls all hash alike), vectorised over
-    the Arrow buffers. Distinct keys may collide: :func:`_duplicated_hashed` re-checks exactly."""
+    the Arrow buffers eight bytes at a time. Distinct keys may collide: every user re-checks
+    exactly (:func:`_duplicated_hashed`, :class:`_KeyLookup`).
+
+    A key's hash depends on its own bytes and length only (not on the other keys of the call):
+    each 8-byte word of it, zero-padded at the end, is mixed in turn; a key with no more words
+    is left as it is.
+    """
     if not pa.types.is_large_string(keys.type):
         keys = pc.cast(keys, pa.large_string())
     n = len(keys)
@@ -729,15 +753,26 @@ def _hash_keys(keys: pa.Array) -> np.ndarray:
         return np.zeros(0, np.uint64)
     _, off_buf, data_buf = keys.buffers()[:3]
     offsets = np.frombuffer(off_buf, np.int64)[keys.offset: keys.offset + n + 1]
-    lengths = np.diff(offsets)
     first, last = int(offsets[0]), int(offsets[-1])
-    data = np.frombuffer(data_buf, np.uint8)[first:last] if last > first else np.zeros(0, np.uint8)
-    at = np.arange(last - first, dtype=np.int64) - np.repeat(offsets[:-1] - first, lengths)
-    powers = np.cumprod(np.full(int(lengths.max(initial=0)) + 1, _HASH_BASE, np.uint64))
-    terms = np.append((data.astype(np.uint64) + np.uint64(1)) * powers[at], np.uint64(0))
-    sums = np.add.reduceat(terms, offsets[:-1] - first)
-    sums[lengths == 0] = 0  # reduceat gives the next byte's term for an empty string
-    h = sums ^ (lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+    padded = np.zeros(last - first + 8, np.uint8)  # 8 readable bytes from every start
+    if last > first:
+        padded[: last - first] = np.frombuffer(data_buf, np.uint8)[first:last]
+    # Element i: the 8 bytes from byte i (an unaligned, overlapping view; no copy).
+    words = np.ndarray(shape=(len(padded) - 7,), dtype=np.uint64, buffer=padded, strides=(1,))
+    starts, lengths = offsets[:-1] - first, np.diff(offsets)
+    h = lengths.astype(np.uint64) * _HASH_SEED + _WORD_MULTS[1]
+    for j in range(0, int(lengths.max()), 8):
+        rows = None if int(lengths.min()) > j else np.flatnonzero(lengths > j)  # keys with a j-th word
+        left = lengths - j if rows is None else lengths[rows] - j
+        w = words[starts + j if rows is None else starts[rows] + j]
+        if int(left.min()) < 8:  # the last word of some key: zero the bytes past its end
+            w &= np.where(left >= 8, _ALL_BITS, (np.uint64(1) << (np.minimum(left, 7).astype(np.uint64) * np.uint64(8))) - np.uint64(1))
+        x = (h if rows is None else h[rows]) ^ (w * _WORD_MULTS[0])
+        x = ((x << np.uint64(31)) | (x >> np.uint64(33))) * _WORD_MULTS[1] + np.uint64(0x52DCE729)
+        if rows is None:
+            h = x
+        else:
+            h[rows] = x
     for shift, mult in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):  # splitmix64's finaliser
         h = (h ^ (h >> np.uint64(shift))) * np.uint64(mult)
     h ^= h >> np.uint64(31)
@@ -747,43 +782,146 @@ def _hash_keys(keys: pa.Array) -> np.ndarray:
 
 
 class _KeyLookup:
-    """Membership in a large parent's unique keys, chunk by chunk, from their sorted hashes
-    (12 bytes a key) instead of a hash set of the keys that Arrow would rebuild on every call.
+    """Positions of values among a large parent's unique keys, chunk by chunk, from the keys'
+    sorted 64-bit hashes (about 12.6 bytes a key besides the keys) instead of a hash set of the
+    keys that Arrow would rebuild on every call.
 
-    A hash match is confirmed by comparing the keys; keys whose hashes collide with each other
-    are looked up among themselves.
+    The sorted hashes are cut into buckets by their top bits (one to two hashes a bucket, 4 bytes
+    a bucket), so a value is found by scanning its bucket: a few vectorised steps over a chunk's
+    values (most buckets hold one or two hashes), not a binary search of every key with a cache
+    miss per step. A chunk's distinct values are looked up once (a chunk of posts names a few
+    thousand creators). A hash match is confirmed by comparing the keys; keys whose hashes collide
+    with each other are looked up among themselves.
     """
 
     def __init__(self, keys: pa.Array):
         self.keys = keys
-        step = 1 << 20  # hashed a slice at a time: hashing holds ~40 bytes per byte of key text
-        hashes = np.concatenate([np.zeros(0, np.uint64)] + [_hash_keys(keys.slice(i, step)) for i in range(0, len(keys), step)])
-        self.order = np.argsort(hashes, kind="stable").astype(np.int32 if len(keys) < 2**31 - 1 else np.int64)
+        # The keys as they were gathered, chunk by chunk: never joined into one copy of them all.
+        self.chunks = [c for c in keys.chunks if len(c)] if isinstance(keys, pa.ChunkedArray) else [keys]
+        self.starts = np.cumsum([0] + [len(c) for c in self.chunks])
+        n = int(self.starts[-1])
+        step = 1 << 20  # hashed a slice at a time: bounded temporaries
+        hashes = np.concatenate([np.zeros(0, np.uint64)] + [_hash_keys(c.slice(i, step)) for c in self.chunks
+                                                            for i in range(0, len(c), step)])
+        index = np.int32 if n < 2**31 - 1 else np.int64
+        self.order = np.argsort(hashes).astype(index)
         self.sorted = hashes[self.order]
         del hashes
+        bits = int(np.clip(np.ceil(np.log2(max(n, 1))) - 1, 1, 32))
+        self.shift = np.uint64(64 - bits)
+        self.bounds = np.full(2**bits + 1, n, index)  # bucket b holds sorted[bounds[b]:bounds[b + 1]]
+        for b in range(0, 2**bits, step):  # a block of buckets at a time: small temporaries
+            firsts = np.arange(b, min(b + step, 2**bits), dtype=np.uint64) << self.shift
+            self.bounds[b:b + len(firsts)] = np.searchsorted(self.sorted, firsts)
         repeated = self.sorted[1:] == self.sorted[:-1]
-        shared = np.zeros(len(keys), bool)  # hashes held by several keys
+        shared = np.zeros(n, bool)  # hashes held by several keys
         shared[1:] |= repeated
         shared[:-1] |= repeated
-        self.shared = np.unique(self.sorted[shared])
-        self.shared_keys = keys.take(pa.array(self.order[shared], pa.int64()))
+        self.shared_at = self.order[shared].astype(np.int64)
+        self.shared_keys = self.take(self.shared_at)
+
+    def take(self, pos: np.ndarray) -> pa.Array:
+        """The keys at positions ``pos``, one take per chunk they fall in (pyarrow's take of a
+        chunked array would join every chunk first)."""
+        pos = np.asarray(pos, np.int64)
+        if len(self.chunks) == 1:
+            return _arrow(self.chunks[0].take(pa.array(pos, pa.int64())), contiguous=True)
+        which = np.searchsorted(self.starts, pos, side="right") - 1
+        order = np.argsort(which, kind="stable")
+        bounds = np.searchsorted(which[order], np.arange(len(self.chunks) + 1))
+        pieces = [self.chunks[c].take(pa.array(pos[order[lo:hi]] - self.starts[c], pa.int64()))
+                  for c, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])) if hi > lo]
+        grouped = _concat_keys(pieces) if pieces else pa.array([], pa.large_string())
+        back = np.empty(len(pos), np.int64)
+        back[order] = np.arange(len(pos))
+        return grouped.take(pa.array(back, pa.int64()))
+
+    def _lower_bound(self, h: np.ndarray) -> np.ndarray:
+        """The first position in ``sorted`` holding a hash >= each of ``h``: its bucket's start,
+        moved on past the bucket's smaller hashes (every bucket's hashes share its top bits)."""
+        b = (h >> self.shift).astype(np.int64)
+        at, end = self.bounds[b].astype(np.int64), self.bounds[b + 1]
+        active = np.flatnonzero(at < end)
+        while len(active):
+            active = active[self.sorted[at[active]] < h[active]]
+            at[active] += 1
+            active = active[at[active] < end[active]]
+        return at
+
+    def positions(self, values) -> np.ndarray:
+        """Each value's position among the keys (-1: not one of them; null: never), as
+        :func:`~creatorrank.core.arrow.positions` gives it."""
+        values = _arrow(values, contiguous=True)
+        if len(values) > 1:
+            encoded = pc.dictionary_encode(values)
+            if len(encoded.dictionary) <= len(values) // 2:  # repeated values: look each up once
+                codes = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+                found = np.append(self._positions(encoded.dictionary), -1)
+                return found[codes]  # code -1 (null) takes the appended -1
+        return self._positions(values)
+
+    def _positions(self, values: pa.Array) -> np.ndarray:
+        h = _hash_keys(values)
+        out = np.full(len(h), -1, np.int64)
+        n = len(self.sorted)
+        if n == 0 or len(h) == 0:
+            return out
+        at = np.minimum(self._lower_bound(h), n - 1)
+        hit = self.sorted[at] == h
+        shared = hit & (at + 1 < n) & (self.sorted[np.minimum(at + 1, n - 1)] == h)  # at is the first of its hash
+        idx = np.flatnonzero(hit & ~shared)
+        if len(idx):
+            pos = self.order[at[idx]].astype(np.int64)
+            same = _mask(pc.equal(values.take(pa.array(idx, pa.int64())), self.take(pos)).to_numpy(zero_copy_only=False))
+            out[idx[same]] = pos[same]
+        idx = np.flatnonzero(shared)
+        if len(idx):
+            inside = pc.index_in(values.take(pa.array(idx, pa.int64())), value_set=self.shared_keys).fill_null(-1)
+            inside = np.asarray(inside.to_numpy(zero_copy_only=False), np.int64)
+            out[idx[inside >= 0]] = self.shared_at[inside[inside >= 0]]
+        return out
 
     def contains(self, values: pa.Array) -> np.ndarray:
         """Whether each value is one of the keys (null: never), as ``pc.is_in`` says."""
-        h = _hash_keys(values)
-        at = np.minimum(np.searchsorted(self.sorted, h), max(len(self.sorted) - 1, 0))
-        hit = (self.sorted[at] == h) if len(self.sorted) else np.zeros(len(h), bool)
-        out = np.zeros(len(h), bool)
-        idx = np.flatnonzero(hit & ~np.isin(h, self.shared))
-        if len(idx):
-            pick = pa.array(idx, pa.int64())
-            same = pc.equal(values.take(pick), self.keys.take(pa.array(self.order[at[idx]], pa.int64())))
-            out[idx] = _mask(same.to_numpy(zero_copy_only=False))
-        idx = np.flatnonzero(hit & np.isin(h, self.shared))
-        if len(idx):
-            inside = pc.is_in(values.take(pa.array(idx, pa.int64())), value_set=self.shared_keys)
-            out[idx] = _mask(inside.to_numpy(zero_copy_only=False))
-        return out
+        return self.positions(values) >= 0
+
+
+def _release_memory() -> None:
+    """Give the heap's free pages back to the system (glibc only; elsewhere nothing).
+
+    A chunk's arrays of a few MB come from the heap, not from their own mappings, so after a
+    table's hundred chunks the process keeps GBs it no longer uses unless told to return them.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim():
+    """glibc's ``malloc_trim`` (None where there is none)."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+class _ParentKeys:
+    """The :class:`_KeyLookup` of each parent's clean keys (``gone[parent][2]``), built on first use
+    and kept for every chunk of every child table (posts' lookup waits for the orders)."""
+
+    def __init__(self, gone: dict):
+        self.gone = gone
+        self.built: dict[str, _KeyLookup] = {}
+
+    def get(self, parent: str) -> "_KeyLookup | None":
+        if parent not in self.gone:
+            return None
+        if parent not in self.built:
+            self.built[parent] = _KeyLookup(self.gone[parent][2])
+        return self.built[parent]
 
 
 def _duplicated_hashed(hashes: np.ndarray, read_keys, key: str) -> np.ndarray | None:
@@ -824,19 +962,23 @@ def validate_folder(data_dir: str | os.PathLike, now: pd.Timestamp | str | None 
     chunk), holding one chunk at a time; every per-row rule runs on the chunk. A first,
     projected pass over the whole table finds what compares rows across it (:func:`_whole_table`),
     holding fixed-width numbers per row, not keys: repeated keys (a 64-bit hash of each key; only
-    rows whose hash repeats are read again and compared exactly), follower glitches (posts'
-    ``creator_id`` code, ``posted_at`` and ``followers_at_post`` as numbers) and orders'
-    ``post_id`` membership in the clean posts (:class:`_KeyLookup`: the posts' keys' sorted
-    hashes, a hit confirmed by comparing keys). Kept between tables: the keys of every parent's
-    clean and rejected rows (creators, campaigns, posts), creators' ``joined_at``, campaigns'
-    ``created_at``, the notes' distinct values and the rejects. So memory grows with the key
-    columns of the parents and about 30 bytes a row of the largest table, not with whole
-    tables. No clean table is returned (see :func:`load_market` for downstream work).
+    rows whose hash repeats are read again and compared exactly) and follower glitches (posts'
+    ``creator_id`` code, ``posted_at`` and ``followers_at_post`` as numbers). References are
+    looked up chunk by chunk in each parent's clean keys through a :class:`_KeyLookup` built
+    once per parent (sorted 64-bit hashes in buckets, a hit confirmed by comparing keys), so a
+    chunk costs the same however large its parent. Kept between tables: the keys of every
+    parent's clean rows (in their chunks) and rejected rows (creators, campaigns, posts),
+    creators' ``joined_at``, campaigns' ``created_at``, the notes' distinct values and the
+    rejects. So memory grows with the key columns of the parents (about 33 bytes a post with
+    its lookup) and about 28 bytes a row of the largest table, not with whole tables; time
+    grows with the rows. ``data_dir`` may be a URI (see :func:`~creatorrank.data.load.locate_tables`).
+    No clean table is returned (see :func:`load_market` for downstream work).
     """
     now = pd.Timestamp.now(tz="UTC") if now is None else to_utc(now)
     found = locate_tables(data_dir)  # every header first: one error names every structural problem
     clean: dict[str, pd.DataFrame] = {}
     gone: dict[str, tuple[pa.Array, pa.Array, pa.Array]] = {}
+    lookups = _ParentKeys(gone)
     parts: list[pd.DataFrame] = []
     notes: dict[tuple[str, str], str] = {}
     rows_in: dict[str, int] = {}
@@ -844,12 +986,12 @@ def validate_folder(data_dir: str | os.PathLike, now: pd.Timestamp | str | None 
     for name in CHECK_ORDER:
         path, options = found[name]
         spec = CONTRACT[name]
-        whole = _whole_table(name, lambda columns: read_chunks(path, spec, options, columns=columns), gone)
+        whole = _whole_table(name, lambda columns: read_chunks(path, spec, options, columns=columns), lookups)
         row, table_notes = 0, {}
         rejected, rules, keys, slim = [], [], [], []
         for file, start, frame in read_chunks(path, spec, options):
             n = len(frame)
-            chk = _Checker(name, frame, whole.window(row, n))
+            chk = _Checker(name, frame, whole.window(row, n), lookups)
             _rules(name, chk, clean, gone, now)
             for part in chk.parts:  # chunk rows -> rows of the file (which starts -start rows before
                 located = _locate(part, ([file], np.array([-start], np.int64)))  # the chunk), of the table
@@ -869,8 +1011,9 @@ def validate_folder(data_dir: str | os.PathLike, now: pd.Timestamp | str | None 
             del frame, chk, kept  # one chunk at a time
         rows_in[name] = row
         notes.update({(name, rule): str(note) for rule, note in table_notes.items()})
-        if name in PARENTS:
-            gone[name] = tuple(_concat_keys(a) for a in (rejected, rules, keys))
+        if name in PARENTS:  # the clean keys stay in chunks (only _KeyLookup reads them): no second copy
+            gone[name] = (_concat_keys(rejected), _concat_keys(rules), pa.chunked_array(keys, type=pa.large_string()))
+        _release_memory()
         if name in _PARENT_COLUMNS:
             clean[name] = pd.concat(slim, ignore_index=True)
     return _report(parts, rows_in, rows_out, notes)

@@ -85,3 +85,20 @@ def test_unknown_reference_whose_hash_matches_a_clean_key_is_still_unknown(marke
     assert "post_id 'no-such-post' not found in posts" in set(hit["detail"])
     pd.testing.assert_frame_equal(report.rejects, whole.rejects)
     assert report.notes == whole.notes
+
+
+def test_key_lookup_over_chunks_finds_what_arrow_finds():
+    """Positions among keys held in several chunks (as validate_folder gathers them), repeated
+    values, nulls and unknown values included, equal pyarrow's index_in over the joined keys."""
+    import pyarrow.compute as pc
+
+    rng = np.random.default_rng(5)
+    keys = [f"k{i}" * (1 + i % 3) for i in range(3000)]
+    chunked = pa.chunked_array([pa.array(keys[a:b], pa.large_string()) for a, b in ((0, 0), (0, 700), (700, 2990), (2990, 3000))])
+    values = pa.array([keys[i] if i < 3000 else ("" if i % 2 else None) if i < 3100 else f"x{i}"
+                       for i in rng.integers(0, 3200, 5000)], pa.large_string())
+    expected = np.asarray(pc.index_in(values, value_set=pa.array(keys, pa.large_string())).fill_null(-1).to_numpy(), np.int64)
+    for lookup in (V._KeyLookup(chunked), V._KeyLookup(pa.array(keys, pa.large_string()))):
+        np.testing.assert_array_equal(lookup.positions(values), expected)  # repeated values: looked up once each
+        np.testing.assert_array_equal(lookup.positions(values.slice(0, 3)), expected[:3])
+        assert lookup.take(np.array([2999, 0, 700, 699])).to_pylist() == [keys[2999], keys[0], keys[700], keys[699]]
