@@ -101,3 +101,7 @@ SCORE_SD = "score_sd"  # sd across bagged rankers of the score's within-campaign
 EXPLORED = "explored"  # placed in the top list by exploration (not by score)
 SELECTION_PROBABILITY = "selection_probability"  # probability the row had of a place in the top list
 LIST_POSITION = "list_position"  # 1..N in the explored top list; missing outside it
+
+# Scratch column of the shard files a Dask run partitions a data folder into (features/shard_files.py):
+# the row's 1-based row in its source table, so a shard's rows are read back in table order.
+SOURCE_ROW = "_source_row"

@@ -25,13 +25,20 @@ campaigns table (small; orders and decisions look categories up in it) and the p
 point at (an order's category comes from its post, whoever posted it).
 
 Where a shard's rows come from: the clean tables in memory, split on the client
-(:func:`split_tables`), or a data folder each worker reads itself (:func:`read_shard`, part by
-part, keeping its shard's rows; the client validates the folder in bounded memory and holds only
-the creators and campaigns tables, :func:`open_folder`). The category list and the count
-columns' types are then a reduce over the shards (:func:`shard_facts`, :func:`settle_shard`).
-Below the reading step both run the same code (:class:`_Shards`); the training matrix of a
-folder builds each shard's decisions on its worker (:func:`training_matrix_from_folder`), and
-:func:`labelled_from_folder` labels them there too, from the shard's own orders and invitations.
+(:func:`split_tables`), or a data folder (the client validates it in bounded memory and holds
+only the creators and campaigns tables, :func:`open_folder`). A folder is first partitioned by
+shard on the cluster, one task per input piece (:func:`shard_files`,
+:mod:`.shard_files`), then each worker reads only its shard's files (:func:`read_shard`). The
+category list and the count columns' types are a reduce over the shards (:func:`shard_facts`,
+:func:`settle_shard`). Below the reading step both run the same code (:class:`_Shards`); the
+training matrix of a folder builds each shard's decisions on its worker
+(:func:`training_matrix_from_folder`), and :func:`labelled_from_folder` labels them there too,
+from the shard's own orders and invitations.
+
+Waves: a folder's shards are prepared at most ``wave_shards`` at a time (:func:`read_folder`):
+a pass over the waves for the peer inputs, the reduce, then a second pass for the features,
+each wave read again from its shard files and let go after it. When one wave covers every
+shard, the shards are read and prepared once and kept for the run.
 
 ``client`` is a ``distributed.Client`` (tasks run on its workers, each shard's prepared market
 stays on the worker that built it) or None (shards run one after the other in this process:
@@ -243,13 +250,19 @@ def use_peer_tables(mk: E.PreparedMarket, months: list[int], tables) -> E.Prepar
 # --------------------------------------------------------------------------- running the shards
 
 
-class _Runner:
-    """Runs the shard tasks on a Dask client, or here, one after the other, when there is none."""
+class Runner:
+    """Runs the shard tasks on a Dask client, or here, one after the other, when there is none.
+
+    A run's shard files (:func:`shard_files`) are made once and removed, when they are the
+    default scratch, by :meth:`close`.
+    """
 
     def __init__(self, client):
         self.client = client
         self.run = uuid.uuid4().hex[:8]  # unique task keys: runs may share a cluster
         self.futures = []
+        self.calls = 0
+        self.files = {}  # (data folder, n_shards) -> shard_files.ShardFiles of this run
 
     def put(self, values: list, broadcast: bool = False) -> list:
         if self.client is None:
@@ -262,10 +275,24 @@ class _Runner:
         """``fn(*a)`` for each ``a``; futures on a client (kept until :meth:`close`)."""
         if self.client is None:
             return [fn(*a) for a in args]
-        out = [self.client.submit(fn, *a, key=f"creatorrank-{label}-{self.run}-{i}", pure=False)
+        self.calls += 1  # keys unique per call: a label is mapped again in every wave
+        out = [self.client.submit(fn, *a, key=f"creatorrank-{label}-{self.run}-{self.calls}-{i}", pure=False)
                for i, a in enumerate(args)]
         self.futures.extend(out)
         return out
+
+    def workers(self) -> int | None:
+        """Workers of the client (None without one)."""
+        if self.client is None:
+            return None
+        return len(self.client.scheduler_info().get("workers", {})) or None
+
+    def wait(self, values: list) -> None:
+        """Block until the tasks of ``values`` ran (a wave's markets are let go before the next is made)."""
+        if self.client is not None and values:
+            from distributed import wait
+
+            wait(values)
 
     def gather(self, values: list) -> list:
         return list(values) if self.client is None else list(self.client.gather(values))
@@ -280,9 +307,18 @@ class _Runner:
         self.futures = [f for f in self.futures if id(f) not in gone]
 
     def close(self) -> None:
+        import shutil
+
         for f in self.futures:
             f.release()
         self.futures = []
+        for files in self.files.values():
+            if files.remove is not None:
+                shutil.rmtree(files.remove, ignore_errors=True)
+        self.files = {}
+
+
+_Runner = Runner  # the earlier name (serving/explain imports it)
 
 
 # --------------------------------------------------------------------------- shards read from a data folder
@@ -303,12 +339,20 @@ class FolderMarket:
     creators, campaigns : DataFrame
         The clean creators and campaigns tables (whole: the creator index, the peer sample,
         the snapshot's creators and the briefs need them).
+    scratch : str, optional
+        Where a run partitions the folder by shard (:mod:`.shard_files`; every worker must
+        see it; a partition there is reused while the data is unchanged). None: a fresh
+        folder in the system temp dir, removed when the run ends.
+    wave_shards : int, optional
+        Shards prepared at once on the workers (:func:`read_folder`; default one per worker).
     """
 
     data_dir: str
     skip: dict
     creators: pd.DataFrame
     campaigns: pd.DataFrame
+    scratch: str | None = None
+    wave_shards: int | None = None
 
     @cached_property
     def index(self) -> CreatorIndex:
@@ -327,14 +371,14 @@ class FolderMarket:
         return sorted(found)
 
 
-def open_folder(data_dir, now=None) -> FolderMarket:
+def open_folder(data_dir, now=None, scratch=None, wave_shards: int | None = None) -> FolderMarket:
     """Validate a data folder in bounded memory and read its small tables, for a sharded run.
 
     Validation is :func:`creatorrank.data.validate.validate_folder` (chunk by chunk, the same
     rules and rejects as ``creatorrank validate``); the rejected rows are left out by every
     reader, on the client and on the workers, so a sharded run sees exactly the clean tables
     the local engine sees. Structural problems raise one :class:`~creatorrank.core.errors.InputError`
-    line naming the file.
+    line naming the file. ``scratch``, ``wave_shards``: see :class:`FolderMarket`.
     """
     from ..data.contract import CONTRACT
     from ..data.load import locate_tables
@@ -349,7 +393,8 @@ def open_folder(data_dir, now=None) -> FolderMarket:
     skip = {t: np.unique(rejects.loc[rejects["table"] == t, "row"].to_numpy(np.int64)) for t in C.TABLES}
     found = locate_tables(data_dir)
     small = {t: settle_counts(_read(found[t], CONTRACT[t], skip[t]), t) for t in (C.CREATORS, C.CAMPAIGNS)}
-    return FolderMarket(str(data_dir), skip, small[C.CREATORS], small[C.CAMPAIGNS])
+    return FolderMarket(str(data_dir), skip, small[C.CREATORS], small[C.CAMPAIGNS],
+                        None if scratch is None else str(scratch), wave_shards)
 
 
 def _read(located, spec, skip, keep=None, keep_columns=(C.CREATOR_ID,)) -> pd.DataFrame:
@@ -359,19 +404,25 @@ def _read(located, spec, skip, keep=None, keep_columns=(C.CREATOR_ID,)) -> pd.Da
     return read_rows(path, spec, options, keep=keep, skip_rows=skip, keep_columns=list(keep_columns))
 
 
-def read_shard(data_dir, shard: int, n_shards: int, skip: dict) -> dict[str, pd.DataFrame]:
-    """One shard's rows, read on a worker straight from the data folder (bounded memory).
+def read_shard(data_dir, shard: int, n_shards: int, skip: dict, files: str | None = None) -> dict[str, pd.DataFrame]:
+    """One shard's rows, read on a worker (bounded memory).
 
-    Every table is read chunk by chunk (part by part, at most
-    :data:`creatorrank.data.load.CHUNK_ROWS` rows at a time) with the contract's columns only,
-    keeping the shard's creators (:func:`shard_of`) and their posts, orders and invitations,
-    the posts their orders point at, and the whole campaigns table; validation's rejected
-    rows (``skip``) are left out. Counts are not settled yet (:func:`settle_shard`).
+    With ``files`` (the root of the folder's partition by shard, :func:`shard_files`), the
+    shard's creators, posts, orders and invitations are read from its own files only
+    (:func:`.shard_files.read_shard_files`: rejected rows already left out, the posts its
+    orders point at copied in) and the campaigns from the data folder. Without, every table
+    is scanned chunk by chunk (part by part, at most :data:`creatorrank.data.load.CHUNK_ROWS`
+    rows at a time) with the contract's columns only, keeping the shard's creators
+    (:func:`shard_of`) and their posts, orders and invitations, the posts their orders point
+    at, and the whole campaigns table; validation's rejected rows (``skip``) are left out.
+    Both give the same frames. Counts are not settled yet (:func:`settle_shard`).
     """
     from ..data.contract import CONTRACT
     from ..data.load import locate_tables
 
     found = locate_tables(data_dir)
+    if files is not None:
+        return _read_shard_files(files, shard, found, skip)
     out = {C.CREATORS: _read(found[C.CREATORS], CONTRACT[C.CREATORS], skip[C.CREATORS],
                              keep=lambda f: shard_of(f[C.CREATOR_ID].astype(object).to_numpy(), n_shards) == shard)}
     mine = out[C.CREATORS][C.CREATOR_ID]
@@ -386,6 +437,44 @@ def read_shard(data_dir, shard: int, n_shards: int, skip: dict) -> dict[str, pd.
     out[C.INVITATIONS] = _read(found[C.INVITATIONS], CONTRACT[C.INVITATIONS], skip[C.INVITATIONS], keep=own)
     out[C.CAMPAIGNS] = _read(found[C.CAMPAIGNS], CONTRACT[C.CAMPAIGNS], skip[C.CAMPAIGNS])
     return out
+
+
+def _read_shard_files(files: str, shard: int, found: dict, skip: dict) -> dict[str, pd.DataFrame]:
+    """:func:`read_shard` from a partition by shard (rows of unknown creators left out, as a scan does)."""
+    from ..data.contract import CONTRACT
+    from .shard_files import read_shard_files
+
+    out = {C.CREATORS: read_shard_files(files, C.CREATORS, shard)}
+    mine = out[C.CREATORS][C.CREATOR_ID]
+    orders = read_shard_files(files, C.ORDERS, shard)
+    out[C.ORDERS] = _kept(orders, orders[C.CREATOR_ID].isin(mine))
+    referenced = pd.Series(out[C.ORDERS][C.POST_ID]).dropna().unique()
+    posts = read_shard_files(files, C.POSTS, shard)
+    out[C.POSTS] = _kept(posts, posts[C.CREATOR_ID].isin(mine) | posts[C.POST_ID].isin(referenced))
+    invitations = read_shard_files(files, C.INVITATIONS, shard)
+    out[C.INVITATIONS] = _kept(invitations, invitations[C.CREATOR_ID].isin(mine))
+    out[C.CAMPAIGNS] = _read(found[C.CAMPAIGNS], CONTRACT[C.CAMPAIGNS], skip[C.CAMPAIGNS])
+    return out
+
+
+def _kept(frame: pd.DataFrame, mask) -> pd.DataFrame:
+    """The rows of ``mask`` (missing: not kept) with a fresh RangeIndex; the frame itself when all are."""
+    mask = np.asarray(mask.to_numpy(dtype=bool, na_value=False) if hasattr(mask, "to_numpy") else mask, dtype=bool)
+    return frame if mask.all() else frame[mask].reset_index(drop=True)
+
+
+def shard_files(run: Runner, folder: FolderMarket, n_shards: int):
+    """The folder's partition by shard for this run (:func:`.shard_files.partition`, made once per run).
+
+    Made on the workers (one task per input piece), under ``folder.scratch`` (reused there
+    when unchanged) or a default scratch folder that :meth:`Runner.close` removes.
+    """
+    from .shard_files import partition
+
+    key = (folder.data_dir, int(n_shards))
+    if key not in run.files:
+        run.files[key] = partition(run, folder.data_dir, folder.skip, n_shards, scratch=folder.scratch)
+    return run.files[key]
 
 
 def _count_columns(table: str) -> list[str]:
@@ -433,11 +522,20 @@ class _Shards:
 
     Below the reading step both sources (tables in memory, a data folder read by the workers)
     share this: the same markets, the same peer reduce, the same feature tasks.
+
+    Waves: with ``markets`` (every live shard's prepared market, kept for the run) all shards
+    are at once on the workers. With ``make`` instead, at most ``wave`` shards are prepared at
+    a time: ``make(shards) -> {shard: prepared market}`` builds a wave's markets (read again
+    from the shard files), which are let go once the wave's tasks ran. The peer reduce is then
+    a pass of its own over every wave, and the features a second one: the same tables and
+    features as with every shard kept.
     """
 
-    def __init__(self, run: _Runner, index: CreatorIndex, n_shards: int, live: list[int], markets: dict, n_cat: int):
+    def __init__(self, run: Runner, index: CreatorIndex, n_shards: int, live: list[int], markets: dict, n_cat: int,
+                 make=None, wave: int | None = None):
         self.run, self.index, self.n_shards, self.live = run, index, n_shards, live
-        self.markets, self.n_cat = markets, n_cat
+        self.markets, self.n_cat, self.make = markets, n_cat, make
+        self.wave = max(1, int(wave)) if wave else max(1, len(live))
         self.of_creator = index.shards(n_shards)
 
     def owner(self, creator_ids) -> np.ndarray:
@@ -445,28 +543,74 @@ class _Shards:
         code = self.index.codes(creator_ids)
         return np.where(code >= 0, self.of_creator[np.maximum(code, 0)], self.live[0])
 
+    def waves(self, shards: list[int]):
+        """Yield ``(wave, {shard: market})`` over ``shards``: all at once when the markets are kept,
+        else waves of at most :attr:`wave` shards made by :attr:`make` and released after the body."""
+        shards = list(shards)
+        if self.make is None:
+            yield shards, self.markets
+            return
+        for i in range(0, len(shards), self.wave):
+            part = shards[i:i + self.wave]
+            markets = self.make(part)
+            try:
+                yield part, markets
+            finally:
+                self.run.release(list(markets.values()))
+
     def peer_tables(self, months: list[int]) -> list:
         """The :class:`.indices.PeerTables` of each month (futures on a client): the reduce."""
+        peers = {m: peer_sample(self.index, m) for m in months}
+        inputs = {m: [] for m in months}
+        for part, markets in self.waves(self.live):
+            wave = []
+            for m in months:
+                p = peers[m]
+                wave += self.run.map(peer_inputs, [(markets[s], m, self.index.ids[p[self.of_creator[p] == s]])
+                                                   for s in part], f"peers-{m}")
+                inputs[m] += wave[len(wave) - len(part):]
+            if self.make is not None:
+                self.run.wait(wave)  # this wave's markets go before the next wave's are made
         out = []
         for m in months:
-            peers = peer_sample(self.index, m)
-            inputs = self.run.map(peer_inputs, [(self.markets[s], m, self.index.ids[peers[self.of_creator[peers] == s]])
-                                                for s in self.live], f"peers-{m}")
-            out += self.run.map(reduce_peers, [(self.index.ids[peers], self.n_cat, *inputs)], f"peer-tables-{m}")
+            out += self.run.map(reduce_peers, [(self.index.ids[peers[m]], self.n_cat, *inputs[m])], f"peer-tables-{m}")
+        self.run.release([f for m in months for f in inputs[m]])  # held by the reduce tasks until they ran
         return out
 
     def features(self, decisions: dict, months: list[int]) -> list[pd.DataFrame]:
         """:func:`shard_features` of ``{shard: decisions}`` (frames or futures), gathered in that order."""
-        return self.run.gather(self.feature_tasks(decisions, months))
+        return self.each(list(decisions), decisions.get, months)
+
+    def each(self, shards: list[int], decisions, months: list[int], then=None, peer: list | None = None) -> list:
+        """:func:`shard_features` of ``decisions(shard)`` for each of ``shards``, gathered wave by wave,
+        in the order of ``shards``.
+
+        ``decisions`` is called inside the shard's wave (after its market was made).
+        ``then(shard, future) -> future`` chains a task on each result, in the same wave. ``peer``:
+        the months' peer tables when already reduced (:meth:`peer_tables`).
+        """
+        peer = self.peer_tables(months) if peer is None else peer
+        out = {}
+        for part, markets in self.waves(shards):
+            results = self.run.map(shard_features, [(markets[s], decisions(s), months, *peer) for s in part],
+                                   "features")
+            if then is not None:
+                results = [then(s, r) for s, r in zip(part, results)]
+            out.update(zip(part, self.run.gather(results)))
+            self.run.release(results)
+        return [out[s] for s in shards]
 
     def feature_tasks(self, decisions: dict, months: list[int]) -> list:
-        """:meth:`features` left on the workers (futures on a client), in the order of ``decisions``."""
+        """:meth:`features` left on the workers (futures on a client), in the order of ``decisions``
+        (every market kept: no waves)."""
+        if self.make is not None:
+            raise RuntimeError("feature_tasks needs every shard's market kept (no waves)")
         peer = self.peer_tables(months)
         return self.run.map(shard_features, [(self.markets[s], d, months, *peer) for s, d in decisions.items()],
                             "features")
 
 
-def memory_shards(run: _Runner, tables: dict[str, pd.DataFrame], n_shards: int, until) -> _Shards | None:
+def memory_shards(run: Runner, tables: dict[str, pd.DataFrame], n_shards: int, until) -> _Shards | None:
     """Shards split on the client and sent to the workers (None: no shard has creators)."""
     index = CreatorIndex.of(tables[C.CREATORS])
     parts = split_tables(tables, n_shards, index)
@@ -477,39 +621,154 @@ def memory_shards(run: _Runner, tables: dict[str, pd.DataFrame], n_shards: int, 
     return _Shards(run, index, n_shards, live, markets, len(global_categories(tables)))
 
 
-def _read_folder(run: _Runner, folder: FolderMarket, n_shards: int) -> tuple[list[int], dict, int]:
-    """Every shard read by the workers; the categories and count types reduced on the client.
+@dataclass
+class FolderShards:
+    """A data folder's shards after the first read (:func:`read_folder`): what is known of them.
 
-    Returns the live shards (with creators; shard 0 when none has any), their settled tables
-    (futures on a client) and the market's number of categories.
+    Attributes
+    ----------
+    folder : FolderMarket
+    n_shards : int
+    live : list of int
+        Shards with creators (shard 0 when none has any).
+    n_cat : int
+        The market's number of categories.
+    categories, missing
+        The market's categories and count columns with a missing value (:func:`settle_shard`).
+    root : str
+        The partition by shard the workers read (:func:`shard_files`).
+    wave : int
+        Shards prepared at once; every live shard when ``wave >= len(live)`` (then ``kept``).
+    kept : dict or None
+        ``{shard: settled tables}`` (futures) when all shards stay on the workers; None in waves.
+    facts : list of dict
+        Each shard's :func:`shard_facts` (with the ``more`` of :func:`read_folder`).
+    """
+
+    folder: FolderMarket
+    n_shards: int
+    live: list
+    n_cat: int
+    categories: list
+    missing: dict
+    root: str
+    wave: int
+    kept: dict | None
+    facts: list
+
+    @property
+    def waves(self) -> bool:
+        return self.kept is None
+
+    def settle(self, run: Runner, shards: list[int]) -> dict:
+        """``{shard: settled tables}`` (futures): the kept ones, or read again from the shard files."""
+        if self.kept is not None:
+            return {s: self.kept[s] for s in shards}
+        raw = run.map(read_shard, [(self.folder.data_dir, s, self.n_shards, self.folder.skip, self.root)
+                                   for s in shards], "read")
+        settled = run.map(settle_shard, [(r, self.categories, self.missing) for r in raw], "settle")
+        run.release(raw)
+        return dict(zip(shards, settled))
+
+    def each_wave(self, run: Runner, shards: list[int]):
+        """Yield ``(wave, {shard: settled tables})`` in waves (all at once when kept); released after."""
+        if self.kept is not None:
+            yield list(shards), self.settle(run, shards)
+            return
+        for i in range(0, len(shards), self.wave):
+            part = list(shards[i:i + self.wave])
+            settled = self.settle(run, part)
+            try:
+                yield part, settled
+            finally:
+                run.release(list(settled.values()))
+
+
+def read_folder(run: Runner, folder: FolderMarket, n_shards: int, wave: int | None = None, more=None) -> FolderShards:
+    """Every shard read by the workers from the folder's shard files; categories and count types reduced.
+
+    Parameters
+    ----------
+    run, folder, n_shards
+    wave : int, optional
+        Shards read (and later prepared) at once (default ``folder.wave_shards``, else one per
+        worker). When it covers every shard, the settled shards stay on the workers for the run
+        (one read); else each pass reads its wave again from the shard files.
+    more : callable, optional
+        ``more(raw shard) -> dict``, computed in the same read and merged into the shard's facts.
     """
     if n_shards < 1:
         raise ConfigError(f"n_shards must be at least 1 (got {n_shards})")
-    raw = run.map(read_shard, [(folder.data_dir, s, n_shards, folder.skip) for s in range(n_shards)], "read")
-    facts = run.gather(run.map(shard_facts, [(r,) for r in raw], "facts"))
+    root = shard_files(run, folder, n_shards).root
+    wave = int(wave or folder.wave_shards or run.workers() or n_shards)
+    if wave < 1:
+        raise ConfigError(f"wave_shards must be at least 1 (got {wave})")
+    everything = wave >= n_shards
+    raw, facts = {}, []
+    for i in range(0, n_shards, n_shards if everything else wave):
+        part = list(range(i, min(n_shards, i + (n_shards if everything else wave))))
+        got = run.map(read_shard, [(folder.data_dir, s, n_shards, folder.skip, root) for s in part], "read")
+        facts += run.gather(run.map(_facts, [(r, more) for r in got], "facts"))
+        if everything:
+            raw.update(zip(part, got))
+        else:
+            run.release(got)
     live = [s for s in range(n_shards) if facts[s]["creators"]] or [0]
     # Every clean post, creator and campaign is in some shard (validation rejects posts of unknown creators).
     categories = sorted(set().union(*(f["categories"] for f in facts)))
     missing = {t: sorted(set().union(*(f["missing"][t] for f in facts))) for t in C.TABLES}
-    settled = dict(zip(live, run.map(settle_shard, [(raw[s], categories, missing) for s in live], "settle")))
-    run.release(raw)
-    return live, settled, len(categories)
+    kept = None
+    if everything:
+        kept = dict(zip(live, run.map(settle_shard, [(raw[s], categories, missing) for s in live], "settle")))
+        run.release(list(raw.values()))
+    return FolderShards(folder, n_shards, live, len(categories), categories, missing, root, wave, kept, facts)
 
 
-def _prepared(run: _Runner, folder: FolderMarket, n_shards: int, live: list[int], settled: dict, n_cat: int,
+def _facts(tables: dict, more=None) -> dict:
+    """Task: :func:`shard_facts`, with ``more(tables)`` merged in."""
+    out = shard_facts(tables)
+    if more is not None:
+        out.update(more(tables))
+    return out
+
+
+def _read_folder(run: Runner, folder: FolderMarket, n_shards: int) -> tuple[list[int], dict, int]:
+    """Every shard read and settled at once (the earlier interface): live shards, settled tables, categories."""
+    read = read_folder(run, folder, n_shards, wave=n_shards)
+    return read.live, read.kept, read.n_cat
+
+
+def prepare_shards(run: Runner, read: FolderShards, until) -> _Shards:
+    """The folder's shards prepared on the workers (events before ``until``): kept, or made per wave."""
+    if not read.waves:
+        markets = dict(zip(read.live, run.map(E.prepare, [(read.kept[s], until) for s in read.live], "prepare")))
+        run.release(list(read.kept.values()))
+        return _Shards(run, read.folder.index, read.n_shards, read.live, markets, read.n_cat)
+
+    def make(part):
+        settled = read.settle(run, part)
+        markets = run.map(E.prepare, [(settled[s], until) for s in part], "prepare")
+        run.release(list(settled.values()))
+        return dict(zip(part, markets))
+
+    return _Shards(run, read.folder.index, read.n_shards, read.live, {}, read.n_cat, make=make, wave=read.wave)
+
+
+def _prepared(run: Runner, folder: FolderMarket, n_shards: int, live: list[int], settled: dict, n_cat: int,
               until) -> _Shards:
+    """The earlier interface of :func:`prepare_shards` (every settled shard given)."""
     markets = dict(zip(live, run.map(E.prepare, [(settled[s], until) for s in live], "prepare")))
     run.release(list(settled.values()))
     return _Shards(run, folder.index, n_shards, live, markets, n_cat)
 
 
-def folder_shards(run: _Runner, folder: FolderMarket, n_shards: int, until) -> _Shards:
-    """Shards read from the data folder by the workers and prepared there (events before ``until``)."""
-    live, settled, n_cat = _read_folder(run, folder, n_shards)
-    return _prepared(run, folder, n_shards, live, settled, n_cat, until)
+def folder_shards(run: Runner, folder: FolderMarket, n_shards: int, until, wave: int | None = None) -> _Shards:
+    """Shards read from the data folder by the workers and prepared there (events before ``until``),
+    at most ``wave`` at a time (see :func:`read_folder`)."""
+    return prepare_shards(run, read_folder(run, folder, n_shards, wave), until)
 
 
-def _in_order(frames: list[pd.DataFrame], rows: list[np.ndarray]) -> pd.DataFrame:
+def in_order(frames: list[pd.DataFrame], rows: list[np.ndarray]) -> pd.DataFrame:
     """Concatenate the shards' results and put the rows back in the decisions' order."""
     out = pd.concat(frames, ignore_index=True)
     where = np.concatenate(rows)
@@ -547,7 +806,7 @@ def sharded_features(tables, decisions: pd.DataFrame, client=None, n_shards: int
     in_memory = not isinstance(tables, FolderMarket)
     if in_memory and not len(decisions):
         return E.build_features(tables, decisions)
-    run = _Runner(client)
+    run = Runner(client)
     try:
         shards = memory_shards(run, tables, n_shards, until) if in_memory else folder_shards(run, tables, n_shards, until)
         if shards is None:  # no shard has creators: every decision is about an unknown creator
@@ -558,9 +817,12 @@ def sharded_features(tables, decisions: pd.DataFrame, client=None, n_shards: int
         results = shards.features({s: decisions.iloc[rows[s]] for s in busy}, months)
     finally:
         run.close()
-    out = _in_order(results, [rows[s] for s in busy])
+    out = in_order(results, [rows[s] for s in busy])
     out.attrs["feature_set_version"] = S.FEATURE_SET_VERSION
     return out
+
+
+_in_order = in_order  # the earlier name
 
 
 def training_decisions(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -612,7 +874,7 @@ def training_matrix_from_folder(data_dir, client=None, n_shards: int = 4, now=No
         each shard's decisions are built on its worker from its own invitations.
     """
     folder = data_dir if isinstance(data_dir, FolderMarket) else open_folder(data_dir, now=now)
-    run = _Runner(client)
+    run = Runner(client)
     try:
         _, results = _folder_rows(run, folder, n_shards)
     finally:
@@ -650,7 +912,7 @@ def labelled_from_folder(data_dir, labels, client=None, n_shards: int = 4, now=N
     the posts, orders and invitations are read on the workers.
     """
     folder = data_dir if isinstance(data_dir, FolderMarket) else open_folder(data_dir, now=now)
-    run = _Runner(client)
+    run = Runner(client)
     try:
         cutoff, results = _folder_rows(run, folder, n_shards, labels)
     finally:
@@ -661,31 +923,71 @@ def labelled_from_folder(data_dir, labels, client=None, n_shards: int = 4, now=N
     return cutoff, _training_rows(frames), extras
 
 
-def _folder_rows(run: _Runner, folder: FolderMarket, n_shards: int, labels=None) -> tuple:
+def _folder_rows(run: Runner, folder: FolderMarket, n_shards: int, labels=None) -> tuple:
     """Each busy shard's training-matrix rows, built (and labelled, with ``labels``) on its worker.
 
-    Returns the cutoff (None without ``labels``) and the gathered results, in shard order.
+    Returns the cutoff (None without ``labels``) and the gathered results, in shard order. The
+    cutoff and the decision times are reduced from the first read (:func:`_training_facts`);
+    in waves, each wave's shards are read again, labelled and prepared (:func:`read_folder`).
     """
-    from ..data.timeline import data_end
-
-    live, settled, n_cat = _read_folder(run, folder, n_shards)
-    cutoff = outcomes = None
+    read = read_folder(run, folder, n_shards, more=_training_facts)
+    live = read.live
+    cutoff = None
     if labels is not None:  # the cutoff is a reduce; outcomes come before preparing drops the shard's tables
-        ends = [e for e in run.gather(run.map(data_end, [(settled[s],) for s in live], "data-end")) if e is not None]
+        ends = [read.facts[s]["end"] for s in live if read.facts[s]["end"] is not None]
         cutoff = labels.cutoff(max(ends) if ends else None)
-        outcomes = dict(zip(live, run.map(labels.outcomes, [(settled[s], cutoff) for s in live], "outcomes")))
-    dec = dict(zip(live, run.map(training_decisions, [(settled[s],) for s in live], "decisions")))
-    times = dict(zip(live, run.gather(run.map(decision_times, [(dec[s],) for s in live], "decision-times"))))
+    times = {s: read.facts[s]["times"] for s in live}
     months = sorted(set().union(*(t["months"] for t in times.values())))
     latest = [t["latest"] for t in times.values() if t["latest"] is not None]
     until = pd.Timestamp(max(latest) + 1, unit="us", tz="UTC") if latest else None
-    shards = _prepared(run, folder, n_shards, live, settled, n_cat, until)
     busy = [s for s in live if times[s]["rows"]] or live[:1]
-    rows = shards.feature_tasks({s: dec[s] for s in busy}, months)
+    if not read.waves:
+        return cutoff, _kept_rows(run, read, labels, cutoff, until, busy, months)
+    side, labelling = {}, []  # the wave's decisions and outcomes (feature pass), from its settled tables
+
+    def make(part):
+        settled = read.settle(run, part)
+        for s in part if labelling else ():
+            side[s] = run.map(training_decisions, [(settled[s],)], "decisions")
+            if labels is not None:
+                side[s] += run.map(labels.outcomes, [(settled[s], cutoff)], "outcomes")
+        markets = run.map(E.prepare, [(settled[s], until) for s in part], "prepare")
+        run.release(list(settled.values()))
+        return dict(zip(part, markets))
+
+    def then(s, matrix):
+        done = matrix if labels is None else run.map(labels.rows, [(matrix, side[s][1])], "labels")[0]
+        run.release(side.pop(s) + ([matrix] if labels is not None else []))  # held by the tasks until they ran
+        return done
+
+    shards = _Shards(run, folder.index, n_shards, live, {}, read.n_cat, make=make, wave=read.wave)
+    peer = shards.peer_tables(months)
+    labelling.append(True)
+    return cutoff, shards.each(busy, lambda s: side[s][0], months, then=then, peer=peer)
+
+
+def _kept_rows(run: Runner, read: FolderShards, labels, cutoff, until, busy: list[int], months: list[int]) -> list:
+    """:func:`_folder_rows` with every shard kept on the workers (one read, one preparation each)."""
+    settled = read.kept
+    outcomes = None
+    if labels is not None:
+        outcomes = dict(zip(read.live, run.map(labels.outcomes, [(settled[s], cutoff) for s in read.live],
+                                               "outcomes")))
+    dec = dict(zip(busy, run.map(training_decisions, [(settled[s],) for s in busy], "decisions")))
+    shards = prepare_shards(run, read, until)
+    rows = shards.feature_tasks(dec, months)
     if labels is not None:  # a task keeps its inputs until it ran: the workers drop each shard's matrix then
         matrices, rows = rows, run.map(labels.rows, [(r, outcomes[s]) for s, r in zip(busy, rows)], "labels")
         run.release([*matrices, *outcomes.values()])
-    return cutoff, run.gather(rows)
+    return run.gather(rows)
+
+
+def _training_facts(tables: dict) -> dict:
+    """What the training matrix reduces from a shard's first read: its last fact and decision times."""
+    from ..data.timeline import data_end
+
+    end = data_end(tables)
+    return {"end": None if end is None else pd.Timestamp(end), "times": decision_times(training_decisions(tables))}
 
 
 def _training_rows(results: list[pd.DataFrame]) -> pd.DataFrame:

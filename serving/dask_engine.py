@@ -227,7 +227,7 @@ def score_by_creator_dask(source, bundle, shards: list[pd.DataFrame], scheduler:
         with folder_scoring(source, scheduler, n_shards) as session:
             return session.score(bundle, shards)
     with dask_client(scheduler) as client:
-        run = SH._Runner(client)
+        run = SH.Runner(client)
         try:
             n = _shards_for(client, n_shards)
             market = SH.memory_shards(run, source, n, _until(shards))
@@ -252,7 +252,7 @@ def folder_scoring(folder, scheduler: Any = None, n_shards: int | None = None) -
     from ..features import sharded as SH
 
     with dask_client(scheduler) as client:
-        run = SH._Runner(client)
+        run = SH.Runner(client)
         try:
             yield FolderScoring(run, folder, _shards_for(client, n_shards))
         finally:
@@ -262,15 +262,17 @@ def folder_scoring(folder, scheduler: Any = None, n_shards: int | None = None) -
 class FolderScoring:
     """A data folder's creator shards, read once by the workers, for candidates and then scores.
 
-    Each worker reads its shards' rows (:func:`creatorrank.features.sharded.read_shard`) when
-    the object is made; the client holds only the folder's creators and campaigns. The
-    candidate search runs per shard on those rows (:meth:`candidates`), then each shard is
-    prepared on its worker and scored with the peer reduce (:meth:`score`), all from the
-    same reading.
+    The folder is partitioned by shard once and each worker reads its shards' files
+    (:func:`creatorrank.features.sharded.read_folder`) when the object is made; the client holds
+    only the folder's creators and campaigns. The candidate search runs per shard on those rows
+    (:meth:`candidates`), then each shard is prepared on its worker and scored with the peer
+    reduce (:meth:`score`). When every shard fits in one wave (``folder.wave_shards``, default
+    one shard per worker) all of this comes from one reading kept on the workers; otherwise each
+    step reads its wave of shards again from their files and lets them go after it.
 
     Parameters
     ----------
-    run : features.sharded._Runner
+    run : features.sharded.Runner
         Where the tasks run.
     folder : FolderMarket
     n_shards : int
@@ -280,14 +282,22 @@ class FolderScoring:
         from ..features import sharded as SH
 
         self.run, self.folder, self.n_shards = run, folder, int(n_shards)
-        self.live, self.settled, self.n_cat = SH._read_folder(run, folder, self.n_shards)
+        self.read = SH.read_folder(run, folder, self.n_shards)
+        self.live, self.n_cat = self.read.live, self.read.n_cat
         self._scored = False
+
+    def _per_shard(self, fn, label: str, *args) -> list:
+        """``fn(settled shard, *args)`` for every live shard, wave by wave, gathered in shard order."""
+        out = []
+        for part, settled in self.read.each_wave(self.run, self.live):
+            tasks = self.run.map(fn, [(settled[s], *args) for s in part], label)
+            out += self.run.gather(tasks)
+            self.run.release(tasks)
+        return out
 
     def post_categories(self) -> list[str]:
         """The distinct categories of the clean posts (the union of every shard's), sorted."""
-        found = self.run.gather(self.run.map(_post_categories, [(self.settled[s],) for s in self.live],
-                                             "post-categories"))
-        return sorted(set().union(*found))
+        return sorted(set().union(*self._per_shard(_post_categories, "post-categories")))
 
     def candidates(self, briefs: pd.DataFrame, times: list, rules, mode: str) -> list[tuple]:
         """Each brief's candidates and their category posts, searched shard by shard on the workers.
@@ -305,8 +315,7 @@ class FolderScoring:
 
         from .candidates import shard_candidates
 
-        found = self.run.gather(self.run.map(shard_candidates, [(self.settled[s], briefs, list(times), rules, mode)
-                                                                for s in self.live], "candidates"))
+        found = self._per_shard(shard_candidates, "candidates", briefs, list(times), rules, mode)
         index, out = self.folder.index, []
         for b in range(len(briefs)):
             code = index.codes(np.concatenate([f[b][0] for f in found]))
@@ -325,8 +334,7 @@ class FolderScoring:
         if self._scored:
             raise RuntimeError("a FolderScoring scores once: its shards' rows are gone once prepared")
         self._scored = True
-        market = SH._prepared(self.run, self.folder, self.n_shards, self.live, self.settled, self.n_cat,
-                              _until(shards))
+        market = SH.prepare_shards(self.run, self.read, _until(shards))
         return _score_on(self.run, market, bundle, shards)
 
 
@@ -362,21 +370,26 @@ def _score_on(run, market, bundle, shards: list[pd.DataFrame]) -> list[pd.DataFr
     months = SH.months_of(pd.Series(times.view("datetime64[us]")).dt.tz_localize("UTC")) if len(times) else []
     peer = market.peer_tables(months)
     (bundle_f,) = run.put([bundle], broadcast=True)
-    tasks, layout = [], []
+    layout = []  # (decision shard, creator shard, rows)
     for i, decisions in enumerate(shards):
         owner = market.owner(decisions[C.CREATOR_ID])
         pieces = [(s, np.flatnonzero(owner == s)) for s in market.live]
         pieces = [p for p in pieces if len(p[1])] or [(market.live[0], np.arange(len(decisions)))]
-        for s, rows in pieces:
-            tasks.append((market.markets[s], bundle_f, decisions.iloc[rows], months, *peer))
-            layout.append((i, rows))
-    results = run.gather(run.map(score_with_peers, tasks, "score"))
+        layout += [(i, s, rows) for s, rows in pieces]
+    needed = sorted({s for _, s, _ in layout})
+    results = {}
+    for part, markets in market.waves(needed):  # every creator shard at once, or a wave at a time
+        mine = [j for j, (_, s, _) in enumerate(layout) if s in set(part)]
+        tasks = run.map(score_with_peers, [(markets[layout[j][1]], bundle_f, shards[layout[j][0]].iloc[layout[j][2]],
+                                            months, *peer) for j in mine], "score")
+        results.update(zip(mine, run.gather(tasks)))
+        run.release(tasks)
     per: list[list] = [[] for _ in shards]
-    for (i, rows), frame in zip(layout, results):
-        per[i].append((rows, frame))
-    out = [SH._in_order([f for _, f in p], [r for r, _ in p]) for p in per]
+    for j, (i, _, rows) in enumerate(layout):
+        per[i].append((rows, results[j]))
+    out = [SH.in_order([f for _, f in p], [r for r, _ in p]) for p in per]
     logger.info("dask: %d shards scored on %d shards of creators (%d tasks)", len(shards), market.n_shards,
-                len(tasks))
+                len(layout))
     return out
 
 

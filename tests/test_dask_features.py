@@ -149,11 +149,15 @@ def test_cli_features_engine_dask_equals_local(market, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("extra, says", [(["--engine", "spark"], "--engine"),
-                                         (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler")])
-def test_cli_features_refuses_bad_engine_options(market, tmp_path, monkeypatch, extra, says):
+                                         (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler"),
+                                         (["--scratch", "scratch"], "--scratch"),
+                                         (["--wave-shards", "2"], "--wave-shards")])
+@pytest.mark.parametrize("command", ["features", "score"])
+def test_cli_refuses_bad_engine_options(market, tmp_path, monkeypatch, extra, says, command):
+    """Every sharded command checks its Dask options the same way, before any work."""
     isolate(monkeypatch, tmp_path)
-    res = invoke(["features", "--data", market["data"], "--as-of", "2024-01-01", "--out",
-                  tmp_path / "f.parquet", *extra])
+    args = {"features": ["--as-of", "2024-01-01"], "score": ["--model", "models:/m/1", "--campaign", "c"]}[command]
+    res = invoke([command, "--data", market["data"], *args, "--out", tmp_path / "f.parquet", *extra])
     assert res.code == 2
     assert len(res.err_lines) == 1 and says in res.err_lines[0]
     assert not (tmp_path / "f.parquet").exists()

@@ -141,3 +141,25 @@ def test_train_engine_dask_refuses_propensity(parts, tmp_path):
     cfg = config_from_dict({**FAST, "propensity": {"enabled": True}})
     with pytest.raises(ConfigError, match="propensity.enabled needs engine local"):
         train(data, trials=0, tracking_uri=f"sqlite:///{(tmp_path / 'm.db').as_posix()}", config=cfg, engine="dask")
+
+
+def test_labelled_rows_in_waves_equal_labelled_matrix(parts, cluster, monkeypatch):
+    """One shard prepared at a time on the cluster (each pass reads its wave again): the same labelled rows."""
+    from dataclasses import replace
+
+    from creatorrank.features import engine as E
+
+    data, tables = parts
+    cfg = config_from_dict({})
+    cutoff = resolve_cutoff(tables, None)
+    want, _ = labelled_matrix(tables, cfg.label, cutoff, cfg.label_settle_days)
+    labels = Labeller(cfg.label, cfg.label_settle_days, None)
+    folder = replace(SH.open_folder(data), wave_shards=1)
+    got_cutoff, frame, _ = SH.labelled_from_folder(folder, labels, client=cluster, n_shards=3)
+    assert got_cutoff == cutoff
+    pd.testing.assert_frame_equal(frame, want, check_exact=True)
+    prepared = []  # in-process: each shard is prepared once for the peer pass, once for its rows
+    monkeypatch.setattr(E, "prepare", lambda *a, _p=E.prepare: prepared.append(1) or _p(*a))
+    _, here, _ = SH.labelled_from_folder(folder, labels, client=None, n_shards=3)
+    pd.testing.assert_frame_equal(here, want, check_exact=True)
+    assert len(prepared) == 6

@@ -177,3 +177,13 @@ def test_score_engine_dask_refuses_an_empty_candidate_set_as_local(env, cluster,
         errors.append(str(exc.value))
     assert errors[0] == errors[1] and f"campaign {campaigns[0]}: no eligible creators" in errors[0]
     assert not (tmp_path / "dask.parquet").exists()
+
+
+@pytest.mark.parametrize("wave", [1, 3])
+def test_score_in_waves_equals_local(env, cluster, wave):
+    """At most ``wave`` creator shards prepared at once (read again from their files per pass): same scores."""
+    from dataclasses import replace
+
+    folder = replace(SH.open_folder(env["data"]), wave_shards=wave)
+    got = score_by_creator_dask(folder, env["bundle"], env["shards"], scheduler=cluster, n_shards=3)
+    _same(got, env["local"])

@@ -223,4 +223,9 @@ def test_config_dask_section_is_checked_and_left_out_of_the_digest(tmp_path):
         config_from_dict({"dask": {"scheduler": " "}})
     base = config_from_dict({}).digest()
     assert config_from_dict({"engine": "dask", "dask": {"n_shards": 3, "scheduler": "tcp://h:8786"}}).digest() == base
+    assert config_from_dict({"engine": "dask", "dask": {"wave_shards": 1, "scratch": "/shared/x"}}).digest() == base
+    with pytest.raises(ConfigError, match=r"dask\.wave_shards"):
+        config_from_dict({"dask": {"wave_shards": 0}})
+    learner = config_from_dict({"dask": {"learner": "dask"}}).digest()
+    assert config_from_dict({"dask": {"learner": "dask", "wave_shards": 2, "scratch": "/s"}}).digest() == learner
     assert config_from_dict({"dask": {"learner": "dask"}}).digest() != base

@@ -95,7 +95,7 @@ def assemble_labelled(data_dir, config: TrainingConfig, train_until, client, n_s
     """
     from ..features.sharded import labelled_from_folder, open_folder
 
-    folder = open_folder(data_dir)
+    folder = open_folder(data_dir, scratch=config.dask.scratch, wave_shards=config.dask.wave_shards)
     labels = Labeller(config.label, config.label_settle_days, train_until)
     cutoff, frame, excluded = labelled_from_folder(folder, labels, client=client,
                                                    n_shards=n_shards or n_workers(client))
