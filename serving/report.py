@@ -8,10 +8,12 @@ that each do one job, and writes the folder. For a scores file written by
    (:mod:`creatorrank.serving.manifest`; a scores file without one is refused: run score
    again), loads the model version that made the scores (or the one given) and refuses a
    feature-set mismatch;
-2. reads the run back (:mod:`creatorrank.serving.scored_run`): each brief as scored, the
-   full field of candidates (a ``score --top`` cut is completed with the run's own rules),
-   their features as of the file's ``as_of``, and the check that the model reproduces the
-   file's scores (otherwise the explanation would be of another score);
+2. reads the run back (:func:`creatorrank.serving.scored_run.read_run`, here or, with
+   ``engine="dask"``, on the workers of a Dask cluster): each brief as scored, the full field
+   of candidates (a ``score --top`` cut is completed with the run's own rules), their
+   features as of the file's ``as_of`` and the explainable creators' history counts; then
+   the check that the model reproduces the file's scores (otherwise the explanation would
+   be of another score);
 3. explains the top ``K`` creators of each campaign relative to the campaign mean
    (:func:`creatorrank.serving.explain.explain`);
 4. turns that into one JSON-ready document per campaign (:mod:`creatorrank.serving.pages`),
@@ -41,15 +43,12 @@ from ..core import constants as C
 from ..core.errors import CreatorRankError
 from ..core.io import atomic_dir, check_output, write_text
 from ..core.jsonio import dump_json
-from ..data.validate import load_clean_tables
 from ..training.exposure import missing_tiers
 from .explain import explain
 from .manifest import inputs_changed, read_manifest
-from .pages import (ValueExplanation, campaign_documents, creator_history, has_value_columns, money,
-                    value_contributions, value_terms)
+from .pages import ValueExplanation, campaign_documents, has_value_columns, money, value_contributions, value_terms
 from .render import environment, render_campaign, render_index
-from .scored_run import (campaign_briefs, check_reproduces, check_versions, complete_candidates, rank_unlisted,
-                         read_scores, rebuild_features, stamped_model_uri)
+from .scored_run import check_reproduces, check_versions, rank_unlisted, read_run, read_scores, stamped_model_uri
 from .score import check_feature_set, load_model, value_model
 
 logger = logging.getLogger(__name__)
@@ -67,6 +66,11 @@ def explain_campaigns(
     all_creators: bool = False,
     tracking_uri: str | None = None,
     timings: dict | None = None,
+    engine: str = "local",
+    scheduler: Any = None,
+    n_shards: int | None = None,
+    wave_shards: int | None = None,
+    scratch: str | os.PathLike | None = None,
 ) -> list[Path]:
     """Write one HTML report and one JSON file per campaign of a scores file, and an index.
 
@@ -90,6 +94,14 @@ def explain_campaigns(
         MLflow store (default ``MLFLOW_TRACKING_URI`` or ``./mlflow.db``).
     timings : dict, optional
         Filled with wall seconds per stage (and row counts), for benchmarks.
+    engine : {"local", "dask"}
+        Where the run is read back (:func:`creatorrank.serving.scored_run.read_run`): ``dask``
+        computes the candidates' features and the history counts on the workers, each reading
+        its shards of ``data_dir``; this process never loads posts, orders or invitations.
+        The explanation is the same either way.
+    scheduler, n_shards, wave_shards, scratch
+        Dask only: the scheduler address (default a local cluster), the shards of creators,
+        the shards prepared at once and the folder of the data partitioned by shard.
 
     Returns
     -------
@@ -125,27 +137,22 @@ def explain_campaigns(
     changed = inputs_changed(manifest, data_dir)
     if changed:
         logger.warning("%s changed since scoring (the scores are checked against the model below)", ", ".join(changed))
-    tables = load_clean_tables(data_dir)
-    brief_frame = campaign_briefs(scores, tables, manifest=manifest)
-    candidates, notes = complete_candidates(scores, tables, brief_frame, manifest)
-    frame = rebuild_features(tables, candidates, brief_frame)
+    listed_top = int(scores[C.RANK].max()) if all_creators else int(top)
+    run = read_run(scores, data_dir, manifest, listed_top, engine=engine, scheduler=scheduler, n_shards=n_shards,
+                   wave_shards=wave_shards, scratch=scratch)
+    brief_frame, frame, notes = run.briefs, run.frame, run.notes
     seconds["features"] = time.perf_counter() - t
 
     t = time.perf_counter()
     score = check_reproduces(bundle, frame, uri)
     rank = rank_unlisted(frame, score)
-    listed_top = int(scores[C.RANK].max()) if all_creators else int(top)
     expl = explain(bundle, frame, top=listed_top, rank=rank, score=score)
     notes = add_tier_notes(notes, frame[rank <= listed_top])
     value_expl = explain_value(bundle, frame, expl.rows, scores)
     seconds["explain"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    rows = expl.rows
-    history = creator_history(
-        tables, pd.DataFrame({C.CREATOR_ID: rows[C.CREATOR_ID], C.AS_OF: frame[C.AS_OF].to_numpy()[rows["position"]]})
-    )
-    docs = campaign_documents(expl, frame, scores, brief_frame, history, bundle, notes, value_terms(manifest),
+    docs = campaign_documents(expl, frame, scores, brief_frame, run.history, bundle, notes, value_terms(manifest),
                               value_expl)
     seconds["assemble"] = time.perf_counter() - t
 

@@ -16,6 +16,7 @@ reports the new rank, other things equal. Advice the model does not reward is le
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -60,7 +61,11 @@ TYPICAL = "typical"  # the campaign id of the card's typical brief (category and
 
 def default_as_of(tables) -> pd.Timestamp:
     """The start of the day after the latest fact: the card then sees everything in the data."""
-    end = data_end(tables)
+    return day_after(data_end(tables))
+
+
+def day_after(end: pd.Timestamp | None) -> pd.Timestamp:
+    """The start of the day after ``end`` (the latest fact; None: no fact at all, the day after now)."""
     if end is None:  # no fact at all: nothing after now is known
         end = pd.Timestamp.now(tz="UTC")
     return (end + pd.Timedelta(microseconds=1)).ceil("D")
@@ -74,6 +79,11 @@ def scorecard(
     model_uri: str | None = None,
     as_of: str | pd.Timestamp | None = None,
     tracking_uri: str | None = None,
+    engine: str = "local",
+    scheduler: Any = None,
+    n_shards: int | None = None,
+    wave_shards: int | None = None,
+    scratch=None,
 ) -> Path:
     """Write a creator's score card as one self-contained HTML page (and a JSON twin).
 
@@ -93,6 +103,15 @@ def scorecard(
         Card date; default the day after the latest fact in the data.
     tracking_uri : str, optional
         MLflow store (default ``MLFLOW_TRACKING_URI`` or ``./mlflow.db``).
+    engine : {"local", "dask"}
+        ``local``: the clean tables in this process (:class:`LocalCard`). ``dask``: the workers
+        read their shards of ``data_dir`` and compute the peers' features and the creator's
+        history there; this process holds the creators and campaigns tables
+        (:class:`creatorrank.serving.dask_explain.ClusterCard`). The same card either way.
+    scheduler, n_shards, wave_shards, scratch
+        Dask only: the scheduler address (default a local cluster), the shards of creators, the
+        shards prepared at once and the folder of the data partitioned by shard
+        (:func:`creatorrank.serving.scored_run.read_run`).
 
     Returns
     -------
@@ -112,34 +131,67 @@ def scorecard(
     when = None
     if as_of is not None:
         when = parse_ts(as_of, "as-of") if isinstance(as_of, str) else to_utc(as_of)
-    tables = load_clean_tables(data_dir)
-    creators = tables[C.CREATORS]
-    match = creators[creators[C.CREATOR_ID].astype(str) == creator_id]
-    if match.empty:
-        raise CreatorRankError(f"unknown creator id '{creator_id}' (not in the data's creators, or rejected by validation)")
-    me = match.iloc[0]
-    if category is not None:  # a category nobody has is a typo, not an empty card
-        known = known_codes(tables, C.CATEGORY)
-        spelt = canonical_code(category, known)
-        if spelt not in known:
-            shown = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
-            raise CreatorRankError(f"unknown category '{category}': the data's categories are {shown or 'none'}")
-        category = spelt
-    when = when if when is not None else default_as_of(tables)
-    category = category if category is not None else (None if pd.isna(me[C.PRIMARY_CATEGORY]) else str(me[C.PRIMARY_CATEGORY]))
-    country = str(me[C.COUNTRY])
+    if engine not in ("local", "dask"):
+        raise CreatorRankError(f"engine must be local or dask, got '{engine}'")
+    if engine == "local" and any(v is not None for v in (scheduler, n_shards, wave_shards, scratch)):
+        raise CreatorRankError("a scheduler, shards, waves and a scratch folder need the dask engine")
+    if engine == "dask":
+        from .dask_explain import cluster_card
 
-    bundle = load_model(model_uri or DEFAULT_MODEL, tracking_uri)
-    check_feature_set(bundle)
+        opened = cluster_card(data_dir, scheduler, n_shards, wave_shards, scratch)
+    else:
+        opened = contextlib.nullcontext(LocalCard(load_clean_tables(data_dir)))
+    with opened as market:
+        creators = market.creators
+        match = creators[creators[C.CREATOR_ID].astype(str) == creator_id]
+        if match.empty:
+            raise CreatorRankError(f"unknown creator id '{creator_id}' (not in the data's creators, or rejected by "
+                                   "validation)")
+        me = match.iloc[0]
+        if category is not None:  # a category nobody has is a typo, not an empty card
+            known = market.known_categories()
+            spelt = canonical_code(category, known)
+            if spelt not in known:
+                shown = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+                raise CreatorRankError(f"unknown category '{category}': the data's categories are {shown or 'none'}")
+            category = spelt
+        when = when if when is not None else market.default_as_of()
+        category = category if category is not None else (None if pd.isna(me[C.PRIMARY_CATEGORY])
+                                                           else str(me[C.PRIMARY_CATEGORY]))
+        country = str(me[C.COUNTRY])
 
-    group, peer_label = card_group(tables, creators, creator_id, when, category, country)
+        bundle = load_model(model_uri or DEFAULT_MODEL, tracking_uri)
+        check_feature_set(bundle)
 
-    history = creator_history(tables, pd.DataFrame({C.CREATOR_ID: [creator_id], C.AS_OF: [when]})).iloc[0]
+        group, peer_label, history = market.rows(creator_id, when, category, country)
     doc = card_document(bundle, group, me, history, when, category, country, peer_label)
     path = write_text(out, render_card(doc))
     write_text(out.with_suffix(".json"), dump_json(doc, indent=1))
     logger.info("score card of %s written to %s", creator_id, path)
     return path
+
+
+class LocalCard:
+    """What a card needs from the clean tables in this process (the Dask twin:
+    :class:`creatorrank.serving.dask_explain.ClusterCard`)."""
+
+    def __init__(self, tables: dict[str, pd.DataFrame]):
+        self.tables, self.creators = tables, tables[C.CREATORS]
+
+    def known_categories(self) -> list[str]:
+        """The data's categories (:func:`creatorrank.serving.briefs.known_codes`)."""
+        return known_codes(self.tables, C.CATEGORY)
+
+    def default_as_of(self) -> pd.Timestamp:
+        """:func:`default_as_of` of the tables."""
+        return default_as_of(self.tables)
+
+    def rows(self, creator_id: str, when: pd.Timestamp, category: str | None,
+             country: str) -> tuple[pd.DataFrame, str, pd.Series]:
+        """:func:`card_group` and the creator's history (:func:`creatorrank.serving.pages.creator_history`)."""
+        group, label = card_group(self.tables, self.creators, creator_id, when, category, country)
+        history = creator_history(self.tables, pd.DataFrame({C.CREATOR_ID: [creator_id], C.AS_OF: [when]})).iloc[0]
+        return group, label, history
 
 
 def card_decision(creator_id: str, when: pd.Timestamp, category: str | None, country: str) -> pd.DataFrame:
@@ -160,11 +212,23 @@ def card_group(tables, creators: pd.DataFrame, creator_id: str, when: pd.Timesta
     """
     market = market_for(tables, [when])
     snap = snapshot(market, when, category=category, country=country)
+    return peer_rows(snap, lambda: build_features(market, card_decision(creator_id, when, category, country)),
+                     creators, creator_id, category, country)
+
+
+def peer_rows(snap: pd.DataFrame, own_row, creators: pd.DataFrame, creator_id: str, category: str | None,
+              country: str) -> tuple[pd.DataFrame, str]:
+    """The card's group from snapshot rows: the creator (row 0), then the peers (:func:`_peer_group`).
+
+    ``snap`` holds the snapshot's rows of at least every creator of ``country`` (in creator
+    order); ``own_row()`` builds the creator's row when the snapshot lacks it (a newcomer who
+    joined at or after the card date).
+    """
     snap[C.CREATOR_ID] = snap[C.CREATOR_ID].astype(str)
     peers, peer_label = _peer_group(snap, creators, creator_id, category, country)
     own = snap[snap[C.CREATOR_ID] == creator_id]
     if own.empty:  # joined at or after the card date: build the row directly
-        own = build_features(market, card_decision(creator_id, when, category, country))
+        own = own_row()
         own[C.CREATOR_ID] = own[C.CREATOR_ID].astype(str)
     group = pd.concat([own, peers[peers[C.CREATOR_ID] != creator_id]], ignore_index=True)
     group[C.CAMPAIGN_ID] = "peers"

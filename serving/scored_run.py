@@ -11,11 +11,17 @@ briefs, eligibility rules and candidate counts made them; from them this module
   :func:`rank_unlisted`): campaign means are over every creator scored;
 * rebuilds the features as of the file's ``as_of`` (:func:`rebuild_features`) and refuses
   a model that does not reproduce the file's scores (:func:`check_reproduces`).
+
+:func:`read_run` does the reading back in one call, on the clean tables in this process or,
+with ``engine="dask"``, on a Dask cluster whose workers read their shards of the data folder
+(:mod:`creatorrank.serving.dask_explain`): only the candidate search, the feature rows and
+the history counts are produced elsewhere; every other step is the same code.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -23,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import constants as C
-from ..core.errors import CreatorRankError, InputError, ModelError
+from ..core.errors import ConfigError, CreatorRankError, InputError, ModelError
 from ..core.timeutil import to_utc
 from .candidates import CandidateFinder, EligibilityRules
 from .manifest import campaign_entries, ids_sha256
@@ -145,14 +151,19 @@ def campaign_briefs(
     return out
 
 
-def complete_candidates(scores: pd.DataFrame, tables: Mapping[str, pd.DataFrame], briefs: pd.DataFrame,
-                        manifest: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, str]]:
+def complete_candidates(scores: pd.DataFrame, tables: Mapping[str, pd.DataFrame] | None, briefs: pd.DataFrame,
+                        manifest: Mapping[str, Any], search=None) -> tuple[pd.DataFrame, dict[str, str]]:
     """Bring back the candidates a ``--top`` cut left out of the scores file.
 
     The campaign mean must be taken over every creator the run scored. The manifest says
     how many that was, with which candidate mode and eligibility rules, and the hash of
     their ids; the missing ones are found again with those same rules, and the set found
     must hash to the manifest's.
+
+    ``search(briefs, times, rules, mode)`` finds the candidate ids (a set per brief row,
+    empty where the search refuses the brief); default :func:`table_search` over ``tables``.
+    The Dask engine searches the workers' shards instead
+    (:func:`creatorrank.serving.dask_explain.cluster_search`); the rest is the same.
 
     Returns
     -------
@@ -180,17 +191,13 @@ def complete_candidates(scores: pd.DataFrame, tables: Mapping[str, pd.DataFrame]
     known = {f for f in EligibilityRules.__dataclass_fields__}
     rules = EligibilityRules(**{k: v for k, v in (manifest.get("eligibility") or {}).items() if k in known})
     mode = str(manifest.get("candidates", "eligible"))
-    finder = CandidateFinder(tables, rules)
-    brief = briefs.set_index(C.CAMPAIGN_ID, drop=False)
+    search = table_search(tables) if search is None else search
+    times = [to_utc(pd.Timestamp(entries[cid][C.AS_OF])) for cid in cut]
+    found_sets = search(briefs.set_index(C.CAMPAIGN_ID, drop=False).loc[cut], times, rules, mode)
     extra = []
-    for cid in cut:
+    for cid, ids in zip(cut, found_sets, strict=True):
         rows = scores[scores[C.CAMPAIGN_ID] == cid]
         mine = set(rows[C.CREATOR_ID])
-        as_of = to_utc(pd.Timestamp(entries[cid][C.AS_OF]))
-        try:
-            ids = {str(i) for i in finder.find(brief.loc[cid], as_of, mode)}
-        except CreatorRankError:
-            ids = set()
         if ids_sha256(ids) != entries[cid]["candidates_sha256"] or not mine <= ids:
             raise ModelError(
                 f"campaign {cid}: the data no longer gives the {scored[cid]:,} {mode} candidates that were scored "
@@ -208,6 +215,25 @@ def complete_candidates(scores: pd.DataFrame, tables: Mapping[str, pd.DataFrame]
     out = pd.concat([scores, *extra], ignore_index=True)
     out[C.AS_OF] = pd.to_datetime(out[C.AS_OF], utc=True)
     return out, notes
+
+
+def table_search(tables: Mapping[str, pd.DataFrame]):
+    """The candidate search of :func:`complete_candidates` over clean tables in this process.
+
+    Returns ``search(briefs, times, rules, mode)``: per brief row, the ids
+    :meth:`CandidateFinder.find` gives (as strings), or an empty set where it refuses the brief.
+    """
+    def search(briefs: pd.DataFrame, times: list, rules: EligibilityRules, mode: str) -> list[set[str]]:
+        finder = CandidateFinder(tables, rules)
+        out = []
+        for (_, brief), as_of in zip(briefs.iterrows(), times, strict=True):
+            try:
+                out.append({str(i) for i in finder.find(brief, as_of, mode)})
+            except CreatorRankError:
+                out.append(set())
+        return out
+
+    return search
 
 
 def rank_unlisted(frame: pd.DataFrame, score: np.ndarray) -> np.ndarray:
@@ -252,10 +278,16 @@ def rebuild_features(tables: Mapping[str, pd.DataFrame], scores: pd.DataFrame, b
         In the scores' row order, with the scores' ``rank``, ``percentile`` and ``score``
         (as ``file_score``) beside the features.
     """
+    # same rows, same order; one snapshot per as-of
+    return scored_frame(brief_features(tables, feature_decisions(scores, briefs)), scores)
+
+
+def feature_decisions(scores: pd.DataFrame, briefs: pd.DataFrame) -> pd.DataFrame:
+    """The decision rows of the scores (creator, as-of and brief), in the scores' order, typed for the engine."""
     b = briefs.set_index(C.CAMPAIGN_ID)
     n = len(scores)
     cid = scores[C.CAMPAIGN_ID].to_numpy()
-    decisions = pd.DataFrame(
+    return pd.DataFrame(
         {
             C.CREATOR_ID: pd.array(scores[C.CREATOR_ID].to_numpy(), dtype=pd.StringDtype("pyarrow")),
             C.AS_OF: pd.Series(scores[C.AS_OF].to_numpy(), dtype="datetime64[us, UTC]"),
@@ -265,7 +297,10 @@ def rebuild_features(tables: Mapping[str, pd.DataFrame], scores: pd.DataFrame, b
             C.BUDGET_USD: b[C.BUDGET_USD].reindex(cid).to_numpy(dtype=np.float64) if n else np.zeros(0),
         }
     )
-    features = brief_features(tables, decisions)  # same rows, same order; one snapshot per as-of
+
+
+def scored_frame(features: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """``features`` (one row per scores row, same order) with what the run recorded per row beside them."""
     features[C.CAMPAIGN_ID] = scores[C.CAMPAIGN_ID].to_numpy()
     features[C.CREATOR_ID] = scores[C.CREATOR_ID].to_numpy()
     features["file_score"] = scores[C.SCORE].to_numpy(dtype=np.float64)
@@ -280,6 +315,92 @@ def rebuild_features(tables: Mapping[str, pd.DataFrame], scores: pd.DataFrame, b
     if C.CONFIDENCE in scores.columns:
         features[C.CONFIDENCE] = scores[C.CONFIDENCE].astype(object).to_numpy()
     return features
+
+
+@dataclass
+class ScoredRun:
+    """A scoring run read back from the data, ready to explain (:func:`read_run`).
+
+    Attributes
+    ----------
+    briefs : DataFrame
+        Each campaign's brief as scored (:func:`campaign_briefs`).
+    frame : DataFrame
+        :func:`rebuild_features` of every candidate scored (a ``--top`` cut completed).
+    notes : dict
+        Campaign -> how its full field was brought back (:func:`complete_candidates`).
+    history : DataFrame
+        :func:`creator_history <creatorrank.serving.pages.creator_history>` of every row that
+        can be explained (:func:`history_requests`), one row per distinct (creator, as-of).
+    """
+
+    briefs: pd.DataFrame
+    frame: pd.DataFrame
+    notes: dict
+    history: pd.DataFrame
+
+
+ENGINES = ("local", "dask")
+
+
+def read_run(scores: pd.DataFrame, data_dir, manifest: Mapping[str, Any], top: int, engine: str = "local",
+             scheduler: Any = None, n_shards: int | None = None, wave_shards: int | None = None,
+             scratch=None) -> ScoredRun:
+    """The briefs, full field, features and history of a scoring run, from its data folder.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        :func:`read_scores` of the scores file.
+    data_dir : path-like
+        The data folder the scores were made from.
+    manifest : mapping
+        The scores' manifest.
+    top : int
+        The worst rank explained (``--top``, or the file's last rank for ``--all``): the
+        history is read for the rows that can be explained only.
+    engine : {"local", "dask"}
+        ``local``: the clean tables in this process. ``dask``: the workers read their shards
+        of creators from the folder, search the cut candidates, compute the features and the
+        history there; this process holds the creators and campaigns tables and the gathered
+        rows (:func:`creatorrank.serving.dask_explain.read_run_dask`). Same result either way.
+    scheduler, n_shards, wave_shards, scratch
+        Dask only: the scheduler (address, client or cluster; None: a local cluster), the
+        shards of creators (default one per worker), the shards prepared at once (default one
+        per worker) and the folder of the data partitioned by shard
+        (:func:`creatorrank.features.sharded.open_folder`).
+    """
+    if engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got '{engine}'")
+    if engine == "dask":
+        from .dask_explain import read_run_dask
+
+        return read_run_dask(scores, data_dir, manifest, top, scheduler=scheduler, n_shards=n_shards,
+                             wave_shards=wave_shards, scratch=scratch)
+    if any(v is not None for v in (scheduler, n_shards, wave_shards, scratch)):
+        raise ConfigError("a scheduler, shards, waves and a scratch folder need the dask engine")
+    from ..data.validate import load_clean_tables
+    from .pages import creator_history
+
+    tables = load_clean_tables(data_dir)
+    briefs = campaign_briefs(scores, tables, manifest=manifest)
+    candidates, notes = complete_candidates(scores, tables, briefs, manifest)
+    frame = rebuild_features(tables, candidates, briefs)
+    return ScoredRun(briefs, frame, notes, creator_history(tables, history_requests(candidates, top)))
+
+
+def history_requests(candidates: pd.DataFrame, top: int) -> pd.DataFrame:
+    """(creator, as-of) of the candidates that can be explained with ranks up to ``top``.
+
+    Listed rows keep the file's rank; :func:`rank_unlisted` ranks every rebuilt row after the
+    last listed rank, so those count only when ``top`` reaches past it.
+    """
+    rank = candidates[C.RANK].to_numpy(dtype=np.float64)
+    unlisted = np.isnan(rank)
+    beyond = np.nanmax(rank) + 1 if (~unlisted).any() else 1
+    keep = np.where(unlisted, int(top) >= beyond, rank <= int(top))
+    return pd.DataFrame({C.CREATOR_ID: candidates[C.CREATOR_ID].to_numpy()[keep],
+                         C.AS_OF: candidates[C.AS_OF].to_numpy()[keep]})
 
 
 def check_reproduces(bundle, frame: pd.DataFrame, uri: str, tol: float = 1e-6) -> np.ndarray:
