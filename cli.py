@@ -33,6 +33,13 @@ app = typer.Typer(
 )
 
 DataOpt = typer.Option(..., "--data", help="Folder of raw tables (see docs/DATA_CONTRACT.md).")
+# The Dask options every sharded command takes (checked together by _cluster_options).
+SchedulerOpt = typer.Option(None, "--scheduler", help="Dask scheduler address (default: a local cluster).")
+ShardsOpt = typer.Option(None, "--shards", min=1, help="Dask shards of creators (default: one per worker).")
+WaveShardsOpt = typer.Option(None, "--wave-shards", min=1, help="Dask shards prepared at once (default: one per worker).")
+ScratchOpt = typer.Option(None, "--scratch", help="Dask: folder for the data partitioned by shard, seen by every "
+                          "worker; kept and reused while the data is unchanged (default: a temporary folder, "
+                          "removed at the end).")
 _STATE = {"debug": False}
 
 
@@ -244,16 +251,16 @@ def features(
     country: Optional[str] = typer.Option(None, "--country", help="Campaign country for match features."),
     out: Path = typer.Option(..., "--out", help="Output file (.parquet or .csv)."),
     engine: str = typer.Option("local", "--engine", help="local or dask (sharded by creator)."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (default: a local cluster)."),
+    scheduler: Optional[str] = SchedulerOpt,
+    shards: Optional[int] = ShardsOpt,
+    wave_shards: Optional[int] = WaveShardsOpt,
+    scratch: Optional[Path] = ScratchOpt,
 ) -> None:
     """Write a point-in-time snapshot of every creator's features as of a time."""
 
     def body():
         when = _ts(as_of, "--as-of")
-        if engine not in ("local", "dask"):
-            raise CreatorRankError(f"--engine must be local or dask, got '{engine}'")
-        if scheduler is not None and engine != "dask":
-            raise CreatorRankError("--scheduler needs --engine dask")
+        cluster = _cluster_options(engine, scheduler, shards, wave_shards, scratch)
         _out(out, frame=True)
         _data(data)
         from .core.io import write_frame
@@ -266,10 +273,11 @@ def features(
             from .features.sharded import open_folder
             from .serving.dask_engine import snapshot_dask
 
-            folder = open_folder(data)
+            folder = open_folder(data, scratch=cluster["scratch"], wave_shards=wave_shards)
             country_code = canonical_code(country, known_codes({C.CREATORS: folder.creators}, C.COUNTRY))
             category_name = canonical_code(category, folder.known_categories()) if category is not None else None
-            frame = snapshot_dask(folder, when, category=category_name, country=country_code, scheduler=scheduler)
+            frame = snapshot_dask(folder, when, category=category_name, country=country_code, scheduler=scheduler,
+                                  n_shards=shards)
         else:
             tables = load_clean_tables(data)
             # ISO codes and categories match case-insensitively, as in briefs ("vn" finds VN)
@@ -366,8 +374,12 @@ def score(
     same_category: bool = typer.Option(False, "--same-category", help="Only creators whose primary category is the brief's."),
     min_posts: int = typer.Option(1, "--min-posts", min=0,
                                   help="Minimum evidence: eligible creators have at least this many posts before the as-of."),
-    engine: str = typer.Option("local", "--engine", help="local or dask."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (default: a local cluster)."),
+    engine: str = typer.Option("local", "--engine", help="local or dask (candidates and scores computed by creator "
+                               "shard on the workers, each reading its shards of the data folder)."),
+    scheduler: Optional[str] = SchedulerOpt,
+    shards: Optional[int] = ShardsOpt,
+    wave_shards: Optional[int] = WaveShardsOpt,
+    scratch: Optional[Path] = ScratchOpt,
     target_roas: Optional[float] = typer.Option(None, "--target-roas",
                                                 help="Target return on creator spend of the fair fee, for briefs "
                                                      "without their own target_roas (default 3)."),
@@ -385,17 +397,32 @@ def score(
         if bool(campaign) == (briefs is not None):
             raise CreatorRankError("give either --campaign ID ... or --briefs FILE")
         when = _ts(as_of, "--as-of")
+        cluster = _cluster_options(engine, scheduler, shards, wave_shards, scratch)
         _out(out, frame=True)
         _data(data)
         result = score_fn(
             data, model, out, campaign_ids=campaign or None, briefs=briefs, as_of=when, candidates=candidates,
-            top=top, engine=engine, scheduler=scheduler, active_days=active_days, same_country=not any_country,
+            top=top, **cluster, active_days=active_days, same_country=not any_country,
             same_category=same_category, min_posts=min_posts, explore=explore, explore_seed=explore_seed,
             explore_draws=explore_draws, target_roas=target_roas,
         )
         _say(str(result))
 
     _run(body)
+
+
+def _cluster_options(engine: str, scheduler, shards, wave_shards, scratch) -> dict:
+    """The Dask options of a sharded command as keyword arguments (none for the local engine)."""
+    if engine not in ("local", "dask"):
+        raise CreatorRankError(f"--engine must be local or dask, got '{engine}'")
+    if engine != "dask":
+        if any(v is not None for v in (scheduler, shards, wave_shards, scratch)):
+            raise CreatorRankError("--scheduler, --shards, --wave-shards and --scratch need --engine dask")
+        return {}
+    from .features.shard_files import check_scratch
+
+    return {"engine": engine, "scheduler": scheduler, "n_shards": shards, "wave_shards": wave_shards,
+            "scratch": check_scratch(scratch, "--scratch")}
 
 
 @app.command()
@@ -407,15 +434,22 @@ def explain(
     model: Optional[str] = typer.Option(None, "--model", help="Model URI (default: the version stamped in the scores)."),
     top: int = typer.Option(10, "--top", min=1, help="Creators explained per campaign."),
     all_creators: bool = typer.Option(False, "--all", help="Explain every scored creator (slower)."),
+    engine: str = typer.Option("local", "--engine", help="local or dask (the workers read their shards of the "
+                               "data folder and compute the candidates' features there; SHAP and pages run here)."),
+    scheduler: Optional[str] = SchedulerOpt,
+    shards: Optional[int] = ShardsOpt,
+    wave_shards: Optional[int] = WaveShardsOpt,
+    scratch: Optional[Path] = ScratchOpt,
 ) -> None:
     """Write one self-contained HTML report (and JSON) per campaign explaining its ranking."""
 
     def body():
+        cluster = _cluster_options(engine, scheduler, shards, wave_shards, scratch)
         _out(out, folder=True)
         _data(data)
         from .serving.report import explain_campaigns
 
-        pages = explain_campaigns(scores, data, out, model_uri=model, top=top, all_creators=all_creators)
+        pages = explain_campaigns(scores, data, out, model_uri=model, top=top, all_creators=all_creators, **cluster)
         _say(f"{len(pages)} reports written to {out}")
 
     _run(body)
@@ -430,16 +464,23 @@ def scorecard(
     model: Optional[str] = typer.Option(
         None, "--model", help="Model URI (default: models:/<registered_model>@champion of the training config)."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Card as of this time (default: latest data)."),
+    engine: str = typer.Option("local", "--engine", help="local or dask (the workers read their shards of the "
+                               "data folder and compute the peers' features there)."),
+    scheduler: Optional[str] = SchedulerOpt,
+    shards: Optional[int] = ShardsOpt,
+    wave_shards: Optional[int] = WaveShardsOpt,
+    scratch: Optional[Path] = ScratchOpt,
 ) -> None:
     """Write a creator's own score card: indices, what they measure, what would move the rank."""
 
     def body():
+        cluster = _cluster_options(engine, scheduler, shards, wave_shards, scratch)
         when = _ts(as_of, "--as-of")
         _out(out, (".html",))
         _data(data)
         from .serving.scorecard import scorecard as scorecard_fn
 
-        path = scorecard_fn(data, creator, out, category=category, model_uri=model, as_of=when)
+        path = scorecard_fn(data, creator, out, category=category, model_uri=model, as_of=when, **cluster)
         _say(f"score card written to {path}")
 
     _run(body)

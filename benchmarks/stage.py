@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 STAGES = ("generate", "validate", "features", "train", "score", "explain")
+EXPLAIN_BRIEFS = 10  # issue 15: explain the top 100 of 10 briefs at scale L
 
 
 def _peak_rss_mb() -> float:
@@ -36,14 +37,14 @@ def _config(threads: int):
     return config
 
 
-def _write_briefs(campaigns, briefs: int, work: Path) -> Path:
-    """The latest ``briefs`` campaigns as briefs under new ids (``bench-<id>``), in ``work/briefs.parquet``."""
+def _write_briefs(campaigns, briefs: int, work: Path, name: str = "briefs.parquet") -> Path:
+    """The latest ``briefs`` campaigns as briefs under new ids (``bench-<id>``), in ``work/name``."""
     from creatorrank.core import constants as C
     from creatorrank.core.io import write_frame
 
     camps = campaigns.sort_values(C.CREATED_AT).tail(briefs)
     return write_frame(camps.assign(**{C.CAMPAIGN_ID: "bench-" + camps[C.CAMPAIGN_ID].astype(str)}),
-                       work / "briefs.parquet")
+                       work / name)
 
 
 def run_stage(stage: str, work: Path, creators: int, campaigns: int, seed: int, briefs: int, top: int,
@@ -137,20 +138,26 @@ def run_dask_stage(stage: str, work: Path, briefs: int, top: int, workers: int, 
         t0 = time.perf_counter()
         report = validate_folder(market)
         return {"seconds": time.perf_counter() - t0, "rejected_rows": int(len(report.rejects))}
-    if stage == "explain":
-        raise SystemExit(f"stage {stage!r} has no Dask engine yet (it loads the whole market)")
+    shards = {"n_shards": 4 * workers, "wave_shards": workers, "scratch": work / "shard-files"}  # reused by every stage
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=worker_memory,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         t0 = time.perf_counter()
         if stage == "features":
             from creatorrank.features.sharded import training_matrix_from_folder
 
-            matrix = training_matrix_from_folder(market, client, n_shards=4 * workers)
+            from creatorrank.features.sharded import open_folder
+
+            folder = open_folder(market, scratch=shards["scratch"], wave_shards=shards["wave_shards"])
+            matrix = training_matrix_from_folder(folder, client, n_shards=shards["n_shards"])
             out = {"rows": len(matrix), "columns": matrix.shape[1]}
         elif stage == "train":
             from creatorrank.training.commands import train
 
             config = _config(1)
+            config.dask.n_shards, config.dask.wave_shards = shards["n_shards"], shards["wave_shards"]
+            config.dask.scratch = str(shards["scratch"])
+            # 10M invitations on 2 cores: one prior weight and no bags (each costs a full fit; BENCHMARKS.md says so)
+            config.value.ranker_prior_weights, config.uncertainty.n_bags = [0.75], 0
             result = train(market, trials=0, tracking_uri=_tracking(work), config=config, engine="dask",
                            scheduler=client)
             out = {"model_version": result.model_version}
@@ -163,8 +170,22 @@ def run_dask_stage(stage: str, work: Path, briefs: int, top: int, workers: int, 
 
             brief_path = _write_briefs(read_table(market, C.CAMPAIGNS), briefs, work)
             score(market, "models:/creator-ranker@challenger", work / "scores.parquet", briefs=brief_path,
-                  top=top, tracking_uri=_tracking(work), engine="dask", scheduler=client)
+                  top=top, tracking_uri=_tracking(work), engine="dask", scheduler=client, **shards)
             out = {"briefs": briefs, "rows_written": len(pd.read_parquet(work / "scores.parquet")), "top": top}
+        elif stage == "explain":  # issue 15: the top `top` of EXPLAIN_BRIEFS briefs, scored for it first (not timed)
+            from creatorrank.core import constants as C
+            from creatorrank.data.load import read_table
+            from creatorrank.serving.report import explain_campaigns
+            from creatorrank.serving.score import score
+
+            scores = work / "explain-scores.parquet"
+            brief_path = _write_briefs(read_table(market, C.CAMPAIGNS), EXPLAIN_BRIEFS, work, "explain-briefs.parquet")
+            score(market, "models:/creator-ranker@challenger", scores, briefs=brief_path, top=top,
+                  tracking_uri=_tracking(work), engine="dask", scheduler=client, **shards)
+            t0 = time.perf_counter()
+            pages = explain_campaigns(scores, market, work / "reports", top=top, tracking_uri=_tracking(work),
+                                      engine="dask", scheduler=client, **shards)
+            out = {"pages": len(pages), "top": top, "briefs": EXPLAIN_BRIEFS}
         else:
             raise SystemExit(f"unknown stage {stage!r} (known: {', '.join(STAGES)})")
         seconds = time.perf_counter() - t0

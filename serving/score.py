@@ -163,6 +163,9 @@ def score(
     top: int | None = None,
     engine: str = "local",
     scheduler: Any = None,
+    n_shards: int | None = None,
+    wave_shards: int | None = None,
+    scratch: str | os.PathLike | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     active_days: int = 90,
     same_country: bool = True,
@@ -200,6 +203,10 @@ def score(
     engine : {"local", "dask"}
     scheduler : str or distributed.Client, optional
         Dask scheduler address (``tcp://host:8786``) or a client; None starts a LocalCluster.
+    n_shards, wave_shards, scratch
+        Dask only: shards of creators (default one per worker thread), shards prepared at
+        once (default one per worker) and the folder the data is partitioned into by shard
+        (default a temporary one, removed at the end; docs/DASK.md).
     chunk_size : int
         Candidates per shard: bounds the memory of one ``build_features`` call.
     active_days, same_country, same_category
@@ -274,7 +281,7 @@ def score(
     seconds["model"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    with open_market(engine, data_dir, rules, scheduler) as market:
+    with open_market(engine, data_dir, rules, scheduler, n_shards, wave_shards, scratch) as market:
         if brief_frame is None:
             brief_frame = lookup_briefs(market.campaigns, campaign_list)
         brief_frame = canonical_codes(brief_frame, market.code_tables())  # "vn" -> the data's "VN"
@@ -348,7 +355,8 @@ def score(
 
 
 @contextlib.contextmanager
-def open_market(engine: str, data_dir, rules: EligibilityRules, scheduler: Any = None):
+def open_market(engine: str, data_dir, rules: EligibilityRules, scheduler: Any = None, n_shards: int | None = None,
+                wave_shards: int | None = None, scratch=None):
     """The market of one scoring run: :class:`LocalMarket` or :class:`DaskMarket` (``engine``)."""
     if engine == "local":
         yield LocalMarket(load_clean_tables(data_dir), rules)
@@ -356,8 +364,9 @@ def open_market(engine: str, data_dir, rules: EligibilityRules, scheduler: Any =
     from ..features.sharded import open_folder
     from .dask_engine import folder_scoring
 
-    folder = open_folder(data_dir)  # bounded-memory validation; creators and campaigns only
-    with folder_scoring(folder, scheduler) as session:
+    # bounded-memory validation; creators and campaigns only
+    folder = open_folder(data_dir, scratch=scratch, wave_shards=wave_shards)
+    with folder_scoring(folder, scheduler, n_shards) as session:
         yield DaskMarket(session, rules)
 
 
