@@ -47,6 +47,15 @@ def write_parts(src: Path, dst: Path, rows: int) -> Path:
     return dst
 
 
+def small_parts_market(root: Path) -> Path:
+    """The small generated market of the Dask scoring tests, written as Parquet parts of 3,000 rows."""
+    from creatorrank.data.generate import generate_market, write_market
+
+    single = write_market(generate_market(400, 60, 3, posts_per_creator=40.0, invitees_per_campaign=25.0),
+                          root / "single")
+    return write_parts(single, root / "market", rows=3000)
+
+
 @contextlib.contextmanager
 def two_workers():
     """A ``distributed.Client`` on two in-process workers, one thread each (skips without distributed)."""

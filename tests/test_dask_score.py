@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dask_parts import two_workers, write_parts
+from dask_parts import small_parts_market, two_workers
 from fast_training import train_fast
 
 from creatorrank.core import constants as C
@@ -26,14 +26,11 @@ pytestmark = pytest.mark.model
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     """A market written as parts (with rows validation rejects), a model trained on it, local scores."""
-    from creatorrank.data.generate import generate_market, write_market
     from creatorrank.data.validate import load_clean_tables
     from creatorrank.serving.score import load_model
 
     root = tmp_path_factory.mktemp("dask_score")
-    single = write_market(generate_market(400, 60, 3, posts_per_creator=40.0, invitees_per_campaign=25.0),
-                          root / "single")
-    data = write_parts(single, root / "market", rows=3000)
+    data = small_parts_market(root)
     result, tracking = train_fast(data, root, "2026-01-01")
     bundle = load_model(f"models:/{C.REGISTERED_MODEL}/{result.model_version}", tracking)
     tables = load_clean_tables(data)
