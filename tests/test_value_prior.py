@@ -115,6 +115,7 @@ def test_train_records_the_prior_and_the_registered_ranker_holds_it(tmp_path):
     # The registered score is 0.5 log E[GMV] plus the ranker's own trees (those after the value trees).
     own = bundle.booster.predict(X, start_iteration=bundle.value.booster_.num_trees())
     np.testing.assert_allclose(bundle.booster.predict(X), 0.5 * prior_scores(bundle.value, X) + own, atol=1e-9)
-    assert all(b.num_trees() > bundle.value.booster_.num_trees() for b in bundle.bags)  # members hold it too
+    # Members hold their own trees only: the prior, equal in every member, cancels out of score_sd.
+    assert all(b.num_trees() == result.best_iteration for b in bundle.bags)
     run = MlflowClient(tracking_uri=tracking).get_run(result.run_id)
     assert run.data.metrics["value_prior.weight"] == 0.5

@@ -420,8 +420,9 @@ def _train_run(data_dir, cfg: TrainingConfig, train_until, trials, tracking_uri,
             from .uncertainty import fit_bags
 
             logger.info("fitting %d bagged rankers for score_sd", cfg.uncertainty.n_bags)
-            bags = fit_bags(data, fit.params, fit.best_iteration, cfg.uncertainty.n_bags, cfg.lightgbm.seed)
-            bundle.bags = [merge_prior(value_model, weight, b) for b in bags]
+            # Members keep only their own trees: the prior is the same in every member, so it
+            # cancels out of score_sd (the spread of each member's score around its campaign mean).
+            bundle.bags = fit_bags(data, fit.params, fit.best_iteration, cfg.uncertainty.n_bags, cfg.lightgbm.seed)
             bundle.metadata["bags"] = {"n_bags": cfg.uncertainty.n_bags, "seed": cfg.lightgbm.seed,
                                        "num_rounds": fit.best_iteration}
 

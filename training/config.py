@@ -349,12 +349,14 @@ class ValueConfig(_Strict):
     (``fair_fee_usd = expected_gmv_usd / target_roas``); a brief's ``target_roas`` wins.
     ``ranker_prior_weights``: the ranker starts from ``w * log E[GMV]`` of this model, ``w``
     the weight with the best validation NDCG among these (0: the ranker alone;
-    :mod:`creatorrank.training.value_prior`).
+    :mod:`creatorrank.training.value_prior`). Off by default: the merged ranker holds the
+    value model's trees, so explaining it costs about 17x more (docs/VALUE.md); e.g.
+    ``[0, 0.5, 0.75, 1]`` turns it on.
     """
 
     enabled: bool = True
     funnel: bool = True
-    ranker_prior_weights: list[float] = Field(default_factory=lambda: [0.0, 0.5, 0.75, 1.0], min_length=1)
+    ranker_prior_weights: list[float] = Field(default_factory=lambda: [0.0], min_length=1)
     tweedie_variance_power: float = Field(1.3, gt=1, lt=2)
     interval: float = Field(0.8, gt=0, lt=1)
     calibrate_level: bool = True

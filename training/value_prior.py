@@ -9,8 +9,11 @@ a prior that does not help is not kept (``w = 0`` is the ranker alone).
 
 The registered ranker is one booster: the value model's trees scaled by ``w`` followed by the
 ranker's trees (:func:`merge_prior`), so its raw score, its SHAP values (additive over both
-sets of trees), its checksum and its bagged members keep their form. The value trees are not
+sets of trees) and its checksum keep their form. Bagged members keep only their own trees: the
+prior is the same in every member and cancels out of ``score_sd``. The value trees are not
 monotone-constrained (docs/VALUE.md), so neither is the merged ranker's score in those features.
+Off by default (``[0]``): the merged booster holds the value model's trees (676 against the
+ranker's 17-75 at S), and TreeSHAP costs grow with them (17x on the S benchmark's model).
 """
 
 from __future__ import annotations
