@@ -706,6 +706,9 @@ def _glitch_in_spans(chunks: list, spans: _Spans) -> tuple | None:
     creators are kept of them, so no array as long as the table is built here.
     """
     wide = spans.wide()
+    if not wide.any():  # no creator's counts span enough (or no clean creator at all): no glitch
+        chunks.clear()
+        return None
     rows, creator, x, t, start = [], [], [], [], 0
     while chunks:
         pos, counts, micros = chunks.pop(0)

@@ -6,7 +6,7 @@ Without this, every worker of a sharded run scans every part of posts, orders an
 to keep its shard's rows: at 100M posts and 16 shards that is 16 full scans (one shard's read
 took over 20 minutes at scale L). :func:`partition` reads each input piece once, on the
 cluster (one task per Parquet part, per bounded run of row groups of a single Parquet file, or
-per CSV file), and writes its rows split by :func:`.sharded.shard_of` of ``creator_id``::
+per CSV file), and writes its rows split by :func:`shard_of` of ``creator_id``::
 
     <root>/<table>/shard=<k>/part-<piece>.parquet      (hive style)
 
@@ -54,6 +54,8 @@ import numpy as np
 import pandas as pd
 
 from ..core import constants as C
+from ..core.errors import ConfigError
+from . import engine as E
 
 LAYOUT_VERSION = 1  # bump when the files' layout or content changes: old partitions are not reused
 SPLIT_TABLES = (C.CREATORS, C.POSTS, C.ORDERS, C.INVITATIONS)
@@ -96,6 +98,18 @@ class ShardFiles:
 
     def folder(self, table: str, shard: int) -> Path:
         return Path(self.root) / table / f"shard={int(shard)}"
+
+
+def shard_of(ids, n_shards: int) -> np.ndarray:
+    """Shard of each creator id: a stable 64-bit hash modulo ``n_shards`` (same on every machine)."""
+    return shard_modulo(E._peer_hash(ids), n_shards)
+
+
+def shard_modulo(h: np.ndarray, n_shards: int) -> np.ndarray:
+    """Shards of 64-bit creator hashes."""
+    if n_shards < 1:
+        raise ConfigError(f"n_shards must be at least 1 (got {n_shards})")
+    return (h % np.uint64(n_shards)).astype(np.int64)
 
 
 def pieces(located, max_rows: int | None = None) -> list[Piece]:
@@ -205,7 +219,6 @@ def split_piece(build: str, table: str, index: int, piece: Piece, skip: np.ndarr
     import pyarrow as pa
 
     from ..data.contract import CONTRACT
-    from .sharded import shard_of
 
     spec = CONTRACT[table]
     raw = _piece_table(piece, spec)

@@ -62,20 +62,10 @@ from ..core.timeutil import to_utc
 from . import engine as E
 from . import specs as S
 from .indices import PeerTables
+from .shard_files import shard_modulo, shard_of
 
 logger = logging.getLogger(__name__)
 _PLACEHOLDER = "\x00creatorrank-category-"  # campaign ids of the placeholder rows: no real id starts so
-
-
-def shard_of(ids, n_shards: int) -> np.ndarray:
-    """Shard of each creator id: a stable 64-bit hash modulo ``n_shards`` (same on every machine)."""
-    return _modulo(E._peer_hash(ids), n_shards)
-
-
-def _modulo(h: np.ndarray, n_shards: int) -> np.ndarray:
-    if n_shards < 1:
-        raise ConfigError(f"n_shards must be at least 1 (got {n_shards})")
-    return (h % np.uint64(n_shards)).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -108,7 +98,7 @@ class CreatorIndex:
 
     def shards(self, n_shards: int) -> np.ndarray:
         """Shard of each creator (in creator order); see :func:`shard_of`."""
-        return _modulo(self.hash, n_shards)
+        return shard_modulo(self.hash, n_shards)
 
     @cached_property
     def _lookup(self) -> pd.Index:

@@ -3,7 +3,7 @@
 ``explain`` needs, for every candidate a scoring run scored, its point-in-time features (the
 campaign means and medians are over the whole field), and, for the creators it explains, how
 much history their score rests on. Locally both come from the clean tables in memory
-(:func:`creatorrank.serving.scored_run.read_run`); at scale L those tables do not fit. Here the
+(:func:`creatorrank.serving.run_reader.read_run`); at scale L those tables do not fit. Here the
 client validates the data folder in bounded memory and holds only the creators and campaigns
 tables (:func:`creatorrank.features.sharded.open_folder`); the workers read their shards of
 creators from the folder once (:class:`creatorrank.serving.dask_engine.FolderScoring`) and
@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 def read_run_dask(scores: pd.DataFrame, data_dir, manifest: Mapping[str, Any], top: int, scheduler: Any = None,
                   n_shards: int | None = None, wave_shards: int | None = None, scratch=None) -> ScoredRun:
-    """:func:`creatorrank.serving.scored_run.read_run` with the market on a Dask cluster.
+    """:func:`creatorrank.serving.run_reader.read_run` with the market on a Dask cluster.
 
     Parameters are those of ``read_run``. The client never loads posts, orders or
     invitations: it holds the creators and campaigns tables, the scores and the gathered rows.
@@ -183,7 +183,7 @@ class ClusterCard:
     def default_as_of(self) -> pd.Timestamp:
         """The day after the latest fact of every shard (each holds the whole campaigns table)."""
         from ..data.timeline import data_end
-        from .scorecard import day_after
+        from .card_peers import day_after
 
         s = self.session
         ends = []
@@ -199,10 +199,10 @@ class ClusterCard:
 
         Only the snapshot rows of the creator's country (every peer group the card can pick
         lies there) and the creator's own row are computed; the group is then made by the
-        local code (:func:`creatorrank.serving.scorecard.peer_rows`).
+        local code (:func:`creatorrank.serving.card_peers.peer_rows`).
         """
         from ..features.sharded import snapshot_decisions
-        from .scorecard import card_decision, peer_rows
+        from .card_peers import card_decision, peer_rows
 
         creators = self.creators
         dec, _ = snapshot_decisions(creators, when, category, country)

@@ -8,7 +8,7 @@ that each do one job, and writes the folder. For a scores file written by
    (:mod:`creatorrank.serving.manifest`; a scores file without one is refused: run score
    again), loads the model version that made the scores (or the one given) and refuses a
    feature-set mismatch;
-2. reads the run back (:func:`creatorrank.serving.scored_run.read_run`, here or, with
+2. reads the run back (:func:`creatorrank.serving.run_reader.read_run`, here or, with
    ``engine="dask"``, on the workers of a Dask cluster): each brief as scored, the full field
    of candidates (a ``score --top`` cut is completed with the run's own rules), their
    features as of the file's ``as_of`` and the explainable creators' history counts; then
@@ -48,7 +48,8 @@ from .explain import explain
 from .manifest import inputs_changed, read_manifest
 from .pages import ValueExplanation, campaign_documents, has_value_columns, money, value_contributions, value_terms
 from .render import environment, render_campaign, render_index
-from .scored_run import check_reproduces, check_versions, rank_unlisted, read_run, read_scores, stamped_model_uri
+from .run_reader import read_run
+from .scored_run import check_reproduces, check_versions, rank_unlisted, read_scores, stamped_model_uri
 from .score import check_feature_set, load_model, value_model
 
 logger = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ def explain_campaigns(
     timings : dict, optional
         Filled with wall seconds per stage (and row counts), for benchmarks.
     engine : {"local", "dask"}
-        Where the run is read back (:func:`creatorrank.serving.scored_run.read_run`): ``dask``
+        Where the run is read back (:func:`creatorrank.serving.run_reader.read_run`): ``dask``
         computes the candidates' features and the history counts on the workers, each reading
         its shards of ``data_dir``; this process never loads posts, orders or invitations.
         The explanation is the same either way.

@@ -45,6 +45,7 @@ from .ranking import (confidence, evidence_text, index_evidence, rank_text, thin
                       within_campaign_rank)
 from .render import render_card
 from .score import add_fair_fee, check_feature_set, default_target_roas, load_model, value_model
+from .card_peers import MIN_PEERS, _peer_group, card_decision, day_after, peer_rows  # noqa: F401 (re-exported)
 from .snapshots import market_for
 from .text import (INDEX_TEXT, advice_sentence, family_measures, family_title, feature_text, format_date,
                    history_sentence, index_how, value_text)
@@ -52,7 +53,6 @@ from .text import (INDEX_TEXT, advice_sentence, family_measures, family_title, f
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = champion_uri()  # models:/<registered_model>@champion of the training config
-MIN_PEERS = 20  # fewer same-category peers in the country: compare with the whole country
 TARGET_QUANTILE = 0.75  # "what the better quarter of your peers reach"
 ADVICE = 3  # suggestions shown
 STRENGTHS = 2  # families shown as helping / holding back
@@ -64,11 +64,7 @@ def default_as_of(tables) -> pd.Timestamp:
     return day_after(data_end(tables))
 
 
-def day_after(end: pd.Timestamp | None) -> pd.Timestamp:
-    """The start of the day after ``end`` (the latest fact; None: no fact at all, the day after now)."""
-    if end is None:  # no fact at all: nothing after now is known
-        end = pd.Timestamp.now(tz="UTC")
-    return (end + pd.Timedelta(microseconds=1)).ceil("D")
+
 
 
 def scorecard(
@@ -194,13 +190,6 @@ class LocalCard:
         return group, label, history
 
 
-def card_decision(creator_id: str, when: pd.Timestamp, category: str | None, country: str) -> pd.DataFrame:
-    """The one decision row of a card: the creator, for a typical brief of ``category`` in ``country`` at ``when``."""
-    return pd.DataFrame({C.CREATOR_ID: [creator_id], C.AS_OF: pd.Series([when], dtype="datetime64[us, UTC]"),
-                         C.CATEGORY: pd.array([category], dtype=pd.StringDtype("pyarrow")),
-                         C.COUNTRY: pd.array([country], dtype=pd.StringDtype("pyarrow"))})
-
-
 def card_group(tables, creators: pd.DataFrame, creator_id: str, when: pd.Timestamp, category: str | None,
                country: str) -> tuple[pd.DataFrame, str]:
     """Features of the creator (row 0) and their peers as of ``when`` for a typical brief, and the peers' label.
@@ -214,41 +203,6 @@ def card_group(tables, creators: pd.DataFrame, creator_id: str, when: pd.Timesta
     snap = snapshot(market, when, category=category, country=country)
     return peer_rows(snap, lambda: build_features(market, card_decision(creator_id, when, category, country)),
                      creators, creator_id, category, country)
-
-
-def peer_rows(snap: pd.DataFrame, own_row, creators: pd.DataFrame, creator_id: str, category: str | None,
-              country: str) -> tuple[pd.DataFrame, str]:
-    """The card's group from snapshot rows: the creator (row 0), then the peers (:func:`_peer_group`).
-
-    ``snap`` holds the snapshot's rows of at least every creator of ``country`` (in creator
-    order); ``own_row()`` builds the creator's row when the snapshot lacks it (a newcomer who
-    joined at or after the card date).
-    """
-    snap[C.CREATOR_ID] = snap[C.CREATOR_ID].astype(str)
-    peers, peer_label = _peer_group(snap, creators, creator_id, category, country)
-    own = snap[snap[C.CREATOR_ID] == creator_id]
-    if own.empty:  # joined at or after the card date: build the row directly
-        own = own_row()
-        own[C.CREATOR_ID] = own[C.CREATOR_ID].astype(str)
-    group = pd.concat([own, peers[peers[C.CREATOR_ID] != creator_id]], ignore_index=True)
-    group[C.CAMPAIGN_ID] = "peers"
-    return group, peer_label
-
-
-def _peer_group(snap: pd.DataFrame, creators: pd.DataFrame, creator_id: str, category: str | None,
-                country: str) -> tuple[pd.DataFrame, str]:
-    """Creators to compare with: same country and primary category, else the whole country."""
-    info = creators[[C.CREATOR_ID, C.COUNTRY, C.PRIMARY_CATEGORY]].copy()
-    info[C.CREATOR_ID] = info[C.CREATOR_ID].astype(str)
-    info = info.rename(columns={C.COUNTRY: "_country", C.PRIMARY_CATEGORY: "_primary"})
-    snap = snap.merge(info, on=C.CREATOR_ID, how="left")
-    in_country = snap["_country"].astype(object) == country
-    if category is not None:
-        same = in_country & (snap["_primary"].astype(object) == category)
-        if int((same & (snap[C.CREATOR_ID] != creator_id)).sum()) >= MIN_PEERS:
-            return snap[same].drop(columns=["_country", "_primary"]), f"{category} creators in {country}"
-    label = f"creators in {country}"
-    return snap[in_country].drop(columns=["_country", "_primary"]), label
 
 
 def creator_families(features) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """``explain`` on Dask: the scoring run read back on the workers equals the local reading.
 
-:func:`creatorrank.serving.scored_run.read_run` with ``engine="dask"`` lets the workers read
+:func:`creatorrank.serving.run_reader.read_run` with ``engine="dask"`` lets the workers read
 their shards of a folder of Parquet parts (with rows validation rejects), search the
 candidates a ``score --top`` cut left out, compute every candidate's features and the
 explainable rows' history; the client never loads the clean tables. The frame must equal the
@@ -61,7 +61,8 @@ def cluster():
 
 def _read(env, name, top, **kwargs):
     from creatorrank.serving.manifest import read_manifest
-    from creatorrank.serving.scored_run import read_run, read_scores
+    from creatorrank.serving.run_reader import read_run
+    from creatorrank.serving.scored_run import read_scores
 
     path = env["runs"][name]
     return read_scores(path), read_run(read_scores(path), env["data"], read_manifest(path), top, **kwargs)
