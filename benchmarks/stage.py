@@ -138,7 +138,9 @@ def run_dask_stage(stage: str, work: Path, briefs: int, top: int, workers: int, 
         t0 = time.perf_counter()
         report = validate_folder(market)
         return {"seconds": time.perf_counter() - t0, "rejected_rows": int(len(report.rejects))}
-    shards = {"n_shards": 4 * workers, "wave_shards": workers, "scratch": work / "shard-files"}  # reused by every stage
+    # 16 shards at L on 2 workers: one shard read and prepared holds ~3.6 GB (8 shards overran 8 GB workers);
+    # the partition by shard in scratch is reused by every later stage
+    shards = {"n_shards": 8 * workers, "wave_shards": workers, "scratch": work / "shard-files"}
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=worker_memory,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         t0 = time.perf_counter()
