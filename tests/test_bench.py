@@ -57,3 +57,5 @@ def test_dask_stages_read_the_market_on_worker_processes(tmp_path):
     assert stage("train")["model_version"] == 1
     scored = stage("score")
     assert scored["rows_written"] == 10 and all(mb > 0 for mb in scored["worker_peak_rss_mb"])
+    explained = stage("explain")  # its own 10 briefs, scored then explained on the workers
+    assert explained["briefs"] == 10 and explained["pages"] >= 10 and len(explained["worker_peak_rss_mb"]) == 2
