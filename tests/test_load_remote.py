@@ -50,7 +50,7 @@ def _as_local(rejects: pd.DataFrame, uri: str, folder: Path) -> pd.DataFrame:
     return rejects.assign(file=rejects["file"].str.replace(uri, str(folder), regex=False))
 
 
-@pytest.mark.parametrize("kind", ["files", "parts"])
+@pytest.mark.parametrize("kind", ["files", pytest.param("parts", marks=pytest.mark.slow)])  # parts: ~10 s each
 @pytest.mark.parametrize("scheme", ["file", "memory"])
 def test_uri_reads_and_validates_as_the_local_path(layouts, kind, scheme):
     folder = layouts[kind]

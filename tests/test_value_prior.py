@@ -89,6 +89,7 @@ def test_prior_weights_must_be_finite_and_not_negative():
             config_from_dict({"value": {"ranker_prior_weights": bad}})
 
 
+@pytest.mark.slow  # a whole train run with bags; the prior's parts are tested above
 def test_train_records_the_prior_and_the_registered_ranker_holds_it(tmp_path):
     from mlflow.tracking import MlflowClient
 
