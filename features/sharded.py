@@ -68,6 +68,13 @@ logger = logging.getLogger(__name__)
 _PLACEHOLDER = "\x00creatorrank-category-"  # campaign ids of the placeholder rows: no real id starts so
 
 
+def shard_owner(index: "CreatorIndex", of_creator: np.ndarray, live: list[int], creator_ids) -> np.ndarray:
+    """Shard of each creator id (``of_creator``: :meth:`CreatorIndex.shards`); an unknown creator
+    is unknown in every shard, so it goes to the first live one."""
+    code = index.codes(creator_ids)
+    return np.where(code >= 0, of_creator[np.maximum(code, 0)], live[0])
+
+
 @dataclass(frozen=True)
 class CreatorIndex:
     """The creators in the local engine's creator order, hashed once.
@@ -308,7 +315,6 @@ class Runner:
         self.files = {}
 
 
-_Runner = Runner  # the earlier name (serving/explain imports it)
 
 
 # --------------------------------------------------------------------------- shards read from a data folder
@@ -529,9 +535,19 @@ class _Shards:
         self.of_creator = index.shards(n_shards)
 
     def owner(self, creator_ids) -> np.ndarray:
-        """Shard of each decision's creator (an unknown creator is unknown in every shard: the first)."""
-        code = self.index.codes(creator_ids)
-        return np.where(code >= 0, self.of_creator[np.maximum(code, 0)], self.live[0])
+        """Shard of each decision's creator (:func:`shard_owner`)."""
+        return shard_owner(self.index, self.of_creator, self.live, creator_ids)
+
+    def decision_features(self, decisions: pd.DataFrame) -> pd.DataFrame:
+        """:func:`.engine.build_features` of ``decisions`` (a fresh RangeIndex), each row computed
+        on its creator's shard and put back in the decisions' order."""
+        owner = self.owner(decisions[C.CREATOR_ID])
+        rows = {s: np.flatnonzero(owner == s) for s in self.live}
+        busy = [s for s in self.live if len(rows[s])] or self.live[:1]
+        months = months_of(decisions[C.AS_OF]) if len(decisions) else []
+        out = in_order(self.features({s: decisions.iloc[rows[s]] for s in busy}, months), [rows[s] for s in busy])
+        out.attrs["feature_set_version"] = S.FEATURE_SET_VERSION
+        return out
 
     def waves(self, shards: list[int]):
         """Yield ``(wave, {shard: market})`` over ``shards``: all at once when the markets are kept,
@@ -722,12 +738,6 @@ def _facts(tables: dict, more=None) -> dict:
     return out
 
 
-def _read_folder(run: Runner, folder: FolderMarket, n_shards: int) -> tuple[list[int], dict, int]:
-    """Every shard read and settled at once (the earlier interface): live shards, settled tables, categories."""
-    read = read_folder(run, folder, n_shards, wave=n_shards)
-    return read.live, read.kept, read.n_cat
-
-
 def prepare_shards(run: Runner, read: FolderShards, until) -> _Shards:
     """The folder's shards prepared on the workers (events before ``until``): kept, or made per wave."""
     if not read.waves:
@@ -742,14 +752,6 @@ def prepare_shards(run: Runner, read: FolderShards, until) -> _Shards:
         return dict(zip(part, markets))
 
     return _Shards(run, read.folder.index, read.n_shards, read.live, {}, read.n_cat, make=make, wave=read.wave)
-
-
-def _prepared(run: Runner, folder: FolderMarket, n_shards: int, live: list[int], settled: dict, n_cat: int,
-              until) -> _Shards:
-    """The earlier interface of :func:`prepare_shards` (every settled shard given)."""
-    markets = dict(zip(live, run.map(E.prepare, [(settled[s], until) for s in live], "prepare")))
-    run.release(list(settled.values()))
-    return _Shards(run, folder.index, n_shards, live, markets, n_cat)
 
 
 def folder_shards(run: Runner, folder: FolderMarket, n_shards: int, until, wave: int | None = None) -> _Shards:
@@ -792,7 +794,6 @@ def sharded_features(tables, decisions: pd.DataFrame, client=None, n_shards: int
         an unknown creator, as locally.
     """
     decisions = decisions.reset_index(drop=True)
-    months = months_of(decisions[C.AS_OF]) if len(decisions) else []
     in_memory = not isinstance(tables, FolderMarket)
     if in_memory and not len(decisions):
         return E.build_features(tables, decisions)
@@ -801,18 +802,9 @@ def sharded_features(tables, decisions: pd.DataFrame, client=None, n_shards: int
         shards = memory_shards(run, tables, n_shards, until) if in_memory else folder_shards(run, tables, n_shards, until)
         if shards is None:  # no shard has creators: every decision is about an unknown creator
             return E.build_features(tables, decisions)
-        owner = shards.owner(decisions[C.CREATOR_ID])
-        rows = {s: np.flatnonzero(owner == s) for s in shards.live}
-        busy = [s for s in shards.live if len(rows[s])] or shards.live[:1]
-        results = shards.features({s: decisions.iloc[rows[s]] for s in busy}, months)
+        return shards.decision_features(decisions)
     finally:
         run.close()
-    out = in_order(results, [rows[s] for s in busy])
-    out.attrs["feature_set_version"] = S.FEATURE_SET_VERSION
-    return out
-
-
-_in_order = in_order  # the earlier name
 
 
 def training_decisions(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:

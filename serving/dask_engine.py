@@ -230,7 +230,7 @@ def score_by_creator_dask(source, bundle, shards: list[pd.DataFrame], scheduler:
         run = SH.Runner(client)
         try:
             n = _shards_for(client, n_shards)
-            market = SH.memory_shards(run, source, n, _until(shards))
+            market = SH.memory_shards(run, source, n, prepare_until(shards))
             if market is None:
                 raise CreatorRankError("no creators to score: the creators table is empty")
             return _score_on(run, market, bundle, shards)
@@ -334,7 +334,7 @@ class FolderScoring:
         if self._scored:
             raise RuntimeError("a FolderScoring scores once: its shards' rows are gone once prepared")
         self._scored = True
-        market = SH.prepare_shards(self.run, self.read, _until(shards))
+        market = SH.prepare_shards(self.run, self.read, prepare_until(shards))
         return _score_on(self.run, market, bundle, shards)
 
 
@@ -345,7 +345,7 @@ def _post_categories(tables: dict) -> set:
     return set(tables[C.POSTS][C.CATEGORY].dropna().astype(str).unique())
 
 
-def _until(shards: list[pd.DataFrame]):
+def prepare_until(shards: list[pd.DataFrame]):
     """Events kept when preparing: those before the latest decision time + 1 µs (as :func:`prepare_context`)."""
     import numpy as np
 

@@ -15,7 +15,7 @@ creators from the folder once (:class:`creatorrank.serving.dask_engine.FolderSco
    (:func:`creatorrank.serving.pages.creator_history` on the shard's tables: a creator's posts,
    invitations and orders all live in its shard, so the counts are the whole market's);
 3. prepare their shards and compute the features of every candidate with the month's peer
-   tables reduced over the shards (:meth:`creatorrank.features.sharded._Shards.features`).
+   tables reduced over the shards (:meth:`creatorrank.features.sharded._Shards.decision_features`).
 
 The score card (``scorecard --engine dask``, :class:`ClusterCard`) reads the same way: its
 peers' snapshot rows, the creator's own row and history are computed on the shards.
@@ -32,11 +32,9 @@ import contextlib
 import logging
 from typing import Any, Mapping
 
-import numpy as np
 import pandas as pd
 
 from ..core import constants as C
-from ..features import specs as S
 from .scored_run import (ScoredRun, campaign_briefs, complete_candidates, feature_decisions, history_requests,
                          scored_frame)
 
@@ -109,33 +107,20 @@ def cluster_rows(session, decisions: pd.DataFrame, requests: pd.DataFrame) -> tu
         ``creator_history(tables, requests)`` of the whole market, rows in shard order.
     """
     from ..features import sharded as SH
-    from .dask_engine import _until
+    from .dask_engine import prepare_until
     from .pages import creator_history
 
     run, folder, live = session.run, session.folder, session.live
     # History first: it reads the shards' raw rows, which preparing lets go.
-    where = _owner(folder.index, session.n_shards, live, requests[C.CREATOR_ID])
+    where = SH.shard_owner(folder.index, folder.index.shards(session.n_shards), live, requests[C.CREATOR_ID])
     asked = [s for s in live if (where == s).any()] or live[:1]  # none asked: an empty frame, columns typed
     history = []
     for part, settled in session.read.each_wave(run, asked):
         tasks = run.map(creator_history, [(settled[s], requests[where == s]) for s in part], "explain-history")
         history += run.gather(tasks)
         run.release(tasks)
-    shards = SH.prepare_shards(run, session.read, _until([decisions]))
-    owner = shards.owner(decisions[C.CREATOR_ID])
-    rows = {s: np.flatnonzero(owner == s) for s in shards.live}
-    busy = [s for s in shards.live if len(rows[s])] or shards.live[:1]
-    frames = shards.features({s: decisions.iloc[rows[s]] for s in busy}, SH.months_of(decisions[C.AS_OF]))
-    features = SH.in_order(frames, [rows[s] for s in busy])
-    features.attrs["feature_set_version"] = S.FEATURE_SET_VERSION
-    return features, pd.concat(history, ignore_index=True)
-
-
-def _owner(index, n_shards: int, live: list[int], creator_ids) -> np.ndarray:
-    """Shard of each creator, as :meth:`~creatorrank.features.sharded._Shards.owner` gives it before preparing."""
-    code = index.codes(creator_ids)
-    return np.where(code >= 0, index.shards(n_shards)[np.maximum(code, 0)], live[0])
-
+    shards = SH.prepare_shards(run, session.read, prepare_until([decisions]))
+    return shards.decision_features(decisions), pd.concat(history, ignore_index=True)
 
 
 # --------------------------------------------------------------------------- the score card

@@ -76,7 +76,7 @@ def test_tables_split_on_the_client_score_as_local(env, cluster):
 
 def test_each_worker_prepares_only_its_creators(env):
     """Nothing market-wide is prepared on a worker: each shard's market holds its creators only."""
-    run = SH._Runner(None)
+    run = SH.Runner(None)
     market = SH.folder_shards(run, SH.open_folder(env["data"]), 2, None)
     sizes = [len(market.markets[s].creator_ids) for s in market.live]
     assert sum(sizes) == len(env["tables"][C.CREATORS]) and max(sizes) < len(env["tables"][C.CREATORS])
