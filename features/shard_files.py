@@ -203,10 +203,10 @@ def _write(table, target: Path) -> None:
     """Write an Arrow table to ``target`` through a hidden temporary name (never half-written)."""
     import pyarrow.parquet as pq
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:6]}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, target)
+    from ..core.io import atomic_path
+
+    with atomic_path(target) as tmp:
+        pq.write_table(table, tmp)
 
 
 def split_piece(build: str, table: str, index: int, piece: Piece, skip: np.ndarray, n_shards: int) -> dict:
